@@ -1,0 +1,42 @@
+"""Business days: Asia/Almaty calendar days, stored timestamps in UTC.
+
+Kazakhstan moved to a single zone (UTC+5) on 2024-03-01, so the business day
+2024-02-29 lasts 25 hours. Everything that turns a day into a time window goes
+through here so that the rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+BUSINESS_TZ = ZoneInfo("Asia/Almaty")
+
+
+def business_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC window [start, end) of a business day."""
+    start = datetime.combine(day, time.min, tzinfo=BUSINESS_TZ)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=BUSINESS_TZ)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def business_date_of(ts: datetime) -> date:
+    """The business day an aware timestamp falls in."""
+    if ts.tzinfo is None:
+        raise ValueError("business_date_of needs an aware timestamp")
+    return ts.astimezone(BUSINESS_TZ).date()
+
+
+def parse_date(text: str) -> date:
+    """Parse YYYY-MM-DD strictly (no week dates or other ISO forms)."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}")
+    return date.fromisoformat(text)
+
+
+def daterange(first: date, last: date):
+    """Every day from first to last, both included."""
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
