@@ -141,8 +141,12 @@ def load_registry(directory: Path | str | None = None) -> Registry:
         halls: dict[str, list[Hall]] = {}
         for r in _rows(directory, "halls"):
             hall = Hall(
-                r["hall_id"], validate_cinema_id(r["cinema_id"]), r["name"], int(r["seats"]),
-                int(r["seat_rows"]), r["format"],
+                r["hall_id"],
+                validate_cinema_id(r["cinema_id"]),
+                r["name"],
+                int(r["seats"]),
+                int(r["seat_rows"]),
+                r["format"],
             )
             halls.setdefault(hall.cinema_id, []).append(hall)
         region_codes = {r.region_code for r in regions}
@@ -153,23 +157,42 @@ def load_registry(directory: Path | str | None = None) -> Registry:
                 raise ValueError(f"cinema {cinema_id} names unknown region {r['region_code']!r}")
             cinemas.append(
                 Cinema(
-                    cinema_id, r["name"], r["chain"], r["city"], r["region_code"], r["timezone"],
-                    _bool(r["connected"]), r["base_url"], tuple(halls.get(cinema_id, ())),
+                    cinema_id,
+                    r["name"],
+                    r["chain"],
+                    r["city"],
+                    r["region_code"],
+                    r["timezone"],
+                    _bool(r["connected"]),
+                    r["base_url"],
+                    tuple(halls.get(cinema_id, ())),
                 )
             )
         films = tuple(
             Film(
-                r["film_id"], r["title"], r["original_title"], _split(r["genres"]),
-                _split(r["production_countries"]), r["original_language"],
-                date.fromisoformat(r["release_date"]), r["distributor"], _bool(r["is_domestic"]),
-                r["funding_project_id"] or None, int(r["runtime_minutes"]),
+                r["film_id"],
+                r["title"],
+                r["original_title"],
+                _split(r["genres"]),
+                _split(r["production_countries"]),
+                r["original_language"],
+                date.fromisoformat(r["release_date"]),
+                r["distributor"],
+                _bool(r["is_domestic"]),
+                r["funding_project_id"] or None,
+                int(r["runtime_minutes"]),
             )
             for r in _rows(directory, "films")
         )
         grants = tuple(
             FundingGrant(
-                r["project_id"], r["title"], r["producer"], int(r["grant_year"]),
-                Decimal(r["amount_kzt"]), r["status"], r["film_id"] or None,
+                r["project_id"],
+                r["title"],
+                r["producer"],
+                int(r["grant_year"]),
+                Decimal(r["amount_kzt"]),
+                r["status"],
+                r["film_id"] or None,
             )
             for r in _rows(directory, "funding_grants")
         )
@@ -183,7 +206,5 @@ def resolve_base_url(base_url: str, exchange_base_url: str | None) -> str:
     if base_url.startswith(("http://", "https://")):
         return base_url.rstrip("/")
     if not exchange_base_url:
-        raise ValueError(
-            f"cinema base URL {base_url!r} is relative and EKINO_EXCHANGE_BASE_URL is not set"
-        )
+        raise ValueError(f"cinema base URL {base_url!r} is relative and EKINO_EXCHANGE_BASE_URL is not set")
     return urljoin(exchange_base_url.rstrip("/") + "/", base_url.lstrip("/")).rstrip("/")

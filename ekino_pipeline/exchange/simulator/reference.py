@@ -47,40 +47,148 @@ REGIONS = [
 
 CHAINS = ["Aray Kino", "Samal Cinemas", "Tulpar Cinemax", "Nomad Kino", "Kerbez Film"]
 CINEMA_WORDS = [
-    "Baiterek", "Arman", "Saryarka", "Keruen", "Dostyk", "Alatau", "Medeu", "Shanyrak", "Zhuldyz",
-    "Nurly", "Kokzhiek", "Sunkar", "Erlan", "Aktilek", "Samruk", "Akbulak", "Orbita", "Kazyna",
+    "Baiterek",
+    "Arman",
+    "Saryarka",
+    "Keruen",
+    "Dostyk",
+    "Alatau",
+    "Medeu",
+    "Shanyrak",
+    "Zhuldyz",
+    "Nurly",
+    "Kokzhiek",
+    "Sunkar",
+    "Erlan",
+    "Aktilek",
+    "Samruk",
+    "Akbulak",
+    "Orbita",
+    "Kazyna",
 ]
 HALL_FORMATS = ["2D", "3D", "IMAX", "4DX"]
 
 GENRES = [
-    "drama", "comedy", "action", "adventure", "animation", "family", "thriller", "horror",
-    "romance", "fantasy", "science_fiction", "historical", "documentary", "crime",
+    "drama",
+    "comedy",
+    "action",
+    "adventure",
+    "animation",
+    "family",
+    "thriller",
+    "horror",
+    "romance",
+    "fantasy",
+    "science_fiction",
+    "historical",
+    "documentary",
+    "crime",
 ]
 FOREIGN_ORIGINS = [  # country, original language, weight
-    ("US", "en", 40), ("RU", "ru", 25), ("GB", "en", 5), ("FR", "fr", 4), ("KR", "ko", 5),
-    ("CN", "zh", 3), ("JP", "ja", 4), ("TR", "tr", 4), ("IN", "hi", 3), ("DE", "de", 2),
-    ("UZ", "uz", 2), ("KG", "ky", 1), ("ES", "es", 2),
+    ("US", "en", 40),
+    ("RU", "ru", 25),
+    ("GB", "en", 5),
+    ("FR", "fr", 4),
+    ("KR", "ko", 5),
+    ("CN", "zh", 3),
+    ("JP", "ja", 4),
+    ("TR", "tr", 4),
+    ("IN", "hi", 3),
+    ("DE", "de", 2),
+    ("UZ", "uz", 2),
+    ("KG", "ky", 1),
+    ("ES", "es", 2),
 ]
 DISTRIBUTORS = [
-    "Steppe Distribution", "Caravan Pictures", "Aurora Film Distribution", "Nomad Screens",
-    "Silk Way Films", "Altyn Kino",
+    "Steppe Distribution",
+    "Caravan Pictures",
+    "Aurora Film Distribution",
+    "Nomad Screens",
+    "Silk Way Films",
+    "Altyn Kino",
 ]
 KAZAKH_WORDS = [
-    "Dala", "Tulpar", "Aisulu", "Kokzhal", "Baqyt", "Zhol", "Tengri", "Aruana", "Sheker",
-    "Qyz", "Bauyrym", "Ata", "Ana", "Zhuldyz", "Kelin", "Auyl", "Qalam", "Sungat", "Tumar",
-    "Jeruiyq", "Balalyq", "Dombyra", "Qazyna", "Altyn", "Ozen", "Tau", "Kun", "Ai", "Boran",
+    "Dala",
+    "Tulpar",
+    "Aisulu",
+    "Kokzhal",
+    "Baqyt",
+    "Zhol",
+    "Tengri",
+    "Aruana",
+    "Sheker",
+    "Qyz",
+    "Bauyrym",
+    "Ata",
+    "Ana",
+    "Zhuldyz",
+    "Kelin",
+    "Auyl",
+    "Qalam",
+    "Sungat",
+    "Tumar",
+    "Jeruiyq",
+    "Balalyq",
+    "Dombyra",
+    "Qazyna",
+    "Altyn",
+    "Ozen",
+    "Tau",
+    "Kun",
+    "Ai",
+    "Boran",
 ]
 ENGLISH_ADJECTIVES = [
-    "Silent", "Last", "Broken", "Hidden", "Golden", "Midnight", "Lost", "Wild", "Crimson",
-    "Frozen", "Endless", "Secret", "Burning", "Distant", "Iron", "Paper", "Electric", "Quiet",
+    "Silent",
+    "Last",
+    "Broken",
+    "Hidden",
+    "Golden",
+    "Midnight",
+    "Lost",
+    "Wild",
+    "Crimson",
+    "Frozen",
+    "Endless",
+    "Secret",
+    "Burning",
+    "Distant",
+    "Iron",
+    "Paper",
+    "Electric",
+    "Quiet",
 ]
 ENGLISH_NOUNS = [
-    "Horizon", "Kingdom", "Signal", "Harbor", "Protocol", "Garden", "River", "Echo", "Empire",
-    "Frontier", "Orbit", "Legacy", "Summer", "Witness", "Voyage", "Machine", "Island", "Storm",
+    "Horizon",
+    "Kingdom",
+    "Signal",
+    "Harbor",
+    "Protocol",
+    "Garden",
+    "River",
+    "Echo",
+    "Empire",
+    "Frontier",
+    "Orbit",
+    "Legacy",
+    "Summer",
+    "Witness",
+    "Voyage",
+    "Machine",
+    "Island",
+    "Storm",
 ]
 PRODUCERS = [
-    "Qazaq Film Studio", "Almaty Pictures", "Astana Motion", "Saryarka Films", "Steppe Story",
-    "Taraz Media", "Nur Production", "Jibek Joly Films", "Aitys Studio", "Kino Ordasy",
+    "Qazaq Film Studio",
+    "Almaty Pictures",
+    "Astana Motion",
+    "Saryarka Films",
+    "Steppe Story",
+    "Taraz Media",
+    "Nur Production",
+    "Jibek Joly Films",
+    "Aitys Studio",
+    "Kino Ordasy",
 ]
 FIRST_RELEASE = date(2018, 1, 4)  # a Thursday: Kazakhstan's releases open on Thursdays
 LAST_RELEASE = date(2028, 12, 28)
@@ -105,14 +213,16 @@ def generate_cinemas(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED):
     rng = random.Random(f"cinemas:{seed}")
     counts = _allocate(n_cinemas, [r[7] for r in REGIONS])
     cinemas, halls = [], []
-    for (code, short, _name, kind, capital, _pop, tz, _pilot), count in zip(REGIONS, counts):
+    for (code, short, _name, kind, capital, _pop, tz, _pilot), count in zip(REGIONS, counts, strict=True):
         for index in range(1, count + 1):
             cinema_id = f"{short}-{index:04d}"
             chain = rng.choice(CHAINS) if rng.random() < 0.7 else "Independent"
             word = rng.choice(CINEMA_WORDS)
             name = f"{chain} {word}" if chain != "Independent" else f"Kinoteatr {word}"
-            n_halls = rng.choice([1, 2, 3, 4, 5, 6, 6, 8, 8, 10, 12]) if kind == "city" else rng.choice(
-                [1, 1, 2, 2, 3, 3, 4, 5, 6]
+            n_halls = (
+                rng.choice([1, 2, 3, 4, 5, 6, 6, 8, 8, 10, 12])
+                if kind == "city"
+                else rng.choice([1, 1, 2, 2, 3, 3, 4, 5, 6])
             )
             cinemas.append(
                 {
@@ -168,7 +278,9 @@ def generate_films(seed: int = DEFAULT_SEED):
                 original_title = title
             else:
                 country, language, _ = rng.choices(FOREIGN_ORIGINS, [o[2] for o in FOREIGN_ORIGINS])[0]
-                countries = [country] if rng.random() < 0.8 else [country, rng.choice(["US", "GB", "FR", "DE"])]
+                countries = (
+                    [country] if rng.random() < 0.8 else [country, rng.choice(["US", "GB", "FR", "DE"])]
+                )
                 title = f"{rng.choice(ENGLISH_ADJECTIVES)} {rng.choice(ENGLISH_NOUNS)}"
                 original_title = title if language == "en" else f"{title} ({language})"
             base = title
@@ -209,7 +321,7 @@ def generate_grants(films: list[dict], seed: int = DEFAULT_SEED):
     amounts = [(Decimal(str(w)) * scale / 1000).quantize(Decimal("1")) * 1000 for w in weights]
     amounts[-1] += FUNDING_TOTAL_KZT - sum(amounts)
     grants = []
-    for year, count in zip(range(2019, 2024), per_year):
+    for year, count in zip(range(2019, 2024), per_year, strict=True):
         for n in range(1, count + 1):
             grants.append({"project_id": f"KFP-{year}-{n:03d}", "grant_year": year})
     # Released projects: granted earlier are likelier to be out; released 1-2.5 years after the grant.
@@ -224,7 +336,8 @@ def generate_grants(films: list[dict], seed: int = DEFAULT_SEED):
             year = grant["grant_year"]
             earliest = date(year + 1, 3, 1)
             candidates = [
-                f for f in domestic
+                f
+                for f in domestic
                 if earliest <= date.fromisoformat(f["release_date"]) <= earliest + timedelta(days=600)
                 and f["film_id"] not in taken
             ]
@@ -275,8 +388,17 @@ COLUMNS = {
     "cinemas": ["cinema_id", "name", "chain", "city", "region_code", "timezone", "connected", "base_url"],
     "halls": ["hall_id", "cinema_id", "name", "seats", "seat_rows", "format"],
     "films": [
-        "film_id", "title", "original_title", "genres", "production_countries", "original_language",
-        "release_date", "distributor", "is_domestic", "funding_project_id", "runtime_minutes",
+        "film_id",
+        "title",
+        "original_title",
+        "genres",
+        "production_countries",
+        "original_language",
+        "release_date",
+        "distributor",
+        "is_domestic",
+        "funding_project_id",
+        "runtime_minutes",
     ],
     "funding_grants": ["project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"],
 }
