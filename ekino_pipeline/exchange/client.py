@@ -1,0 +1,566 @@
+"""HTTP client for one cinema's ticketing exchange (openapi.yaml), built on `requests`.
+
+Transport failures (connection errors, read timeouts, 429 honouring Retry-After, 500/502/503/504) are
+retried by urllib3's `Retry` on the session's adapter. A body that arrives broken (undecodable or
+truncated JSON, a missing envelope key, a transfer cut short) is retried here, because urllib3 has
+already handed the response over by then. Every record goes through `contract.py`; a bad record is
+rejected and counted, never allowed to stop the pull.
+
+The bearer token lives only in the auth object that writes the header; it is kept out of logs,
+exception messages, reprs, and exception chains (requests' exceptions carry the prepared request and
+with it the header, so they are not chained).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+from ekino_pipeline.exchange import contract
+from ekino_pipeline.exchange.contract import Rejected
+from ekino_pipeline.exchange.registry import validate_cinema_id
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 1000
+MAX_WINDOW = timedelta(days=31)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+_CHUNK_BYTES = 64 * 1024
+# An error body is only read for its code and message; anything bigger is not worth holding.
+_MAX_ERROR_BODY_BYTES = 64 * 1024
+_MAX_SERVER_TEXT = 200
+_REDACTED = "[REDACTED]"
+
+
+class ExchangeError(Exception):
+    """Base of every error the client raises; messages never contain the token."""
+
+
+class ExchangeHTTPError(ExchangeError):
+    """The exchange answered with an error status (after retries, for the retryable ones)."""
+
+    def __init__(
+        self, message: str, *, status: int, code: str | None = None, server_message: str | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = server_message
+
+
+class ExchangeAuthError(ExchangeHTTPError):
+    """401 (missing or invalid token) or 403 (a valid token of another cinema)."""
+
+
+class ExchangeConnectionError(ExchangeError):
+    """The exchange could not be reached or stopped answering, after retries."""
+
+
+class ResponseTooLarge(ExchangeError):
+    """A response body over `max_response_bytes`; refused without reading it all."""
+
+
+class MalformedResponse(ExchangeError):
+    """Non-JSON, truncated JSON or a wrong envelope, still so after retries."""
+
+
+class DeadlineExceeded(ExchangeError):
+    """The client's overall deadline (all calls together) ran out."""
+
+
+@dataclass
+class Page:
+    """One page as served: `served == len(valid) + len(rejected)` always holds.
+
+    `exceeded_limit` marks a page holding more records than the `limit` asked for; its records are
+    still validated and kept (the contract caps pages, it does not make extra records invalid).
+    `out_of_order` counts valid records that sort before the previous valid record of the same pull
+    (the contract orders events by occurred_at then event_id, sessions by starts_at then session_id).
+    """
+
+    number: int
+    served: int
+    valid: list[dict] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    extra_fields: int = 0
+    bytes: int = 0
+    exceeded_limit: bool = False
+    out_of_order: int = 0
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(token={_REDACTED})"
+
+
+class _ExchangeRetry(Retry):
+    """urllib3's Retry that logs each retry and never sleeps past the client's deadline."""
+
+    remaining: Callable[[], float] = staticmethod(lambda: float("inf"))
+    label: str = ""
+
+    def new(self, **kw: Any) -> _ExchangeRetry:
+        retry = super().new(**kw)
+        retry.remaining = self.remaining
+        retry.label = self.label
+        return retry
+
+    def get_retry_after(self, response: Any) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None  # an unreadable Retry-After falls back to exponential backoff
+
+    def _last_failure(self) -> tuple[str, str]:
+        """(path without query, cause) of the attempt that failed last."""
+        if not self.history:
+            return "?", "an error"
+        last = self.history[-1]
+        path = (last.url or "?").split("?", 1)[0]
+        if last.status:
+            return path, f"HTTP {last.status}"
+        if last.error is not None:
+            return path, type(last.error).__name__
+        return path, "an error"
+
+    def sleep(self, response: Any = None) -> None:
+        delay = None
+        if self.respect_retry_after_header and response is not None:
+            delay = self.get_retry_after(response)
+        if not delay:
+            delay = self.get_backoff_time()
+        where, cause = self._last_failure()
+        remaining = self.remaining()
+        if delay >= remaining:
+            raise DeadlineExceeded(
+                f"{self.label} GET {where}: deadline reached while retrying after {cause} "
+                f"(next retry in {delay:.2f}s, {max(remaining, 0):.2f}s left)"
+            )
+        logger.warning(
+            "%s GET %s: retry %d after %s in %.2fs", self.label, where, len(self.history), cause, delay
+        )
+        super().sleep(response)
+
+
+class _BrokenBody(Exception):
+    """Internal: a 200 response whose body cannot be used; `transport` when the transfer failed."""
+
+    def __init__(self, reason: str, *, transport: bool = False):
+        super().__init__(reason)
+        self.transport = transport
+
+
+class ExchangeClient:
+    """One cinema's exchange: one pooled session, one deadline shared by all its calls.
+
+    `clock` gives the current time (aware) for the contract's "not in the future" rule; `monotonic`
+    measures the deadline, which starts when the client is created.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        cinema_id: str,
+        page_size: int = MAX_PAGE_SIZE,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        retries: int = 4,
+        backoff_factor: float = 0.5,
+        max_retry_after: float = 30.0,
+        deadline_seconds: float = 300.0,
+        max_response_bytes: int = 16 * 2**20,
+        verify: bool | str = True,
+        known_film_ids: frozenset[str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.cinema_id = validate_cinema_id(cinema_id)
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        if not isinstance(token, str) or not token:
+            raise ValueError("token must be a non-empty string")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        if retries < 0 or max_response_bytes < 1 or deadline_seconds <= 0:
+            raise ValueError("retries must be >= 0, max_response_bytes >= 1 and deadline_seconds > 0")
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.max_response_bytes = max_response_bytes
+        self.known_film_ids = known_film_ids
+        self._clock = clock
+        self._monotonic = monotonic
+        self._deadline_at = monotonic() + deadline_seconds
+        self._deadline_seconds = deadline_seconds
+        self._auth = _BearerAuth(token)
+
+        retry = _ExchangeRetry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            redirect=0,
+            raise_on_redirect=False,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=backoff_factor,
+            respect_retry_after_header=True,
+            retry_after_max=max_retry_after,
+            raise_on_status=False,
+        )
+        retry.remaining = self._remaining
+        retry.label = self.cinema_id
+        self._session = requests.Session()
+        self._session.auth = self._auth
+        self._session.verify = verify
+        self._session.headers["Accept"] = "application/json"
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=2)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"ExchangeClient(cinema_id={self.cinema_id!r}, base_url={self.base_url!r})"
+
+    def __enter__(self) -> ExchangeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def health(self) -> dict:
+        """{cinema_id, status, server_time (aware UTC)} of the cinema's ticketing system."""
+
+        def envelope(payload: object) -> None:
+            if not isinstance(payload, dict):
+                raise _BrokenBody(f"expected a JSON object, got {_type_name(payload)}")
+            if payload.get("cinema_id") != self.cinema_id:
+                raise _BrokenBody(f"health answers for cinema {str(payload.get('cinema_id'))[:20]!r}")
+            if payload.get("status") not in ("ok", "degraded"):
+                raise _BrokenBody("health status is neither ok nor degraded")
+            try:
+                contract.parse_timestamp(payload.get("server_time"))
+            except (TypeError, ValueError):
+                raise _BrokenBody("health server_time is not an RFC 3339 timestamp") from None
+
+        payload, _ = self._get_json("/v1/health", {}, envelope)
+        return {
+            "cinema_id": payload["cinema_id"],
+            "status": payload["status"],
+            "server_time": contract.parse_timestamp(payload["server_time"])[0],
+        }
+
+    def halls(self) -> tuple[list[dict], list[Rejected]]:
+        """All halls (the endpoint is not paginated), validated."""
+        payload, size = self._get_json("/v1/halls", {}, _list_envelope("halls", paged=False))
+        valid: list[dict] = []
+        rejected: list[Rejected] = []
+        extra = 0
+        for raw in payload["halls"]:
+            extra += bool(contract.extra_fields(raw, contract.HALL_FIELDS))
+            result = contract.validate_hall(raw, cinema_id=self.cinema_id)
+            (rejected if isinstance(result, Rejected) else valid).append(result)
+        logger.info(
+            "%s halls: served %d, valid %d, rejected %d, with extra fields %d, %d bytes",
+            self.cinema_id,
+            len(valid) + len(rejected),
+            len(valid),
+            len(rejected),
+            extra,
+            size,
+        )
+        return valid, rejected
+
+    def iter_session_pages(self, business_day: date) -> Iterator[Page]:
+        """Lazily, the pages of one business day's sessions; page N+1 is fetched when asked for."""
+        if not isinstance(business_day, date) or isinstance(business_day, datetime):
+            raise TypeError(f"business_day must be a date, got {business_day!r}")
+
+        def validate(raw: object) -> dict | Rejected:
+            return contract.validate_session(
+                raw,
+                cinema_id=self.cinema_id,
+                business_day=business_day,
+                known_film_ids=self.known_film_ids,
+            )
+
+        return self._iter_pages(
+            "/v1/sessions",
+            {"date": business_day.isoformat()},
+            "sessions",
+            validate,
+            contract.SESSION_FIELDS,
+            lambda s: (s["starts_at"], s["session_id"]),
+        )
+
+    def iter_ticket_event_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
+        """Lazily, the pages of sales and refunds whose occurred_at lies in [start, end)."""
+        for name, value in (("start", start), ("end", end)):
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ValueError(f"{name} must be an aware datetime, got {value!r}")
+        if not start < end:
+            raise ValueError(f"the window must not be empty: start {start} is not before end {end}")
+        if end - start > MAX_WINDOW:
+            raise ValueError(f"the window may span at most {MAX_WINDOW.days} days, got {end - start}")
+        window = (start.astimezone(UTC), end.astimezone(UTC))
+
+        def validate(raw: object) -> dict | Rejected:
+            return contract.validate_ticket_event(
+                raw, cinema_id=self.cinema_id, window=window, now=self._clock()
+            )
+
+        params = {"from": _rfc3339(window[0]), "to": _rfc3339(window[1])}
+        return self._iter_pages(
+            "/v1/ticket-events",
+            params,
+            "events",
+            validate,
+            contract.TICKET_EVENT_FIELDS,
+            lambda e: (e["occurred_at"], e["event_id"]),
+        )
+
+    def _iter_pages(
+        self,
+        path: str,
+        params: dict[str, str],
+        key: str,
+        validate: Callable[[object], dict | Rejected],
+        defined_fields: tuple[str, ...],
+        sort_key: Callable[[dict], tuple],
+    ) -> Iterator[Page]:
+        envelope = _list_envelope(key, paged=True)
+        page_token: str | None = None
+        # Page tokens, not records: a server that hands out a token again would loop forever.
+        seen_tokens: set[str] = set()
+        previous_key: tuple | None = None
+        number = 0
+        while True:
+            number += 1
+            query = {**params, "limit": str(self.page_size)}
+            if page_token is not None:
+                query["page_token"] = page_token
+            payload, size = self._get_json(path, query, envelope)
+            records = payload[key]
+            page_token = payload["next_page_token"]
+            del payload
+            page = Page(number=number, served=len(records), bytes=size)
+            page.exceeded_limit = len(records) > self.page_size
+            for raw in records:
+                if contract.extra_fields(raw, defined_fields):
+                    page.extra_fields += 1
+                result = validate(raw)
+                if isinstance(result, Rejected):
+                    page.rejected.append(result)
+                    logger.debug("%s %s page %d: rejected %s", self.cinema_id, path, number, result.reason)
+                    continue
+                page.valid.append(result)
+                record_key = sort_key(result)
+                if previous_key is not None and record_key < previous_key:
+                    page.out_of_order += 1
+                previous_key = record_key
+            del records
+            if page.exceeded_limit:
+                logger.warning(
+                    "%s %s page %d: %d records served for limit %d",
+                    self.cinema_id,
+                    path,
+                    number,
+                    page.served,
+                    self.page_size,
+                )
+            logger.info(
+                "%s %s page %d: served %d, valid %d, rejected %d, with extra fields %d, "
+                "out of order %d, %d bytes%s",
+                self.cinema_id,
+                path,
+                number,
+                page.served,
+                len(page.valid),
+                len(page.rejected),
+                page.extra_fields,
+                page.out_of_order,
+                page.bytes,
+                "" if page_token else " (last page)",
+            )
+            if page_token is not None:
+                if page_token in seen_tokens:
+                    raise MalformedResponse(
+                        f"{self.cinema_id} GET {path}: page {number} hands out a page token already "
+                        "followed; stopping to avoid a loop"
+                    )
+                seen_tokens.add(page_token)
+            yield page
+            if page_token is None:
+                return
+
+    def _remaining(self) -> float:
+        return self._deadline_at - self._monotonic()
+
+    def _check_deadline(self, path: str) -> float:
+        remaining = self._remaining()
+        if remaining <= 0:
+            raise DeadlineExceeded(
+                f"{self.cinema_id} GET {path}: the client's deadline of {self._deadline_seconds:g}s ran out"
+            )
+        return remaining
+
+    def _get_json(
+        self, path: str, params: dict[str, str], envelope: Callable[[object], None]
+    ) -> tuple[Any, int]:
+        """The decoded body of a 200 answer that passes `envelope`, and its size in bytes.
+
+        Broken bodies are retried `retries` times with exponential backoff; the adapter's Retry has
+        already handled connection errors and retryable statuses for each attempt.
+        """
+        attempts = self.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                body = self._fetch(path, params)
+                payload = _decode(body)
+                envelope(payload)
+                return payload, len(body)
+            except _BrokenBody as exc:
+                reason = self._redact(str(exc))
+                if attempt == attempts:
+                    error_type = ExchangeConnectionError if exc.transport else MalformedResponse
+                    raise error_type(
+                        f"{self.cinema_id} GET {path}: {reason} (after {attempts} attempts)"
+                    ) from None
+                delay = self.backoff_factor * 2 ** (attempt - 1)
+                if delay >= self._remaining():
+                    raise DeadlineExceeded(
+                        f"{self.cinema_id} GET {path}: deadline reached while retrying after: {reason}"
+                    ) from None
+                logger.warning(
+                    "%s GET %s: %s; retry %d in %.2fs", self.cinema_id, path, reason, attempt, delay
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _fetch(self, path: str, params: dict[str, str]) -> bytes:
+        remaining = self._check_deadline(path)
+        timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+        url = f"{self.base_url}{path}"
+        logger.debug("%s GET %s %s", self.cinema_id, path, params)
+        try:
+            response = self._session.get(
+                url, params=params, timeout=timeout, stream=True, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            raise ExchangeConnectionError(f"{self.cinema_id} GET {path}: {self._describe(exc)}") from None
+        with response:
+            if response.status_code != 200:
+                raise self._http_error(path, response)
+            return self._read_body(path, response, self.max_response_bytes)
+
+    def _read_body(self, path: str, response: requests.Response, limit: int) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(
+                f"{self.cinema_id} GET {path}: response of {int(declared)} bytes (Content-Length) "
+                f"exceeds the limit of {limit} bytes"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(
+                        f"{self.cinema_id} GET {path}: response exceeds the limit of {limit} bytes "
+                        f"({size} bytes read before stopping)"
+                    )
+                chunks.append(chunk)
+                self._check_deadline(path)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise _BrokenBody(f"body cut short after {size} bytes ({self._describe(exc)})") from None
+        except requests.RequestException as exc:
+            raise _BrokenBody(
+                f"body transfer failed after {size} bytes ({self._describe(exc)})", transport=True
+            ) from None
+        return b"".join(chunks)
+
+    def _http_error(self, path: str, response: requests.Response) -> ExchangeHTTPError:
+        status = response.status_code
+        code = server_message = None
+        try:
+            body = self._read_body(path, response, _MAX_ERROR_BODY_BYTES)
+            error = json.loads(body.decode("utf-8"))["error"]
+            if isinstance(error.get("code"), str):
+                code = self._redact(error["code"])[:_MAX_SERVER_TEXT]
+            if isinstance(error.get("message"), str):
+                server_message = self._redact(error["message"])[:_MAX_SERVER_TEXT]
+        except (ExchangeError, _BrokenBody, ValueError, RecursionError, TypeError, KeyError, AttributeError):
+            pass  # an error status without a readable error body is still that error status
+        detail = ": ".join(part for part in (code, server_message) if part)
+        message = f"{self.cinema_id} GET {path}: HTTP {status}" + (f" {detail}" if detail else "")
+        error_type = ExchangeAuthError if status in (401, 403) else ExchangeHTTPError
+        logger.warning("%s", message)
+        return error_type(message, status=status, code=code, server_message=server_message)
+
+    def _describe(self, exc: BaseException) -> str:
+        return self._redact(f"{type(exc).__name__}: {exc}")
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._auth._token, _REDACTED)
+
+
+def _list_envelope(key: str, *, paged: bool) -> Callable[[object], None]:
+    def check(payload: object) -> None:
+        if not isinstance(payload, dict):
+            raise _BrokenBody(f"expected a JSON object, got {_type_name(payload)}")
+        if not isinstance(payload.get(key), list):
+            raise _BrokenBody(f"no {key!r} list in the response")
+        if paged:
+            if "next_page_token" not in payload:
+                raise _BrokenBody("no 'next_page_token' in the response")
+            token = payload["next_page_token"]
+            if token is not None and (not isinstance(token, str) or not token):
+                raise _BrokenBody("next_page_token is neither null nor a non-empty string")
+
+    return check
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode(body: bytes) -> object:
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise _BrokenBody("body is not UTF-8") from None
+    except (ValueError, RecursionError) as exc:
+        raise _BrokenBody(f"body is not valid JSON ({str(exc)[:80]}; {len(body)} bytes)") from None
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
