@@ -1,0 +1,44 @@
+"""The one entry point: assembles the platform's Definitions from its rooms."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from ekino_pipeline.ingestion import assets as ingestion_assets
+from ekino_pipeline.ingestion import loading
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.settings import Settings
+from ekino_pipeline.warehouse import WarehouseResource
+
+
+def _env(name: str) -> dg.EnvVar | None:
+    """An EnvVar when the variable is set: secrets then resolve at run time and never sit in config."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources(settings: Settings, **exchange_options) -> dict:
+    """The platform's resources; `exchange_options` tune the client (timeouts, retries, page size)."""
+    return {
+        "exchange": ExchangeResource(
+            base_url=_env("EKINO_EXCHANGE_BASE_URL"),
+            secrets_file=_env("EKINO_SECRETS_FILE"),
+            tokens_json=_env("EKINO_CINEMA_TOKENS"),
+            **exchange_options,
+        ),
+        "landing": LandingResource(root=str(settings.landing_root)),
+        "registry": ingestion_assets.RegistryResource(directory=str(settings.registry_dir)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    return dg.Definitions(
+        assets=[*ingestion_assets.ASSETS, *loading.ASSETS],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,384 @@
+"""Ingestion assets: the national registries and every connected cinema's sessions and ticket events,
+landed per business day.
+
+Within a run each cinema-day is isolated: a failing cinema is recorded in its manifest with the reason
+and the others carry on; the run fails only when the share of failed cinema-days passes a threshold.
+A span of days runs as one run (single-run backfill policy) over the partition window.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+from pydantic import Field
+
+from ekino_pipeline.exchange.registry import Registry, load_registry, validate_cinema_id
+from ekino_pipeline.ingestion.landing import NATIONAL, new_attempt_id
+from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
+from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
+
+GROUP = "ingestion"
+RECONCILE_CHECK = "served_equals_landed_quarantined_duplicates"
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The folder of national registry CSVs (`EKINO_REGISTRY_DIR`); read at run time, so connecting a
+    cinema takes effect on the next run without a deploy."""
+
+    directory: str
+
+    def load(self) -> Registry:
+        return load_registry(Path(self.directory))
+
+
+class PullConfig(dg.Config):
+    cinemas: list[str] = Field(
+        default_factory=list,
+        description="Pull only these cinema ids (say, the failed ones); empty pulls every connected cinema.",
+    )
+    max_concurrency: int = Field(default=16, ge=1, le=256, description="Cinemas pulled at once.")
+    max_failed_share: float = Field(
+        default=0.25, ge=0, le=1, description="The run fails when more than this share of cinema-days fail."
+    )
+    max_attempts: int = Field(default=2, ge=1, le=5, description="Whole-pull attempts per cinema-day.")
+
+
+# ----------------------------------------------------------------------------------------------
+# Registries
+# ----------------------------------------------------------------------------------------------
+
+REGISTRY_TABLES = ("regions", "cinemas", "halls", "films", "funding_grants")
+
+
+def registry_tables(registry: Registry) -> dict[str, pa.Table]:
+    cinemas = registry.cinemas
+    halls = [h for c in cinemas for h in c.halls]
+    return {
+        "regions": pa.Table.from_pylist([vars(r) for r in registry.regions]),
+        "cinemas": pa.table(
+            {
+                "cinema_id": [c.cinema_id for c in cinemas],
+                "name": [c.name for c in cinemas],
+                "chain": [c.chain for c in cinemas],
+                "city": [c.city for c in cinemas],
+                "region_code": [c.region_code for c in cinemas],
+                "timezone": [c.timezone for c in cinemas],
+                "is_connected": [c.connected for c in cinemas],
+                "base_url": [c.base_url for c in cinemas],
+                "n_halls": pa.array([len(c.halls) for c in cinemas], pa.int32()),
+                "seats": pa.array([c.seats for c in cinemas], pa.int32()),
+            }
+        ),
+        "halls": pa.Table.from_pylist([vars(h) for h in halls]),
+        "films": pa.table(
+            {
+                "film_id": [f.film_id for f in registry.films],
+                "title": [f.title for f in registry.films],
+                "original_title": [f.original_title for f in registry.films],
+                "genres": [list(f.genres) for f in registry.films],
+                "production_countries": [list(f.production_countries) for f in registry.films],
+                "original_language": [f.original_language for f in registry.films],
+                "release_date": [f.release_date for f in registry.films],
+                "distributor": [f.distributor for f in registry.films],
+                "is_domestic": [f.is_domestic for f in registry.films],
+                "funding_project_id": [f.funding_project_id for f in registry.films],
+                "runtime_minutes": pa.array([f.runtime_minutes for f in registry.films], pa.int32()),
+            }
+        ),
+        "funding_grants": pa.table(
+            {
+                "project_id": [g.project_id for g in registry.grants],
+                "title": [g.title for g in registry.grants],
+                "producer": [g.producer for g in registry.grants],
+                "grant_year": pa.array([g.grant_year for g in registry.grants], pa.int32()),
+                "amount_kzt": pa.array([g.amount_kzt for g in registry.grants], pa.decimal128(16, 2)),
+                "status": [g.status for g in registry.grants],
+                "film_id": [g.film_id for g in registry.grants],
+            }
+        ),
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["landing", f"registry_{name}"],
+            group_name=GROUP,
+            kinds={"parquet"},
+            description=f"Daily snapshot of the national {name.replace('_', ' ')} registry.",
+        )
+        for name in REGISTRY_TABLES
+    ],
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def national_registries(
+    context: dg.AssetExecutionContext, registry: RegistryResource, landing: LandingResource
+) -> Iterator[dg.MaterializeResult]:
+    """Snapshots the registries for each day of the window, so coverage can later say which cinemas
+    were connected on a given day."""
+    reg = registry.load()
+    tables = registry_tables(reg)
+    zone = landing.zone()
+    days = partition_days(context)
+    for name, table in tables.items():
+        for day in days:
+            attempt_id = new_attempt_id()
+            writer = zone.open_writer(f"registry_{name}", day, NATIONAL, "data", attempt_id, table.schema)
+            writer.write(table)
+            writer.commit()
+            zone.commit(
+                f"registry_{name}",
+                day,
+                NATIONAL,
+                {
+                    "dataset": f"registry_{name}",
+                    "business_date": day.isoformat(),
+                    "attempt_id": attempt_id,
+                    "data_attempt_id": attempt_id,
+                    "status": "success",
+                    "served": table.num_rows,
+                    "landed": table.num_rows,
+                    "quarantined": 0,
+                    "duplicates_dropped": 0,
+                    "files": {"data": writer.path.name},
+                    "source": str(registry.directory),
+                    "finished_at": datetime.now(UTC).isoformat(),
+                },
+            )
+        yield dg.MaterializeResult(
+            asset_key=["landing", f"registry_{name}"],
+            metadata={"dagster/row_count": table.num_rows, "days": len(days)},
+        )
+    connected = len(reg.connected_cinemas)
+    context.log.info(f"registries: {len(reg.cinemas)} cinemas, {connected} connected, {len(reg.films)} films")
+
+
+# ----------------------------------------------------------------------------------------------
+# Sessions and ticket events
+# ----------------------------------------------------------------------------------------------
+
+
+def _targets(reg: Registry, requested: list[str]):
+    connected = {c.cinema_id: c for c in reg.connected_cinemas}
+    if not requested:
+        return list(connected.values())
+    unknown = []
+    for cinema_id in requested:
+        validate_cinema_id(cinema_id)
+        if cinema_id not in connected:
+            unknown.append(cinema_id)
+    if unknown:
+        raise dg.Failure(f"not connected cinemas in the registry: {', '.join(sorted(unknown))}")
+    return [connected[c] for c in sorted(set(requested))]
+
+
+def _is_reporting(manifest: dict) -> bool:
+    return manifest.get("status") == "success" and manifest.get("landed", 0) > 0
+
+
+def _status_metadata(reg: Registry, dataset: str, manifests: dict[tuple[str, date], dict], days: list[date]):
+    """Metadata for people: one row per cinema over the window, totals and coverage."""
+    regions = {r.region_code: r.name for r in reg.regions}
+    per_cinema: dict[str, list[dict]] = {}
+    for (cinema_id, _day), manifest in sorted(manifests.items()):
+        per_cinema.setdefault(cinema_id, []).append(manifest)
+    records = []
+    for cinema_id, items in per_cinema.items():
+        cinema = reg.cinema(cinema_id)
+        failed = [m for m in items if m["status"] != "success"]
+        records.append(
+            dg.TableRecord(
+                {
+                    "cinema_id": cinema_id,
+                    "region": regions.get(cinema.region_code, cinema.region_code),
+                    "status": "failed"
+                    if failed
+                    else ("silent" if not any(map(_is_reporting, items)) else "ok"),
+                    "records": sum(m.get("landed", 0) for m in items),
+                    "gross_kzt": str(sum(Decimal(m.get("gross_kzt") or 0) for m in items)),
+                    "quarantined": sum(m.get("quarantined", 0) for m in items),
+                    "error": (failed[-1].get("error") or "")[:300] if failed else "",
+                }
+            )
+        )
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("cinema_id", "string"),
+            dg.TableColumn("region", "string"),
+            dg.TableColumn("status", "string"),
+            dg.TableColumn("records", "int"),
+            dg.TableColumn("gross_kzt", "string", description="exact decimal, tenge"),
+            dg.TableColumn("quarantined", "int"),
+            dg.TableColumn("error", "string"),
+        ]
+    )
+    total = lambda field: sum(m.get(field, 0) for m in manifests.values())  # noqa: E731
+    last_day = days[-1]
+    reporting = sum(1 for (c, d), m in manifests.items() if d == last_day and _is_reporting(m))
+    metadata = {
+        "cinemas": dg.TableMetadataValue(records=records, schema=schema),
+        "days": len(days),
+        "served": total("served"),
+        "landed": total("landed"),
+        "quarantined": total("quarantined"),
+        "duplicates_dropped": total("duplicates_dropped"),
+        "failed_cinema_days": sum(1 for m in manifests.values() if m["status"] != "success"),
+        "dagster/row_count": total("landed"),
+        "coverage": (
+            f"{last_day}: {reporting} reporting / {len(reg.connected_cinemas)} connected / "
+            f"{len(reg.cinemas)} cinemas"
+        ),
+        "cinemas_reporting": reporting,
+        "cinemas_connected": len(reg.connected_cinemas),
+        "cinemas_total": len(reg.cinemas),
+    }
+    if dataset == "ticket_events":
+        metadata["gross_kzt"] = str(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values()))
+    return metadata
+
+
+def _reconcile(manifests: dict[tuple[str, date], dict]) -> dg.AssetCheckResult:
+    mismatched = [
+        f"{c} {d}: served {m['served']} != landed {m['landed']} + quarantined {m['quarantined']} "
+        f"+ duplicates {m['duplicates_dropped']}"
+        for (c, d), m in sorted(manifests.items())
+        if m["served"] != m["landed"] + m["quarantined"] + m["duplicates_dropped"]
+    ]
+    return dg.AssetCheckResult(
+        check_name=RECONCILE_CHECK,
+        passed=not mismatched,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "cinema_days_checked": len(manifests),
+            "mismatches": len(mismatched),
+            "details": dg.MetadataValue.md("\n".join(f"- {m}" for m in mismatched[:50]) or "none"),
+        },
+    )
+
+
+def pull_partition(
+    context: dg.AssetExecutionContext,
+    dataset: str,
+    config: PullConfig,
+    exchange: ExchangeResource,
+    landing: LandingResource,
+    registry: RegistryResource,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    reg = registry.load()
+    days = partition_days(context)
+    targets = _targets(reg, config.cinemas)
+    zone = landing.zone()
+    try:
+        tokens = exchange.load_tokens()
+    except TokenError as exc:
+        raise dg.Failure(str(exc)) from None
+    secrets = tuple(tokens.values())
+    known_films = reg.film_ids if dataset == "sessions" else None
+
+    def pull(cinema, day: date) -> dict:
+        token = tokens.get(cinema.cinema_id)
+
+        def factory():
+            if not token:
+                raise TokenError(f"no token for cinema {cinema.cinema_id} in the secrets")
+            return exchange.client(cinema, token, known_films)
+
+        return pull_cinema_day(
+            PullRequest(dataset, cinema.cinema_id, day),
+            factory,
+            zone,
+            run_id=context.run.run_id,
+            max_attempts=config.max_attempts,
+            secrets=secrets,
+        )
+
+    started = time.monotonic()
+    manifests: dict[tuple[str, date], dict] = {}
+    tasks = [(c, d) for d in days for c in targets]
+    context.log.info(f"{dataset}: pulling {len(targets)} cinemas x {len(days)} days ({days[0]}..{days[-1]})")
+    statuses: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="pull") as pool:
+        futures = {pool.submit(pull, c, d): (c, d) for c, d in tasks}
+        for done, future in enumerate(as_completed(futures), start=1):
+            cinema, day = futures[future]
+            manifest = future.result()
+            manifests[(cinema.cinema_id, day)] = manifest
+            statuses[manifest["status"]] += 1
+            if manifest["status"] != "success":
+                context.log.warning(f"{dataset} {cinema.cinema_id} {day}: failed: {manifest['error']}")
+            if done % 50 == 0 or done == len(tasks):
+                context.log.info(f"{dataset}: {done}/{len(tasks)} cinema-days done ({dict(statuses)})")
+    # The day's picture includes cinemas this run did not touch (a re-pull of a few cinemas).
+    if config.cinemas:
+        pulled = {c.cinema_id for c in targets}
+        for day, cinema_id, manifest in zone.manifests(dataset, days):
+            if cinema_id not in pulled and cinema_id in {c.cinema_id for c in reg.connected_cinemas}:
+                manifests[(cinema_id, day)] = manifest
+    metadata = _status_metadata(reg, dataset, manifests, days)
+    metadata["duration_seconds"] = round(time.monotonic() - started, 2)
+    failed = statuses["failed"]
+    if tasks and failed / len(tasks) > config.max_failed_share:
+        raise dg.Failure(
+            description=(
+                f"{failed} of {len(tasks)} cinema-days failed, more than the allowed share "
+                f"{config.max_failed_share:.0%}; see the cinemas table"
+            ),
+            metadata=metadata,
+        )
+    yield dg.MaterializeResult(asset_key=["landing", dataset], metadata=metadata)
+    yield _reconcile(manifests)
+
+
+def _exchange_asset(dataset: str, description: str, deps: list[list[str]]):
+    key = ["landing", dataset]
+
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        kinds={"parquet"},
+        description=description,
+        partitions_def=DAILY_PARTITIONS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=deps,
+        check_specs=[
+            dg.AssetCheckSpec(
+                RECONCILE_CHECK,
+                asset=key,
+                blocking=True,
+                description="Per cinema-day, served = landed + quarantined + duplicates dropped.",
+            )
+        ],
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: PullConfig,
+        exchange: ExchangeResource,
+        landing: LandingResource,
+        registry: RegistryResource,
+    ):
+        yield from pull_partition(context, dataset, config, exchange, landing, registry)
+
+    return _asset
+
+
+sessions = _exchange_asset(
+    "sessions",
+    "Every connected cinema's screenings of the business day, as Parquet per cinema-day.",
+    deps=[["landing", "registry_cinemas"], ["landing", "registry_films"]],
+)
+ticket_events = _exchange_asset(
+    "ticket_events",
+    "Every connected cinema's sales and refunds that occurred in the business day (Asia/Almaty), "
+    "as Parquet per cinema-day, with quarantine and manifest.",
+    deps=[["landing", "registry_cinemas"]],
+)
+
+ASSETS = [national_registries, sessions, ticket_events]
