@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from ekino_pipeline.exchange.simulator.server import SimulatorServer
 
 SEED = 7
@@ -22,13 +23,14 @@ def pilot_simulator(tmp_path_factory):
 
 @dataclass
 class EkinoHome:
+    """An isolated EKINO_HOME wired to a simulator; `env` outlives the simulator it names."""
+
     home: Path
     simulator: SimulatorServer
     secrets_file: Path
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {
+    def __post_init__(self):
+        self.env = {
             "EKINO_HOME": str(self.home),
             "EKINO_EXCHANGE_BASE_URL": self.simulator.url,
             "EKINO_SECRETS_FILE": str(self.secrets_file),

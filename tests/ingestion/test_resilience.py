@@ -1,0 +1,178 @@
+"""Ingestion under the conditions of real operation: killed runs, intraday refreshes, late refunds,
+backfills from the command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pyarrow.compute as pc
+
+from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of
+from tests.conftest import EkinoHome, start_simulator
+from tests.ingestion.helpers import landing, manifests, materialize, read_landed
+
+DAY = date(2024, 3, 5)
+BIN = os.path.dirname(sys.executable)
+
+
+def _cli_env(env: dict[str, str], dagster_home) -> dict[str, str]:
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, **env, "DAGSTER_HOME": str(dagster_home)}
+
+
+def test_a_run_killed_midway_and_run_again_lands_every_cinema_once(monkeypatch, tmp_path):
+    slow_sim, secrets = start_simulator(
+        tmp_path,
+        faults=[
+            {"cinema_id": c, "scenario": "slow", "times": 1000, "delay_seconds": 0.5}
+            for c in ("ALA-0001", "ALA-0002", "ALA-0004", "ALA-0007", "ALA-0008")
+        ],
+    )
+    home = EkinoHome(tmp_path / "ekino", slow_sim, secrets)
+    env = home.env
+    config = '{"ops": {"landing__ticket_events": {"config": {"max_concurrency": 1}}}}'
+    proc = subprocess.Popen(
+        [
+            f"{BIN}/dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "ekino_pipeline.definitions",
+            "--select",
+            "landing/ticket_events",
+            "--partition",
+            DAY.isoformat(),
+            "--config-json",
+            config,
+        ],
+        env=_cli_env(env, tmp_path / "dagster"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(manifests(env, "ticket_events", DAY)) < 3:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        slow_sim.stop()
+    killed = manifests(env, "ticket_events", DAY)
+    assert 3 <= len(killed) < 68
+
+    (tmp_path / "again").mkdir()
+    sim, secrets = start_simulator(tmp_path / "again")
+    try:
+        home = EkinoHome(home.home, sim, secrets)
+        assert materialize(monkeypatch, home.env, DAY.isoformat()).success
+        landed = read_landed(home.env, "ticket_events", DAY)
+        assert len(pc.unique(landed["event_id"])) == landed.num_rows
+        expected = sum(
+            sim.network.truth(c.cinema_id, DAY)["ticket_events"]["valid_unique"]
+            for c in sim.registry.connected_cinemas
+        )
+        assert landed.num_rows == expected
+        for _, _, manifest in landing(home.env).manifests("ticket_events", [DAY]):
+            assert manifest["status"] == "success"
+    finally:
+        sim.stop()
+
+
+def test_refreshing_today_intraday_ends_equal_to_one_pull_at_the_end_of_the_day(monkeypatch, tmp_path):
+    cinemas = ["ALA-0001", "SHY-0001"]
+    afternoon = datetime(2024, 3, 5, 15, 0, tzinfo=BUSINESS_TZ).astimezone(UTC)
+    night = datetime(2024, 3, 6, 3, 0, tzinfo=BUSINESS_TZ).astimezone(UTC)
+    sim, secrets = start_simulator(tmp_path, now=afternoon)
+    try:
+        hourly = EkinoHome(tmp_path / "hourly", sim, secrets)
+        assert materialize(monkeypatch, hourly.env, DAY.isoformat(), cinemas=cinemas).success
+        partial = read_landed(hourly.env, "ticket_events", DAY)
+        assert partial.num_rows > 0
+        assert max(partial["occurred_at"].to_pylist()) <= afternoon
+        sim.network.now = afternoon + timedelta(hours=3)
+        assert materialize(monkeypatch, hourly.env, DAY.isoformat(), cinemas=cinemas).success
+        sim.network.now = night
+        assert materialize(monkeypatch, hourly.env, DAY.isoformat(), cinemas=cinemas).success
+
+        once = EkinoHome(tmp_path / "once", sim, secrets)
+        assert materialize(monkeypatch, once.env, DAY.isoformat(), cinemas=cinemas).success
+    finally:
+        sim.stop()
+    refreshed = read_landed(hourly.env, "ticket_events", DAY)
+    single = read_landed(once.env, "ticket_events", DAY)
+    assert refreshed.num_rows > partial.num_rows
+    assert sorted(refreshed["event_id"].to_pylist()) == sorted(single["event_id"].to_pylist())
+    assert len(pc.unique(refreshed["event_id"])) == refreshed.num_rows
+
+
+def test_a_late_refund_lands_on_the_day_it_happened_not_the_day_of_its_session(monkeypatch, tmp_path):
+    cinema = "ALA-0001"
+    sim, secrets = start_simulator(
+        tmp_path, faults=[{"cinema_id": cinema, "scenario": "late_refund", "from_date": DAY.isoformat()}]
+    )
+    try:
+        home = EkinoHome(tmp_path / "ekino", sim, secrets)
+        for day in (DAY, DAY + timedelta(days=2)):
+            assert materialize(monkeypatch, home.env, day.isoformat(), cinemas=[cinema]).success
+    finally:
+        sim.stop()
+    later_sessions = read_landed(home.env, "sessions", DAY + timedelta(days=2))
+    session_day = dict(
+        zip(later_sessions["session_id"].to_pylist(), later_sessions["starts_at"].to_pylist(), strict=True)
+    )
+    events = read_landed(home.env, "ticket_events", DAY)
+    refunds = events.filter(pc.equal(events["event_type"], "refund"))
+    late = [
+        (sid, ts)
+        for sid, ts in zip(refunds["session_id"].to_pylist(), refunds["occurred_at"].to_pylist(), strict=True)
+        if sid in session_day
+    ]
+    assert late, "the late_refund scenario produced refunds on DAY for sessions two days later"
+    for session_id, occurred_at in late:
+        assert business_date_of(occurred_at) == DAY
+        assert business_date_of(session_day[session_id]) == DAY + timedelta(days=2)
+    later_events = read_landed(home.env, "ticket_events", DAY + timedelta(days=2))
+    late_ids = set(refunds["event_id"].to_pylist())
+    assert not late_ids & set(later_events["event_id"].to_pylist())
+
+
+def test_the_command_line_backfills_a_partition_range_in_one_run(pilot_home: EkinoHome, tmp_path):
+    dagster_home = tmp_path / "dagster"
+    proc = subprocess.run(
+        [
+            f"{BIN}/dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "ekino_pipeline.definitions",
+            "--select",
+            "group:ingestion",
+            "--partition-range",
+            "2024-03-04...2024-03-05",
+        ],
+        env=_cli_env(pilot_home.env, dagster_home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sim = pilot_home.simulator
+    for day in (date(2024, 3, 4), date(2024, 3, 5)):
+        events = manifests(pilot_home.env, "ticket_events", day)
+        assert len(events) == 68
+        assert sum(m["landed"] for m in events.values()) == sum(
+            sim.network.truth(c, day)["ticket_events"]["valid_unique"] for c in events
+        )
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        assert len(instance.get_runs()) == 1
+    finally:
+        instance.dispose()
