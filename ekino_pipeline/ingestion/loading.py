@@ -7,7 +7,7 @@ grow with the history), and the manifests become a table the coverage marts can 
 only files that committed manifests name, so a half-written attempt never reaches the warehouse.
 """
 
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import duckdb
@@ -69,8 +69,11 @@ def _manifest_table(zone: LandingZone, days: list[date]) -> pa.Table:
     for dataset in ("sessions", "ticket_events"):
         for _day, _cinema, manifest in zone.manifests(dataset, days):
             rows.append({name: manifest.get(name) for name in MANIFEST_COLUMNS})
+    timestamps = [name for name, kind in MANIFEST_COLUMNS.items() if pa.types.is_timestamp(kind)]
     for row in rows:
         row["business_date"] = date.fromisoformat(row["business_date"])
+        for name in timestamps:
+            row[name] = datetime.fromisoformat(row[name]) if row[name] else None
     return pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
 
 
