@@ -1,0 +1,572 @@
+"""The simulated cinema network over HTTP: one process serves every connected cinema's exchange API.
+
+Each cinema lives under `/cinemas/{cinema_id}` and answers exactly as `openapi.yaml` says, with its
+own bearer token. Two admin endpoints without authentication help tests reconcile:
+`/_sim/truth?cinema_id=&date=` (what the cinema serves for a business day) and `/_sim/requests`
+(request counts per cinema and status code). The contract itself is served at `/openapi.yaml`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import re
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ekino_pipeline.calendar import business_date_of, parse_date
+from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, load_registry
+from ekino_pipeline.exchange.simulator import faults as F
+from ekino_pipeline.exchange.simulator import reference
+from ekino_pipeline.exchange.simulator.network import I_JSON, Network, check_day
+
+log = logging.getLogger(__name__)
+
+CONTRACT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
+MAX_WINDOW = timedelta(days=31)
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
+ROUTE = re.compile(r"^/cinemas/([^/]+)(/.*)?$")
+ENDPOINTS = ("/v1/health", "/v1/halls", "/v1/sessions", "/v1/ticket-events")
+IDLE_CONNECTION_SECONDS = 120  # a keep-alive connection nobody uses is closed after this
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def token_for(seed: int, cinema_id: str) -> str:
+    """A cinema's bearer token: derived from the seed, so a restarted simulator keeps its tokens."""
+    return hmac.new(str(seed).encode(), cinema_id.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def write_secrets(path: Path | str, tokens: dict[str, str]) -> Path:
+    """Write {cinema_id: token} as JSON, readable by the owner only, atomically (temporary + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(tokens, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)  # an existing temporary file keeps its old mode otherwise
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def network_registry(
+    n_cinemas: int = reference.PILOT_CINEMAS, registry_dir: Path | str | None = None
+) -> Registry:
+    """The registry a simulator serves; written to registry_dir so the pipeline can read the same one."""
+    if registry_dir is not None:
+        reference.write_registry(registry_dir, n_cinemas, reference.DEFAULT_SEED)
+        return load_registry(registry_dir)
+    if n_cinemas == reference.PILOT_CINEMAS:
+        return load_registry()
+    with tempfile.TemporaryDirectory(prefix="ekino-registry-") as tmp:
+        reference.write_registry(tmp, n_cinemas, reference.DEFAULT_SEED)
+        return load_registry(tmp)
+
+
+class BadRequest(ValueError):
+    pass
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop_connection: bool = False  # api_down: close without answering
+
+
+def _json(status: int, payload: Any, **headers: str) -> Reply:
+    return Reply(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> Reply:
+    return _json(status, {"error": {"code": code, "message": message}}, **headers)
+
+
+def _gateway_page(status: int, reason: str) -> Reply:
+    # What a reverse proxy in front of a cinema's system sends: HTML, not the contract's JSON.
+    body = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>\n"
+    return Reply(status, body.encode(), "text/html")
+
+
+def _parse_instant(name: str, text: str) -> datetime:
+    if " " in text:
+        raise BadRequest(f"{name} contains a space: was the '+' of its offset sent unencoded (use %2B)?")
+    if not RFC3339.fullmatch(text):
+        raise BadRequest(f"{name} must be an RFC 3339 timestamp with an offset, got {text!r}")
+    text = text.upper()
+    main, _, rest = text.partition(".")
+    if rest:  # Python reads at most six fractional digits
+        digits = re.match(r"\d+", rest).group()
+        text = f"{main}.{digits[:6]}{rest[len(digits) :]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name} is not a valid timestamp: {exc}") from exc
+
+
+def _micros(ts: datetime) -> int:
+    return (ts - EPOCH) // timedelta(microseconds=1)
+
+
+class _Paging:
+    """Opaque, stateless page tokens: an offset and a digest of the query it belongs to."""
+
+    def __init__(self, seed: int):
+        self._secret = f"ekino-page:{seed}".encode()
+
+    def _digest(self, query: str) -> str:
+        return hmac.new(self._secret, query.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def encode(self, offset: int, query: str) -> str:
+        raw = f"{offset}.{self._digest(query)}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode(self, token: str, query: str) -> int:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            offset_text, digest = raw.split(".")
+            offset = int(offset_text)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadRequest("page_token is not a token this server issued") from None
+        if offset < 0 or not hmac.compare_digest(digest, self._digest(query)):
+            raise BadRequest("page_token belongs to another query")
+        return offset
+
+
+class SimulatorServer:
+    """A simulated national cinema network served over HTTP from a background thread."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        n_cinemas: int = reference.PILOT_CINEMAS,
+        faults: str | Path | list[dict] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        secrets_file: Path | str | None = None,
+        registry_dir: Path | str | None = None,
+        now: datetime | None = None,
+    ):
+        self.seed = seed
+        self.registry = network_registry(n_cinemas, registry_dir)
+        connected = [c.cinema_id for c in self.registry.connected_cinemas]
+        self.fault_plan = F.FaultPlan(F.load_faults(faults, cinema_ids=set(connected)))
+        self.network = Network(self.registry, seed, self.fault_plan, now)
+        self.tokens = {cid: token_for(seed, cid) for cid in connected}
+        self._cinema_of_token = {token: cid for cid, token in self.tokens.items()}
+        self._connected = set(connected)
+        self.host, self.port = host, port
+        self.secrets_file = Path(secrets_file) if secrets_file else None
+        self._paging = _Paging(seed)
+        self._contract = CONTRACT_PATH.read_bytes()
+        self._counts: dict[str, Counter[str]] = {}
+        self._counts_lock = threading.Lock()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the simulator is not started")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> SimulatorServer:
+        if self._httpd is not None:
+            return self
+        if self.secrets_file is not None:
+            write_secrets(self.secrets_file, self.tokens)
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="ekino-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("simulator serving %d connected cinemas at %s", len(self.tokens), self.url)
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    def truth(self, cinema_id: str, day: date) -> dict:
+        return self.network.truth(cinema_id, day)
+
+    def request_counts(self) -> dict[str, dict[str, int]]:
+        """Requests answered per cinema and status code ("closed" when the connection was dropped)."""
+        with self._counts_lock:
+            return {cid: dict(sorted(counts.items())) for cid, counts in sorted(self._counts.items())}
+
+    def reset_counters(self) -> None:
+        """Forget request counts and re-arm every response-level fault."""
+        with self._counts_lock:
+            self._counts.clear()
+        self.fault_plan.reset()
+
+    def _count(self, cinema_key: str | None, outcome: str) -> None:
+        if cinema_key is None:
+            return
+        with self._counts_lock:
+            self._counts.setdefault(cinema_key, Counter())[outcome] += 1
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        cinema_key = None
+        match = ROUTE.match(urlsplit(handler.path).path)
+        if match:
+            segment = match.group(1)
+            cinema_key = segment if CINEMA_ID_PATTERN.fullmatch(segment) else "_unknown"
+        try:
+            reply = self._reply(handler)
+        except BadRequest as exc:
+            reply = _error(400, "bad_request", str(exc))
+        except Exception:
+            log.exception("simulator failed on %s", handler.path)
+            reply = _error(500, "internal_error", "the simulator failed; see its log")
+        if reply.drop_connection:
+            self._count(cinema_key, "closed")
+            handler.close_connection = True
+            return
+        self._count(cinema_key, str(reply.status))
+        handler.send_response(reply.status)
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Type", reply.content_type)
+        handler.send_header("Content-Length", str(len(reply.body)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(reply.body)
+
+    def _reply(self, handler: BaseHTTPRequestHandler) -> Reply:
+        parts = urlsplit(handler.path)
+        path = parts.path
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if handler.command not in ("GET", "HEAD"):
+            handler.close_connection = True  # any request body is left unread
+            return _error(405, "method_not_allowed", "only GET is served", Allow="GET, HEAD")
+        if path == "/openapi.yaml":
+            return Reply(200, self._contract, "text/yaml; charset=utf-8")
+        if path == "/_sim/truth":
+            return self._truth_reply(query)
+        if path == "/_sim/requests":
+            return _json(200, self.request_counts())
+        match = ROUTE.match(path)
+        if not match:
+            return _error(404, "not_found", f"no such path {path}")
+        cinema_id, endpoint = match.group(1), match.group(2) or ""
+        if cinema_id not in self._connected:
+            return _error(404, "not_found", f"no connected cinema {cinema_id!r}")
+        if endpoint not in ENDPOINTS:
+            return _error(404, "not_found", f"no such path {path}")
+        auth = self._authenticate(handler.headers.get("Authorization"), cinema_id)
+        if auth is not None:
+            return auth
+        if endpoint == "/v1/health":
+            return self._respond(cinema_id, None, self._health)
+        if endpoint == "/v1/halls":
+            return self._respond(cinema_id, None, self._halls)
+        if endpoint == "/v1/sessions":
+            return self._sessions(cinema_id, query)
+        return self._ticket_events(cinema_id, query)
+
+    def _authenticate(self, header: str | None, cinema_id: str) -> Reply | None:
+        challenge = {"WWW-Authenticate": 'Bearer realm="ekino"'}
+        if not header:
+            return _error(401, "unauthorized", "missing bearer token", **challenge)
+        scheme, _, token = header.partition(" ")
+        owner = self._cinema_of_token.get(token.strip()) if scheme.lower() == "bearer" else None
+        if owner is None:
+            return _error(401, "unauthorized", "invalid bearer token", **challenge)
+        if owner != cinema_id:
+            return _error(403, "forbidden", f"this token belongs to another cinema, not {cinema_id}")
+        return None
+
+    def _respond(self, cinema_id: str, days: tuple[date, date] | None, build) -> Reply:
+        """Answer a valid request, unless a response-level fault answers it instead."""
+        if days is None:  # health and halls: the fault dates apply to the simulator's today
+            today = business_date_of(self.network.now)
+            days = (today, today)
+        taken = self.fault_plan.take_response_fault(cinema_id, *days)
+        if taken is None:
+            return build(cinema_id)
+        fault, fired = taken
+        scenario = fault.scenario
+        if scenario == F.API_DOWN:
+            return Reply(0, drop_connection=True)
+        if scenario == F.OUTAGE:
+            return _error(503, "maintenance", f"{cinema_id}'s ticketing system is down for maintenance")
+        if scenario == F.SERVER_ERRORS:
+            status = (500, 502, 504)[fired % 3]
+            if status == 500:
+                return _error(500, "internal_error", "unexpected error in the ticketing system")
+            return _gateway_page(status, "Bad Gateway" if status == 502 else "Gateway Timeout")
+        if scenario == F.RATE_LIMIT:
+            retry = str(fault.params["retry_after"])
+            return _error(
+                429, "rate_limited", f"too many requests; retry after {retry} s", **{"Retry-After": retry}
+            )
+        if scenario == F.SLOW:
+            time.sleep(fault.params["delay_seconds"])
+            return build(cinema_id)
+        reply = build(cinema_id)
+        if reply.status != 200:
+            return reply
+        if scenario == F.TRUNCATED_JSON:
+            reply.body = reply.body[: len(reply.body) // 2]
+        elif scenario == F.OVERSIZED_PAGE:
+            padding = b"x" * fault.params["size_bytes"]
+            reply.body = reply.body[:-1] + b',"padding":"' + padding + b'"}'
+        return reply
+
+    def _health(self, cinema_id: str) -> Reply:
+        now = math.floor(self.network.now.timestamp())
+        return _json(
+            200,
+            {
+                "cinema_id": cinema_id,
+                "status": "ok",
+                "server_time": self.network.clock(cinema_id).format(now),
+            },
+        )
+
+    def _halls(self, cinema_id: str) -> Reply:
+        halls = [
+            {
+                "hall_id": h.hall_id,
+                "name": h.name,
+                "seats": h.seats,
+                "seat_rows": h.seat_rows,
+                "format": h.format,
+            }
+            for h in self.network.cinema(cinema_id).halls
+        ]
+        return _json(200, {"halls": halls})
+
+    def _limit(self, query: dict[str, list[str]]) -> int:
+        text = self._param(query, "limit")
+        if text is None:
+            return DEFAULT_LIMIT
+        if not re.fullmatch(r"[0-9]{1,7}", text):
+            raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}, got {text!r}")
+        limit = int(text)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadRequest(f"limit must be from 1 to {MAX_LIMIT}, got {limit}")
+        return limit
+
+    @staticmethod
+    def _param(query: dict[str, list[str]], name: str, required: bool = False) -> str | None:
+        values = query.get(name)
+        if not values:
+            if required:
+                raise BadRequest(f"{name} is required")
+            return None
+        if len(values) > 1:
+            raise BadRequest(f"{name} is given more than once")
+        return values[0]
+
+    def _page(self, key: str, texts: list[str], query: dict[str, list[str]], query_key: str) -> Reply:
+        limit = self._limit(query)
+        token = self._param(query, "page_token")
+        offset = self._paging.decode(token, query_key) if token else 0
+        if offset > len(texts):
+            raise BadRequest("page_token points past the last record")
+        end = offset + limit
+        following = f'"{self._paging.encode(end, query_key)}"' if end < len(texts) else "null"
+        body = f'{{"{key}":[' + ",".join(texts[offset:end]) + f'],"next_page_token":{following}}}'
+        return Reply(200, body.encode())
+
+    def _sessions(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
+        text = self._param(query, "date", required=True)
+        try:
+            day = check_day(parse_date(text))
+        except ValueError as exc:
+            raise BadRequest(f"date must be a day YYYY-MM-DD: {exc}") from None
+        self._limit(query)  # a bad limit is a 400 even when a fault would answer
+
+        def build(cid: str) -> Reply:
+            texts = [t for t, _, _ in self.network.session_items(cid, day)]
+            return self._page("sessions", texts, query, f"{cid}|sessions|{day}")
+
+        self._page_token_check(query, f"{cinema_id}|sessions|{day}")
+        return self._respond(cinema_id, (day, day), build)
+
+    def _ticket_events(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
+        start = _parse_instant("from", self._param(query, "from", required=True))
+        end = _parse_instant("to", self._param(query, "to", required=True))
+        if end <= start:
+            raise BadRequest("to must be after from")
+        if end - start > MAX_WINDOW:
+            raise BadRequest("the window from..to may span at most 31 days")
+        try:
+            first, last = business_date_of(start), business_date_of(end - timedelta(microseconds=1))
+            check_day(first)
+            check_day(last)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        # [start, end) in whole seconds: events happen on whole seconds
+        lo, hi = -(-_micros(start) // 10**6), -(-_micros(end) // 10**6)
+        query_key = f"{cinema_id}|ticket-events|{lo}|{hi}"
+        self._limit(query)
+        self._page_token_check(query, query_key)
+
+        def build(cid: str) -> Reply:
+            texts = [it[I_JSON] for it in self.network.event_items(cid, lo, hi)]
+            return self._page("events", texts, query, query_key)
+
+        return self._respond(cinema_id, (first, last), build)
+
+    def _page_token_check(self, query: dict[str, list[str]], query_key: str) -> None:
+        token = self._param(query, "page_token")
+        if token:
+            self._paging.decode(token, query_key)
+
+    def _truth_reply(self, query: dict[str, list[str]]) -> Reply:
+        cinema_id = self._param(query, "cinema_id", required=True)
+        text = self._param(query, "date", required=True)
+        try:
+            day = check_day(parse_date(text))
+        except ValueError as exc:
+            raise BadRequest(f"date must be a day YYYY-MM-DD: {exc}") from None
+        try:
+            self.network.cinema(cinema_id)
+        except KeyError:
+            return _error(404, "not_found", f"no cinema {cinema_id!r} in the registry")
+        return _json(200, self.network.truth(cinema_id, day))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: every reply carries a Content-Length
+    timeout = IDLE_CONNECTION_SECONDS
+    # Headers and body go out in two writes; with Nagle on, each small reply waits for a delayed ACK.
+    disable_nagle_algorithm = True
+
+    def version_string(self) -> str:
+        return "ekino-simulator/1.0"
+
+    def _serve(self) -> None:
+        self.server.app.handle(self)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not hold up stop()
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: SimulatorServer):
+        self.app = app
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Hang up on clients still holding keep-alive connections, so a stopped server is gone."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def run_simulator(
+    host: str,
+    port: int,
+    seed: int,
+    secrets_file: Path | str | None,
+    n_cinemas: int = reference.PILOT_CINEMAS,
+    faults_file: Path | str | None = None,
+    registry_dir: Path | str | None = None,
+) -> None:
+    """Serve the simulated network until SIGINT or SIGTERM."""
+    sim = SimulatorServer(
+        seed=seed,
+        n_cinemas=n_cinemas,
+        faults=faults_file,
+        host=host,
+        port=port,
+        secrets_file=secrets_file,
+        registry_dir=registry_dir,
+    )
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("simulator stopping on signal %d", signum)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with sim:
+            where = f"; tokens in {sim.secrets_file}" if sim.secrets_file else ""
+            print(
+                f"e-Kino simulator: {len(sim.registry.cinemas)} cinemas ({len(sim.tokens)} connected), "
+                f"seed {seed}, at {sim.url}{where}",
+                flush=True,
+            )
+            while not stopping.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
