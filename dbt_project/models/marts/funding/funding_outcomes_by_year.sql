@@ -1,0 +1,23 @@
+with
+
+outcomes as (
+    select * from {{ ref('funding_outcomes') }}
+),
+
+final as (
+    select
+        grant_year,
+        count(*) as n_projects,
+        cast(sum(amount_kzt) as decimal(18, 2)) as funded_amount_kzt,
+        count(*) filter (where is_released) as n_released,
+        count(*) filter (where reached_theatres) as n_reached_theatres,
+        cast({{ exact_ratio('count(*) filter (where reached_theatres)', 'count(*)') }} as decimal(9, 4))
+            as reached_theatres_share,
+        cast(sum(gross_kzt) as decimal(18, 2)) as gross_kzt,
+        cast(sum(admissions) as bigint) as admissions,
+        cast({{ exact_ratio('sum(gross_kzt)', 'sum(amount_kzt)', 6) }} as decimal(18, 6)) as recoupment_rate,
+    from outcomes
+    group by grant_year
+)
+
+select * from final

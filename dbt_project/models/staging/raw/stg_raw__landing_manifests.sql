@@ -1,0 +1,32 @@
+with
+
+source as (
+    select * from {{ source('raw', 'landing_manifests') }}
+),
+
+renamed as (
+    select
+        dataset,
+        cinema_id,
+        business_date,
+        status,
+        status = 'success' as is_success,
+        error,
+        error_type,
+        attempts as n_attempts,
+        served as n_served,
+        landed as n_landed,
+        quarantined as n_quarantined,
+        duplicates_dropped as n_duplicates_dropped,
+        extra_fields as n_extra_fields,
+        first_record_at,
+        last_record_at,
+        finished_at,
+        duration_seconds,
+        attempt_id,
+        data_attempt_id,
+        run_id,
+    from source
+)
+
+select * from renamed

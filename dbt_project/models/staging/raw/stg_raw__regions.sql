@@ -1,0 +1,18 @@
+with
+
+source as (
+    select * from {{ source('raw', 'regions') }}
+),
+
+renamed as (
+    select
+        region_code,
+        name as region_name,
+        kind as region_kind,
+        capital,
+        cast(population as bigint) as population,
+        timezone,
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,68 @@
+"""The dbt models as one partitioned multi-asset: `dbt build` over the run's window, so dbt tests become
+asset checks, then the marts are published for analysts.
+
+Publishing happens inside this asset rather than in a downstream one: the warehouse pool slot is still
+held (nothing writes while the copy is taken), a failing build publishes nothing, and no run can
+rebuild the marts without also refreshing what analysts read.
+"""
+
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
+from ekino_pipeline.settings import Settings
+from ekino_pipeline.transformation.dbt_args import dbt_build_args
+from ekino_pipeline.transformation.exports import ExportsResource
+from ekino_pipeline.transformation.project import dbt_executable, dbt_project
+from ekino_pipeline.transformation.translator import LayerGroupTranslator
+from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+MARTS_GROUP = "marts"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=LayerGroupTranslator(),
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def ekino_dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    exports: ExportsResource,
+):
+    days = partition_days(context)
+    yield from dbt.cli(dbt_build_args(days[0], days[-1], warehouse.path), context=context).stream()
+
+    groups = context.assets_def.group_names_by_key
+    mart_keys = {key.path[-1]: key for key, group in groups.items() if group == MARTS_GROUP}
+    if context.selected_asset_keys.isdisjoint(mart_keys.values()):
+        return
+    marts, copy = exports.publish(warehouse.path)
+    context.log.info(f"published {len(marts)} marts and the warehouse copy {copy} to {exports.directory}")
+    for mart in marts:
+        key = mart_keys.get(mart.name)
+        if key is not None:
+            yield dg.AssetObservation(
+                asset_key=key,
+                partition=context.partition_key_range.end,
+                metadata={
+                    "export_path": dg.MetadataValue.path(str(mart.path)),
+                    "exported_rows": mart.rows,
+                    "warehouse_copy": dg.MetadataValue.path(str(copy)),
+                },
+            )
+
+
+def transformation_resources(settings: Settings) -> dict:
+    return {
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "exports": ExportsResource(directory=str(settings.exports_dir)),
+    }
+
+
+ASSETS = [ekino_dbt_models]
