@@ -10,6 +10,7 @@ from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import loading
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
 from ekino_pipeline.settings import Settings
+from ekino_pipeline.transformation import assets as transformation_assets
 from ekino_pipeline.warehouse import WarehouseResource
 
 
@@ -30,13 +31,14 @@ def build_resources(settings: Settings, **exchange_options) -> dict:
         "landing": LandingResource(root=str(settings.landing_root)),
         "registry": ingestion_assets.RegistryResource(directory=str(settings.registry_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        **transformation_assets.transformation_resources(settings),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=[*ingestion_assets.ASSETS, *loading.ASSETS],
+        assets=[*ingestion_assets.ASSETS, *loading.ASSETS, *transformation_assets.ASSETS],
         resources=build_resources(settings),
     )
 
