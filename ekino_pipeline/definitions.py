@@ -9,6 +9,7 @@ import dagster as dg
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import loading
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.monitoring import alerts, schedules, sensors
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import assets as transformation_assets
 from ekino_pipeline.warehouse import WarehouseResource
@@ -32,6 +33,11 @@ def build_resources(settings: Settings, **exchange_options) -> dict:
         "registry": ingestion_assets.RegistryResource(directory=str(settings.registry_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         **transformation_assets.transformation_resources(settings),
+        "notifier": alerts.AlertNotifier(webhook_url=_env("EKINO_ALERT_WEBHOOK_URL")),
+        "monitoring": sensors.MonitoringResource(
+            silent_after_hours=float(os.environ.get("EKINO_SILENT_AFTER_HOURS", "8")),
+            lookback_days=int(os.environ.get("EKINO_SILENT_LOOKBACK_DAYS", "7")),
+        ),
     }
 
 
@@ -39,6 +45,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
         assets=[*ingestion_assets.ASSETS, *loading.ASSETS, *transformation_assets.ASSETS],
+        asset_checks=[sensors.connected_cinemas_reporting],
+        jobs=[schedules.daily_job, alerts.cinema_alerts_job],
+        schedules=[schedules.daily_schedule, schedules.intraday_schedule],
+        sensors=[sensors.build_silent_cinema_sensor(), sensors.run_failure_alerts],
         resources=build_resources(settings),
     )
 

@@ -1,0 +1,144 @@
+"""The silent-cinema sensor against landed pulls of a simulated network with silent and dead cinemas."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ekino_pipeline.calendar import BUSINESS_TZ
+from ekino_pipeline.definitions import build_resources
+from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
+from ekino_pipeline.monitoring.reporting import API_DOWN, NO_SALES, NOT_PULLED
+from ekino_pipeline.monitoring.sensors import build_silent_cinema_sensor
+from ekino_pipeline.settings import Settings
+from tests.conftest import EkinoHome, start_simulator
+from tests.ingestion.helpers import materialize
+
+DAY = date(2024, 3, 5)
+SILENT, DEAD, HEALTHY = "ALA-0001", "ALA-0002", "ALA-0004"
+
+
+def _registry(folder: Path, connected: set[str]) -> Path:
+    """The shipped registry with only `connected` cinemas connected."""
+    shutil.copytree(SHIPPED_REGISTRY_DIR, folder, dirs_exist_ok=True)
+    path = folder / "cinemas.csv"
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["connected"] = "true" if row["cinema_id"] in connected else "false"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    """SILENT sells nothing on DAY+1 (API up), DEAD does not answer on DAY+1; both are back on DAY+2."""
+    tmp = tmp_path_factory.mktemp("silent")
+    one_day = {
+        "from_date": (DAY + timedelta(days=1)).isoformat(),
+        "until_date": (DAY + timedelta(days=1)).isoformat(),
+    }
+    sim, secrets = start_simulator(
+        tmp,
+        faults=[
+            {"cinema_id": SILENT, "scenario": "silent", **one_day},
+            {"cinema_id": DEAD, "scenario": "api_down", **one_day},
+        ],
+    )
+    home = EkinoHome(tmp / "ekino", sim, secrets)
+    home.env["EKINO_REGISTRY_DIR"] = str(_registry(tmp / "registry", {SILENT, DEAD, HEALTHY}))
+    mp = pytest.MonkeyPatch()
+    yield home, mp
+    mp.undo()
+    sim.stop()
+
+
+def _pull(home: EkinoHome, mp, day: date):
+    result = materialize(
+        mp,
+        home.env,
+        day.isoformat(),
+        cinemas=[SILENT, DEAD, HEALTHY],
+        max_failed_share=0.5,
+        exchange_overrides={"retries": 1, "backoff_factor": 0.01},
+    )
+    assert result.success
+
+
+def _evaluate(home: EkinoHome, at: datetime, cursor: str | None):
+    resources = build_resources(Settings.from_env(home.env))
+    sensor = build_silent_cinema_sensor(clock=lambda: at)
+    context = dg.build_sensor_context(
+        cursor=cursor, resources=resources, instance=dg.DagsterInstance.ephemeral()
+    )
+    return sensor(context)
+
+
+def test_the_sensor_flags_a_silent_and_a_dead_cinema_once_and_then_their_recovery(network):
+    home, mp = network
+    for day in (DAY, DAY + timedelta(days=1)):
+        _pull(home, mp, day)
+    morning = datetime.combine(DAY + timedelta(days=2), datetime.min.time(), tzinfo=BUSINESS_TZ) + timedelta(
+        hours=9
+    )
+
+    first = _evaluate(home, morning, None)
+    assert len(first.run_requests) == 1
+    alerts = first.run_requests[0].run_config["ops"]["notify_cinema_alerts"]["config"]
+    states = {a["cinema_id"]: a["state"] for a in alerts["flagged"]}
+    assert states == {SILENT: NO_SALES, DEAD: API_DOWN}
+    assert json.loads(first.cursor) == states
+    check = first.asset_events[0]
+    assert check.passed is False
+    assert len(check.metadata["flagged_cinemas"].value.records) == 2
+
+    # The same episode is not announced twice.
+    again = _evaluate(home, morning + timedelta(hours=1), first.cursor)
+    assert not again.run_requests
+    assert json.loads(again.cursor) == states
+
+    # Both report again on DAY+2: one recovery notice each, and the check passes.
+    _pull(home, mp, DAY + timedelta(days=2))
+    evening = morning + timedelta(hours=12)
+    recovered = _evaluate(home, evening, again.cursor)
+    alerts = recovered.run_requests[0].run_config["ops"]["notify_cinema_alerts"]["config"]
+    assert alerts["flagged"] == [] and sorted(alerts["recovered"]) == sorted([SILENT, DEAD])
+    assert json.loads(recovered.cursor) == {}
+    assert recovered.asset_events[0].passed is True
+
+
+def test_connecting_a_cinema_in_the_registry_takes_effect_at_the_next_evaluation(network, tmp_path):
+    home, mp = network
+    for day in (DAY, DAY + timedelta(days=1)):
+        _pull(home, mp, day)
+    at = datetime.combine(DAY + timedelta(days=2), datetime.min.time(), tzinfo=BUSINESS_TZ) + timedelta(
+        hours=9
+    )
+    before = json.loads(_evaluate(home, at, None).cursor)
+    newly = "AST-0003"
+    _registry(Path(home.env["EKINO_REGISTRY_DIR"]), {SILENT, DEAD, HEALTHY, newly})
+    try:
+        after = json.loads(_evaluate(home, at, json.dumps(before)).cursor)
+    finally:
+        _registry(Path(home.env["EKINO_REGISTRY_DIR"]), {SILENT, DEAD, HEALTHY})
+    assert newly not in before and after[newly] == NOT_PULLED
+
+
+def test_a_short_silence_under_the_threshold_is_not_flagged(network, monkeypatch):
+    home, mp = network
+    for day in (DAY, DAY + timedelta(days=1)):
+        _pull(home, mp, day)
+    monkeypatch.setenv("EKINO_SILENT_AFTER_HOURS", "100")
+    result = _evaluate(
+        home, datetime.combine(DAY + timedelta(days=2), datetime.min.time(), tzinfo=BUSINESS_TZ), None
+    )
+    assert not result.run_requests
