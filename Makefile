@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install lint format test demo ui bench clean
+.PHONY: install prepare lint format test demo ui bench clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -19,6 +19,10 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 
 install: $(BIN)/.installed
 
+# The dbt manifest is generated, never committed: parse the project before anything loads Definitions.
+prepare: install
+	$(BIN)/python -m ekino_pipeline.transformation.project
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -27,10 +31,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+test: lint prepare
 	$(BIN)/pytest
 
-demo: install
+demo: prepare
 	$(BIN)/ekino demo
 
 clean:
