@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 1000
 MAX_WINDOW = timedelta(days=31)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+BEARER_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _CHUNK_BYTES = 64 * 1024
 # An error body is only read for its code and message; anything bigger is not worth holding.
 _MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -196,8 +198,11 @@ class ExchangeClient:
         self.cinema_id = validate_cinema_id(cinema_id)
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-        if not isinstance(token, str) or not token:
-            raise ValueError("token must be a non-empty string")
+        # Checked here because requests would otherwise quote a malformed header value, token and all.
+        if not isinstance(token, str) or not BEARER_TOKEN_PATTERN.fullmatch(token):
+            raise ValueError(
+                "token must be a non-empty RFC 6750 bearer token (no spaces or control characters)"
+            )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         if retries < 0 or max_response_bytes < 1 or deadline_seconds <= 0:

@@ -712,6 +712,13 @@ def test_the_token_appears_in_no_exception_log_or_repr_when_calls_fail(exchange,
     assert repr(client) == f"ExchangeClient(cinema_id='{CINEMA}', base_url='{exchange.base_url}')"
 
 
+@pytest.mark.parametrize("token", ["", "tok en", "token\n", "tök"])
+def test_a_malformed_token_is_refused_without_being_quoted(exchange, token):
+    with pytest.raises(ValueError) as caught:
+        ExchangeClient(exchange.base_url, token, cinema_id=CINEMA)
+    assert not token or token not in str(caught.value)
+
+
 def test_tls_verification_is_on_by_default(exchange):
     with make_client(exchange) as client:
         assert client._session.verify is True
