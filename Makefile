@@ -37,5 +37,8 @@ test: lint prepare
 demo: prepare
 	$(BIN)/ekino demo
 
+ui: prepare
+	$(BIN)/ekino ui
+
 clean:
 	rm -rf .ekino .pytest_cache .ruff_cache dbt_project/target

@@ -37,6 +37,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(days=args.days, home=Path(args.home) if args.home else None)
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from ekino_pipeline.ui import run_ui
+
+    return run_ui(Path(args.home), port=args.port, sim_port=args.simulator_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ekino", description="e-Kino national film-monitoring pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
@@ -62,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=14)
     demo.add_argument("--home", help="EKINO_HOME for the demo (default ./.ekino/demo)")
     demo.set_defaults(func=_demo)
+
+    ui = sub.add_parser("ui", help="start the simulator and the Dagster UI together")
+    ui.add_argument("--home", default=".ekino", help="EKINO_HOME (default ./.ekino)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--simulator-port", type=int, default=8765)
+    ui.set_defaults(func=_ui)
     return parser
 
 
