@@ -23,6 +23,7 @@ import yaml
 from ekino_pipeline.calendar import business_day_bounds
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.exchange.simulator import faults as F
+from ekino_pipeline.exchange.simulator.network import Network
 from ekino_pipeline.exchange.simulator.server import CONTRACT_PATH, SimulatorServer
 
 NOW = datetime(2024, 3, 20, tzinfo=UTC)
@@ -165,8 +166,11 @@ def get(http, sim, cinema_id: str, path: str, **params) -> requests.Response:
     )
 
 
-def fetch_all(http, sim, cinema_id: str, path: str, limit: int, **params) -> list[dict]:
+def fetch_all(
+    http, sim, cinema_id: str, path: str, limit: int, clean: bool | None = None, **params
+) -> list[dict]:
     """Every record of a query, page by page; a clean cinema's pages must satisfy the contract."""
+    clean = cinema_id not in FAULTY.values() if clean is None else clean
     key = "sessions" if path == "/v1/sessions" else "events"
     records, token = [], None
     while True:
@@ -174,7 +178,7 @@ def fetch_all(http, sim, cinema_id: str, path: str, limit: int, **params) -> lis
         response = get(http, sim, cinema_id, path, limit=limit, **params, **extra)
         assert response.status_code == 200, response.text
         body = response.json()
-        if cinema_id not in FAULTY.values():
+        if clean:
             PAGE[path].validate(body)
         assert len(body[key]) <= limit
         records += body[key]
@@ -208,6 +212,11 @@ def test_every_answer_validates_against_the_contract(sim, http):
     assert all(not event_violations(e, CLEAN, *business_day_bounds(DAY)) for e in body["events"])
     error = http.get(f"{sim.url}/cinemas/{CLEAN}/v1/health", timeout=10)
     ERROR.validate(error.json())
+
+
+def test_a_page_holds_500_records_unless_told_otherwise(sim, http):
+    body = get(http, sim, CLEAN, "/v1/ticket-events", **day_window(DAY)).json()
+    assert len(body["events"]) == 500 and body["next_page_token"]
 
 
 def test_pages_concatenate_to_the_same_records_whatever_the_limit(sim, http):
@@ -343,11 +352,24 @@ def test_timestamps_carry_the_cinema_local_offset(sim, http):
 
 
 def test_events_after_the_simulator_clock_are_not_served(sim, http):
-    today = NOW.date()
-    window = {"from": "2024-03-19T00:00:00+05:00", "to": "2024-03-21T00:00:00+05:00"}
-    events = fetch_all(http, sim, CLEAN, "/v1/ticket-events", limit=1000, **window)
-    assert events and max(datetime.fromisoformat(e["occurred_at"]) for e in events) <= NOW
-    assert today == date(2024, 3, 20)
+    start, end = (
+        datetime.fromisoformat("2024-03-19T00:00:00+05:00"),
+        datetime.fromisoformat("2024-03-21T00:00:00+05:00"),
+    )
+    events = fetch_all(
+        http,
+        sim,
+        CLEAN,
+        "/v1/ticket-events",
+        limit=1000,
+        **{"from": start.isoformat(), "to": end.isoformat()},
+    )
+    later = Network(sim.registry, seed=7, now=end + timedelta(days=30))
+    happened = [
+        e for e in later.ticket_events(CLEAN, start, end) if datetime.fromisoformat(e["occurred_at"]) <= NOW
+    ]
+    assert events == happened
+    assert len(later.ticket_events(CLEAN, start, end)) > len(events) > 0
 
 
 def test_request_counters_count_each_cinema_and_status(sim, http):
@@ -602,6 +624,26 @@ def test_a_record_is_corrupted_the_same_way_whatever_window_or_page_size(sim, ht
         assert e in by_id[e.get("event_id")]
 
 
+def test_record_faults_can_break_sessions_too(http):
+    targets = {F.WRONG_TYPES: "ALA-0002", F.MISSING_FIELDS: "ALA-0004", F.EXTRA_FIELDS: "ALA-0007"}
+    faults = [{"cinema_id": c, "scenario": s, "records": "sessions"} for s, c in targets.items()]
+    with SimulatorServer(seed=7, faults=faults, now=NOW) as sim:
+        for scenario, cinema_id in targets.items():
+            sessions = fetch_all(
+                http, sim, cinema_id, "/v1/sessions", 1000, clean=False, date=DAY.isoformat()
+            )
+            events = fetch_all(
+                http, sim, cinema_id, "/v1/ticket-events", 1000, clean=False, **day_window(DAY)
+            )
+            truth = sim.truth(cinema_id, DAY)
+            assert truth == reconcile(cinema_id, DAY, sessions, events)
+            assert truth["ticket_events"]["invalid"] == 0, "events untouched"
+            broken = [s for s in sessions if session_violations(s, cinema_id)]
+            assert len(broken) == truth["sessions"]["invalid"]
+            assert (len(broken) == 0) == (scenario == F.EXTRA_FIELDS)
+            assert scenario != F.EXTRA_FIELDS or any("price_from_kzt" in s for s in sessions)
+
+
 def test_a_fault_file_with_an_unknown_scenario_or_parameter_fails_at_start(tmp_path):
     bad_scenario = tmp_path / "faults.yaml"
     bad_scenario.write_text("- {cinema_id: ALA-0001, scenario: meteor_strike}\n")
@@ -612,6 +654,10 @@ def test_a_fault_file_with_an_unknown_scenario_or_parameter_fails_at_start(tmp_p
     with pytest.raises(ValueError, match="retry_after"):
         SimulatorServer(
             seed=1, faults=[{"cinema_id": "ALA-0001", "scenario": "rate_limit", "retry_after": -1}]
+        )
+    with pytest.raises(ValueError, match="records must be one of"):
+        SimulatorServer(
+            seed=1, faults=[{"cinema_id": "ALA-0001", "scenario": "wrong_types", "records": "halls"}]
         )
     with pytest.raises(ValueError, match="not a connected cinema"):
         SimulatorServer(seed=1, faults=[{"cinema_id": "ALA-0003", "scenario": "outage"}])
