@@ -50,6 +50,12 @@ def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema)
     con.execute(f"create table if not exists {table} as select * from empty")
 
 
+def _read_parquet(listing: str, *options: str) -> str:
+    """Files named by manifests, read as they are: the folder names (`cinema_id=national` for the
+    registries) must never be taken for columns, so hive partitioning stays off."""
+    return f"read_parquet([{listing}], {', '.join(['hive_partitioning = false', *options])})"
+
+
 def _replace_window(
     con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema, first: date, last: date, files
 ) -> int:
@@ -58,7 +64,7 @@ def _replace_window(
     if not files:
         return 0
     listing = ", ".join(sql_string(f) for f in files)
-    con.execute(f"insert into {table} by name select * from read_parquet([{listing}])")
+    con.execute(f"insert into {table} by name select * from {_read_parquet(listing)}")
     return con.execute(
         f"select count(*) from {table} where business_date between ? and ?", [first, last]
     ).fetchone()[0]
@@ -149,7 +155,7 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
             con.execute(
                 "insert into raw.cinemas_daily select cast(regexp_extract(filename, "
                 "'business_date=([0-9-]+)', 1) as date), cinema_id, region_code, is_connected "
-                f"from read_parquet([{listing}], filename = true)"
+                f"from {_read_parquet(listing, 'filename = true')}"
             )
         counts["cinemas_daily"] = len(cinema_files)
         # The registries themselves: the newest snapshot landed, whatever window this run loads.
@@ -158,7 +164,7 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
             files = zone.committed_files(f"registry_{name}", [latest]) if latest else []
             if files:
                 source = sql_string(files[0])
-                con.execute(f"create or replace table raw.{name} as select * from read_parquet({source})")
+                con.execute(f"create or replace table raw.{name} as select * from {_read_parquet(source)}")
                 counts[name] = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
             else:
                 counts[name] = 0

@@ -51,6 +51,10 @@ def test_loading_a_day_twice_leaves_exactly_the_landed_events_in_the_warehouse(
         DAY,
     )
     assert (connected, total) == (68, 103)
+    # Regression: DuckDB took the folder `cinema_id=national` of registry snapshots for a column.
+    [(distinct_cinemas,)] = _count(pilot_home.env, "select count(distinct cinema_id) from raw.cinemas")
+    [(distinct_daily,)] = _count(pilot_home.env, "select count(distinct cinema_id) from raw.cinemas_daily")
+    assert distinct_cinemas == distinct_daily == 103
     [(grants, amount)] = _count(pilot_home.env, "select count(*), sum(amount_kzt) from raw.funding_grants")
     assert grants == 98 and str(amount) == "19000000000.00"
     [(money_type,)] = _count(
