@@ -1,0 +1,188 @@
+"""`make demo`: the main job on embedded defaults against a simulated national network.
+
+Starts the simulator (the pilot network with a few misbehaving cinemas, one of which goes silent and
+one whose API stops answering near the end of the window), runs `daily_job` through Dagster for the
+last N business days as one backfill run, prints the headline from the analysts' Parquet exports and
+what the silent-cinema sensor flags, then stops the simulator.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import yaml
+
+from ekino_pipeline.calendar import business_date_of
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_FAULTS = Path(__file__).parent / "exchange" / "simulator" / "demo_faults.yaml"
+SILENT_CINEMA = "ALA-0001"
+DOWN_CINEMA = "ZKO-0001"
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def demo_faults(last: date) -> list[dict]:
+    """The shipped demo faults, with a silence and an outage that begin near the end of the window."""
+    faults = [f for f in yaml.safe_load(DEMO_FAULTS.read_text()) if f["cinema_id"] != SILENT_CINEMA]
+    faults.append(
+        {
+            "cinema_id": SILENT_CINEMA,
+            "scenario": "silent",
+            "from_date": (last - timedelta(days=2)).isoformat(),
+        }
+    )
+    faults.append(
+        {
+            "cinema_id": DOWN_CINEMA,
+            "scenario": "api_down",
+            "from_date": (last - timedelta(days=1)).isoformat(),
+        }
+    )
+    return faults
+
+
+def _table(cur, sql: str, params=()) -> tuple[list[str], list[tuple]]:
+    rows = cur.execute(sql, list(params)).fetchall()
+    return [d[0] for d in cur.description], rows
+
+
+def _print_table(columns: list[str], rows: list[tuple]) -> None:
+    cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    for n, row in enumerate(cells):
+        _say(
+            "  "
+            + "  ".join(
+                v.rjust(w) if n and v[:1].isdigit() else v.ljust(w) for v, w in zip(row, widths, strict=True)
+            )
+        )
+        if n == 0:
+            _say("  " + "  ".join("-" * w for w in widths))
+
+
+def print_headline(exports: Path, last: date) -> None:
+    """The headline, read from the Parquet exports (the analysts' path: no warehouse lock)."""
+    con = duckdb.connect()
+    try:
+        cur = con.cursor()
+        mart = lambda name: f"read_parquet('{exports / (name + '.parquet')}')"  # noqa: E731
+        _say(
+            f"\nTop 10 films on {last} "
+            "(box office by session day; coverage = cinemas reporting/connected/all)"
+        )
+        _print_table(
+            *_table(
+                cur,
+                f"""select rank_of_day as rank, title, gross_kzt, admissions, n_screenings as screenings,
+                           cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage
+                    from {mart("film_daily_box_office")}
+                    where business_date = ? order by rank_of_day limit 10""",
+                [last],
+            )
+        )
+        _say(f"\nRegions on {last}")
+        _print_table(
+            *_table(
+                cur,
+                f"""select region_name as region, gross_kzt, admissions, avg_ticket_price_kzt as avg_price,
+                           domestic_gross_share as domestic_share,
+                           kazakh_language_admissions_share as kazakh_share,
+                           cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage
+                    from {mart("region_daily")} where business_date = ? order by gross_kzt desc""",
+                [last],
+            )
+        )
+        _say("\nState film funding outcomes by grant year (box office within the loaded window)")
+        _print_table(
+            *_table(
+                cur,
+                f"""select grant_year, n_projects as projects, funded_amount_kzt,
+                           n_reached_theatres as in_theatres, gross_kzt, recoupment_rate
+                    from {mart("funding_outcomes_by_year")} order by grant_year""",
+            )
+        )
+    finally:
+        con.close()
+
+
+def run_demo(days: int = 14, home: Path | None = None) -> int:
+    from ekino_pipeline.exchange.simulator.server import SimulatorServer
+
+    home = (home or ROOT / ".ekino" / "demo").resolve()
+    if home.exists():
+        shutil.rmtree(home)
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True)
+    shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", dagster_home / "dagster.yaml")
+    secrets = home / "secrets.json"
+    last = business_date_of(datetime.now(UTC)) - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    started = time.monotonic()
+    _say(f"e-Kino demo: daily_job for {days} business days {first}..{last} (Asia/Almaty), home {home}")
+    with SimulatorServer(seed=1, secrets_file=secrets, faults=demo_faults(last)) as sim:
+        _say(
+            f"simulator: {len(sim.registry.cinemas)} cinemas, "
+            f"{len(sim.registry.connected_cinemas)} connected, at {sim.url}"
+        )
+        os.environ.update(
+            {
+                "DAGSTER_HOME": str(dagster_home),
+                "EKINO_HOME": str(home),
+                "EKINO_EXCHANGE_BASE_URL": sim.url,
+                "EKINO_SECRETS_FILE": str(secrets),
+                "EKINO_START_DATE": (first - timedelta(days=1)).isoformat(),
+            }
+        )
+        from ekino_pipeline.definitions import build_definitions, build_resources
+        from ekino_pipeline.monitoring.sensors import build_silent_cinema_sensor
+        from ekino_pipeline.settings import Settings
+
+        defs = build_definitions()
+        instance = dg.DagsterInstance.get()
+        result = defs.get_job_def("daily_job").execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": first.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat(),
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
+        if not result.success:
+            _say("daily_job failed; see the log above")
+            return 1
+        settings = Settings.from_env()
+        sensor = build_silent_cinema_sensor()
+        evaluation = sensor(
+            dg.build_sensor_context(instance=instance, resources=build_resources(settings), cursor=None)
+        )
+    _say(f"\ndaily_job succeeded in {time.monotonic() - started:.0f} s (run {result.run_id[:8]})")
+    print_headline(settings.exports_dir, last)
+    _say("\nCinemas the silent-cinema sensor flags")
+    flagged = []
+    for request in evaluation.run_requests or []:
+        flagged += request.run_config["ops"]["notify_cinema_alerts"]["config"]["flagged"]
+    if flagged:
+        _print_table(
+            ["cinema", "state", "since", "detail"],
+            [(a["cinema_id"], a["state"], a["since"], a["detail"][:80]) for a in flagged],
+        )
+    else:
+        _say("  none")
+    _say(f"\nExports for analysts: {settings.exports_dir}")
+    _say(f"Browse the run: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())
