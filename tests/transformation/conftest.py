@@ -1,0 +1,30 @@
+"""The hand-made scenario, seeded into a DuckDB file and built once for the tests that only read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.transformation.dbt_helpers import run_dbt
+from tests.transformation.raw_fixture import RawFixture
+from tests.transformation.scenarios import clean_days, with_anomalies
+
+AS_OF = "2024-03-03"
+
+
+@dataclass(frozen=True)
+class Built:
+    fixture: RawFixture
+    warehouse: Path
+
+
+@pytest.fixture(scope="session")
+def built_scenario(tmp_path_factory) -> Built:
+    """Clean days 2024-02-20..2024-03-01 and the anomaly patterns on 2024-03-02, built in full."""
+    fx = with_anomalies(clean_days())
+    warehouse = tmp_path_factory.mktemp("scenario") / "warehouse.duckdb"
+    fx.write(warehouse)
+    run_dbt(warehouse, "build", as_of_date=AS_OF)
+    return Built(fx, warehouse)

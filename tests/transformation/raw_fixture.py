@@ -1,0 +1,212 @@
+"""A hand-made warehouse `raw` schema for dbt tests: the shipped registries plus sessions, ticket
+events and manifests written with the loader's own Arrow schemas, so types match what ingestion lands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, daterange
+from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
+from ekino_pipeline.ingestion.assets import registry_tables
+from ekino_pipeline.ingestion.loading import MANIFEST_SCHEMA
+from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
+
+EXTRACTED_AT = datetime(2024, 3, 10, tzinfo=UTC)
+ATTEMPT = "fixture000000001"
+
+
+def local(day: date, hh: int, mm: int = 0) -> datetime:
+    """A wall-clock time in Asia/Almaty on a day, as aware UTC (UTC+6 until 2024-02-29, UTC+5 after)."""
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=BUSINESS_TZ).astimezone(UTC)
+
+
+@dataclass
+class RawFixture:
+    """Sessions and ticket events of a few cinemas; every cinema in `cinemas` reports every day in
+    `days` unless marked failed."""
+
+    cinemas: list[str]
+    days: list[date]
+    sessions: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    failed: set[tuple[str, date]] = field(default_factory=set)
+    quarantined: list[dict] = field(default_factory=list)
+    _tickets: int = 0
+
+    def session(
+        self,
+        session_id: str,
+        film_id: str,
+        hall: str,
+        starts_at: datetime,
+        audio_language: str = "ru",
+        fmt: str = "2D",
+    ) -> str:
+        cinema_id = session_id.split(":")[0]
+        self.sessions.append(
+            {
+                "session_id": session_id,
+                "film_id": film_id,
+                "hall_id": f"{cinema_id}:{hall}",
+                "starts_at": starts_at,
+                "utc_offset_minutes": int(
+                    starts_at.astimezone(BUSINESS_TZ).utcoffset().total_seconds() // 60
+                ),
+                "format": fmt,
+                "audio_language": audio_language,
+                "subtitle_language": None,
+                "cinema_id": cinema_id,
+                "business_date": business_date_of(starts_at),
+            }
+        )
+        return session_id
+
+    def _event(self, event_type, ticket_id, session_id, occurred_at, amount, seat, category) -> dict:
+        cinema_id = session_id.split(":")[0]
+        event = {
+            "event_id": f"{cinema_id}:E{len(self.events) + 1:06d}",
+            "event_type": event_type,
+            "ticket_id": ticket_id,
+            "session_id": session_id,
+            "occurred_at": occurred_at,
+            "amount_kzt": Decimal(amount),
+            "seat_row": seat[0],
+            "seat_number": seat[1],
+            "channel": "online",
+            "category": category,
+            "cinema_id": cinema_id,
+            "business_date": business_date_of(occurred_at),
+        }
+        self.events.append(event)
+        return event
+
+    def sell(
+        self,
+        session_id: str,
+        occurred_at: datetime,
+        amount: str,
+        seat: tuple[int, int] | None = None,
+        category: str = "adult",
+        ticket_id: str | None = None,
+    ) -> str:
+        self._tickets += 1
+        cinema_id, number = session_id.split(":S")
+        ticket_id = ticket_id or f"{cinema_id}:T{number}-{self._tickets:04d}"
+        self._event("sale", ticket_id, session_id, occurred_at, amount, seat or (1, self._tickets), category)
+        return ticket_id
+
+    def refund(self, ticket_id: str, occurred_at: datetime, session_id: str | None = None) -> dict:
+        sale = next(
+            (e for e in self.events if e["ticket_id"] == ticket_id and e["event_type"] == "sale"), None
+        )
+        if sale is None:  # a refund of a ticket never sold
+            assert session_id is not None
+            return self._event("refund", ticket_id, session_id, occurred_at, "2000.00", (9, 9), "adult")
+        return self._event(
+            "refund",
+            ticket_id,
+            session_id or sale["session_id"],
+            occurred_at,
+            str(sale["amount_kzt"]),
+            (sale["seat_row"], sale["seat_number"]),
+            sale["category"],
+        )
+
+    # ------------------------------------------------------------------------------------------
+
+    def manifests(self) -> list[dict]:
+        rows = []
+        for dataset, records in (("sessions", self.sessions), ("ticket_events", self.events)):
+            for day in self.days:
+                for cinema_id in self.cinemas:
+                    landed = sum(
+                        1 for r in records if r["cinema_id"] == cinema_id and r["business_date"] == day
+                    )
+                    ok = (cinema_id, day) not in self.failed
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "cinema_id": cinema_id,
+                            "business_date": day,
+                            "status": "success" if ok else "failed",
+                            "error": None if ok else "ConnectTimeout: cinema did not answer",
+                            "error_type": None if ok else "timeout",
+                            "attempts": 1 if ok else 2,
+                            "served": landed if ok else 0,
+                            "landed": landed if ok else 0,
+                            "quarantined": 0,
+                            "duplicates_dropped": 0,
+                            "extra_fields": 0,
+                            "first_record_at": None,
+                            "last_record_at": max(
+                                (
+                                    r.get("occurred_at") or r["starts_at"]
+                                    for r in records
+                                    if r["cinema_id"] == cinema_id and r["business_date"] == day
+                                ),
+                                default=None,
+                            )
+                            if ok
+                            else None,
+                            "finished_at": EXTRACTED_AT,
+                            "duration_seconds": 0.1,
+                            "attempt_id": ATTEMPT,
+                            "data_attempt_id": ATTEMPT if ok else None,
+                            "run_id": "fixture",
+                        }
+                    )
+        return rows
+
+    def write(self, warehouse: Path) -> None:
+        """Replaces the raw schema of `warehouse` with this fixture (a failed cinema-day lands nothing)."""
+        lineage = {"attempt_id": ATTEMPT, "extracted_at": EXTRACTED_AT}
+        landed = lambda rows: [  # noqa: E731
+            {**r, **lineage} for r in rows if (r["cinema_id"], r["business_date"]) not in self.failed
+        ]
+        tables = {
+            "ticket_events": pa.Table.from_pylist(landed(self.events), schema=TICKET_EVENTS),
+            "sessions": pa.Table.from_pylist(landed(self.sessions), schema=SESSIONS),
+            "quarantine": pa.Table.from_pylist(
+                [{**q, **lineage} for q in self.quarantined], schema=QUARANTINE
+            ),
+            "landing_manifests": pa.Table.from_pylist(self.manifests(), schema=MANIFEST_SCHEMA),
+        }
+        registry = load_registry(SHIPPED_REGISTRY_DIR)
+        tables.update(registry_tables(registry))
+        tables["cinemas_daily"] = pa.Table.from_pylist(
+            [
+                {
+                    "business_date": day,
+                    "cinema_id": c.cinema_id,
+                    "region_code": c.region_code,
+                    "is_connected": c.connected,
+                }
+                for day in self.days
+                for c in registry.cinemas
+            ]
+        )
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(warehouse))
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            con.execute("create schema if not exists raw")
+            for name, table in tables.items():
+                con.register("arrow_table", table)
+                con.execute(f"create or replace table raw.{name} as select * from arrow_table")
+                con.unregister("arrow_table")
+        finally:
+            con.close()
+
+
+def days(first: date, last: date) -> list[date]:
+    return list(daterange(first, last))
+
+
+def one_minute_before(ts: datetime) -> datetime:
+    return ts - timedelta(minutes=1)

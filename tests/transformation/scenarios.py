@@ -1,0 +1,72 @@
+"""Hand-made pilot days for the dbt tests: clean box office over the 25-hour day 2024-02-29 and the
+days after it, and the anomaly patterns added on top."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tests.transformation.raw_fixture import RawFixture, days, local
+
+FEB29, MAR1, MAR2 = date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 2)
+DOMESTIC_FILM = "F00456"  # Zhuldyz Bauyrym, funded by KFP-2019-007
+FOREIGN_FILM = "F00001"
+CINEMAS = ["ALA-0001", "ALA-0002", "ALA-0020", "SHY-0001"]
+# Every cinema has landed days since 2024-02-20 (nothing sold before 2024-02-28), so the absence of a
+# sale or a session is provable for the scenario days.
+HISTORY = days(date(2024, 2, 20), MAR2)
+
+
+def clean_days() -> RawFixture:
+    fx = RawFixture(cinemas=CINEMAS, days=HISTORY)
+    # The 25-hour day (UTC+6 until its end, UTC+5 after).
+    s0 = fx.session("ALA-0001:S20240229-001", DOMESTIC_FILM, "H01", local(FEB29, 22, 0), "kk")
+    fx.sell(s0, local(FEB29, 21, 0), "2200.00")
+    fx.sell(s0, local(FEB29, 22, 5), "2200.00")
+
+    s1 = fx.session("ALA-0001:S20240301-001", DOMESTIC_FILM, "H01", local(MAR1, 19, 0), "kk")
+    fx.sell(s1, local(FEB29, 10, 0), "2500.00")  # presale
+    child = fx.sell(s1, local(FEB29, 10, 5), "1800.00", category="child")
+    fx.sell(s1, local(MAR1, 18, 0), "2500.00")
+    fx.sell(s1, local(MAR1, 18, 1), "0.00", category="invitation")
+    fx.refund(child, local(MAR1, 12, 0))
+
+    # 23:50: a walk-in sale during the trailers falls on the next business day but counts on this one.
+    s2 = fx.session("ALA-0002:S20240301-001", FOREIGN_FILM, "H08", local(MAR1, 23, 50), "ru", "3D")
+    fx.sell(s2, local(MAR1, 20, 0), "3000.00")
+    fx.sell(s2, local(MAR2, 0, 5), "2700.50", category="student")
+
+    s3 = fx.session("SHY-0001:S20240302-001", FOREIGN_FILM, "H01", local(MAR2, 18, 0), "en")
+    fx.sell(s3, local(MAR1, 9, 0), "1500.00")
+    fx.sell(s3, local(MAR2, 17, 0), "1500.00", category="senior")
+
+    # ALA-0020 is connected but did not answer on 2024-03-01.
+    fx.failed.add(("ALA-0020", MAR1))
+    return fx
+
+
+def with_anomalies(fx: RawFixture) -> RawFixture:
+    """One of each pattern, on sessions of 2024-03-02."""
+    # 45 tickets for a 44-seat hall.
+    full = fx.session("ALA-0002:S20240302-002", FOREIGN_FILM, "H08", local(MAR2, 20, 0), "ru")
+    for n in range(45):
+        fx.sell(full, local(MAR2, 10) + timedelta(minutes=n), "2000.00", seat=(n // 11 + 1, n % 11 + 1))
+
+    # Row 3 seat 7 sold twice, the first ticket never refunded; a refunded seat may be sold again.
+    twice = fx.session("ALA-0001:S20240302-002", DOMESTIC_FILM, "H01", local(MAR2, 19, 0), "kk")
+    fx.sell(twice, local(MAR2, 11, 0), "2500.00", seat=(3, 7))
+    fx.sell(twice, local(MAR2, 12, 0), "2500.00", seat=(3, 7))
+    resold = fx.sell(twice, local(MAR2, 11, 0), "2500.00", seat=(4, 1))
+    fx.refund(resold, local(MAR2, 11, 30))
+    fx.sell(twice, local(MAR2, 12, 0), "2500.00", seat=(4, 1))
+
+    # Sold two hours after the screening started.
+    fx.sell(twice, local(MAR2, 21, 0), "2500.00", seat=(5, 5))
+
+    # A refund of a ticket that was never sold.
+    fx.refund("ALA-0001:T20240302-002-9999", local(MAR2, 13, 0), session_id=twice)
+
+    # Sales naming a session the cinema never reported for its day.
+    ghost = "ALA-0002:S20240302-099"
+    fx.sell(ghost, local(MAR2, 14, 0), "2000.00")
+    fx.sell(ghost, local(MAR2, 14, 5), "2000.00")
+    return fx

@@ -1,0 +1,44 @@
+"""The dbt command line built from a partition window."""
+
+import json
+from datetime import date
+
+import pytest
+import yaml
+
+from ekino_pipeline.transformation.dbt_args import dbt_build_args
+from ekino_pipeline.transformation.project import DBT_PROJECT_DIR
+
+
+def _vars(args: list[str]) -> dict:
+    return json.loads(args[args.index("--vars") + 1])
+
+
+def test_a_single_partition_builds_its_day_as_both_ends_of_the_window():
+    args = dbt_build_args(date(2024, 3, 1), date(2024, 3, 1))
+    assert args[0] == "build"
+    assert _vars(args) == {"start_date": "2024-03-01", "end_date": "2024-03-01"}
+
+
+def test_a_backfill_passes_its_first_and_last_day_in_one_build():
+    args = dbt_build_args(date(2024, 2, 28), date(2024, 3, 2))
+    assert args.count("build") == 1
+    assert _vars(args) == {"start_date": "2024-02-28", "end_date": "2024-03-02"}
+
+
+def test_the_warehouse_resource_path_travels_to_the_profile_as_a_var():
+    args = dbt_build_args(date(2024, 3, 1), date(2024, 3, 1), "/data/ekino/warehouse.duckdb")
+    assert _vars(args)["warehouse_path"] == "/data/ekino/warehouse.duckdb"
+
+
+def test_a_window_that_ends_before_it_starts_is_refused():
+    with pytest.raises(ValueError, match="before it starts"):
+        dbt_build_args(date(2024, 3, 2), date(2024, 3, 1))
+
+
+def test_every_var_passed_has_a_default_so_plain_dbt_build_works():
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    profile = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    passed = _vars(dbt_build_args(date(2024, 3, 1), date(2024, 3, 2), "/tmp/w.duckdb"))
+    for name in passed:
+        assert name in project["vars"] or f"var('{name}'," in profile

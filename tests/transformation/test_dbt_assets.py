@@ -1,0 +1,139 @@
+"""The dbt models as Dagster assets: groups, upstream keys, checks, and a partition materialized for real
+with its exports."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+
+from ekino_pipeline.definitions import build_definitions
+from ekino_pipeline.ingestion.loading import raw_tables
+from ekino_pipeline.settings import Settings
+from ekino_pipeline.transformation.assets import ekino_dbt_models, transformation_resources
+from ekino_pipeline.warehouse import WarehouseResource
+from tests.transformation.dbt_helpers import query
+
+ISSUE_MARTS = {
+    "film_daily_box_office",
+    "film_performance",
+    "region_daily",
+    "funding_outcomes",
+    "funding_outcomes_by_year",
+    "cinema_reporting_daily",
+    "cinema_reporting_status",
+    "anomalies",
+}
+
+
+def _groups() -> dict[str, str]:
+    return {key.path[-1]: group for key, group in ekino_dbt_models.group_names_by_key.items()}
+
+
+def test_models_are_grouped_by_their_layer_folder():
+    groups = _groups()
+    assert set(groups.values()) == {"staging", "intermediate", "marts", "snapshots"}
+    assert all(groups[name] == "marts" for name in ISSUE_MARTS)
+    assert all(group == "staging" for name, group in groups.items() if name.startswith("stg_"))
+    assert all(group == "intermediate" for name, group in groups.items() if name.startswith("int_"))
+
+
+def test_the_raw_sources_are_the_loaders_own_assets():
+    upstream = {dep.asset_key for spec in ekino_dbt_models.specs for dep in spec.deps} - set(
+        ekino_dbt_models.keys
+    )
+    assert upstream and upstream <= set(raw_tables.keys)
+
+
+def test_dbt_tests_become_asset_checks_on_the_model_they_test():
+    checks = {(key.asset_key.path[-1], key.name) for key in ekino_dbt_models.check_keys}
+    assert (
+        "film_daily_box_office",
+        "unique_combination_film_daily_box_office_film_id__business_date",
+    ) in checks
+    assert ("national_daily", "assert_film_days_add_up_to_the_nation") in checks
+    assert ("film_daily_box_office", "assert_negative_gross_is_explained") in checks
+
+
+def test_the_definitions_load_with_the_dbt_assets_and_their_resources(tmp_path):
+    defs = build_definitions(Settings.from_env({"EKINO_HOME": str(tmp_path)}))
+    dg.Definitions.validate_loadable(defs)
+    keys = {spec.key for spec in defs.resolve_all_asset_specs()}
+    assert set(ekino_dbt_models.keys) <= keys
+    assert {"dbt", "exports"} <= set(defs.resources)
+
+
+def _materialize(home, partition: str) -> dg.ExecuteInProcessResult:
+    settings = Settings.from_env({"EKINO_HOME": str(home)})
+    resources = {
+        **transformation_resources(settings),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+    }
+    return dg.materialize(
+        [ekino_dbt_models],
+        partition_key=partition,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_a_partition_builds_then_publishes_every_mart_and_a_warehouse_copy(built_scenario, tmp_path):
+    shutil.copy(built_scenario.warehouse, tmp_path / "warehouse.duckdb")
+    # Built on 2024-03-03, now long closed: a later partition's build also closes those days.
+    result = _materialize(tmp_path, "2024-03-10")
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations)
+    assert (
+        query(tmp_path / "warehouse.duckdb", "select * from marts.film_daily_box_office where is_provisional")
+        == []
+    )
+
+    exports = tmp_path / "exports"
+    marts = {
+        r["table_name"]
+        for r in query(
+            tmp_path / "warehouse.duckdb",
+            "select table_name from information_schema.tables where table_schema = 'marts'",
+        )
+    }
+    assert marts >= ISSUE_MARTS
+    assert {p.stem for p in exports.glob("*.parquet")} == marts
+    assert not list(exports.glob(".*"))  # no temporary file left behind
+    region_daily = pq.read_table(exports / "region_daily.parquet")
+    assert str(region_daily.schema.field("gross_kzt").type) == "decimal128(18, 2)"
+
+    copy = duckdb.connect(str(exports / "warehouse.duckdb"), read_only=True)
+    try:
+        cursor = copy.cursor()
+        cursor.execute("select count(*) from marts.region_daily")
+        assert cursor.fetchone()[0] == region_daily.num_rows
+        cursor.execute("select count(*) from staging.stg_raw__ticket_events")
+        assert cursor.fetchone()[0] == len(built_scenario.fixture.events)
+    finally:
+        copy.close()
+
+    observed = {
+        e.event_specific_data.asset_observation.asset_key.path[-1]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    }
+    assert observed == marts
+
+
+def test_a_failing_build_publishes_nothing(built_scenario, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:  # the same event landed twice would count twice: the unique test must stop the build
+        con.execute("insert into raw.ticket_events select * from raw.ticket_events limit 1")
+    finally:
+        con.close()
+    result = _materialize(tmp_path, "2024-03-02")
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["unique_stg_raw__ticket_events_event_id"]
+    assert not (tmp_path / "exports").exists()

@@ -1,0 +1,179 @@
+"""dbt on a hand-made warehouse: box office by session day, coverage, anomalies, funding, exact money."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from decimal import Decimal
+
+from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
+from tests.transformation.box_office import box_office, by_film_day
+from tests.transformation.conftest import Built
+from tests.transformation.dbt_helpers import mart, query, run_dbt
+from tests.transformation.scenarios import DOMESTIC_FILM, FEB29, FOREIGN_FILM, MAR1, MAR2
+
+FIGURES = ("gross_kzt", "sales_kzt", "refunds_kzt", "admissions")
+
+
+def _landed(built: Built):
+    fx = built.fixture
+    keep = lambda rows: [r for r in rows if (r["cinema_id"], r["business_date"]) not in fx.failed]  # noqa: E731
+    return keep(fx.events), keep(fx.sessions)
+
+
+def _film_day(built: Built, film_id: str, day: date) -> dict:
+    [row] = query(
+        built.warehouse,
+        "select * from marts.film_daily_box_office where film_id = ? and business_date = ?",
+        film_id,
+        day,
+    )
+    return row
+
+
+def test_a_refund_counts_against_the_day_of_its_session_not_the_day_it_came(built_scenario):
+    # Two tickets presold on 2024-02-29, one refunded on 2024-03-01, for a screening on 2024-03-01.
+    row = _film_day(built_scenario, DOMESTIC_FILM, MAR1)
+    assert (row["sales_kzt"], row["refunds_kzt"], row["gross_kzt"]) == (
+        Decimal("6800.00"),
+        Decimal("1800.00"),
+        Decimal("5000.00"),
+    )
+    assert (row["admissions"], row["paid_admissions"]) == (3, 2)  # an invitation is an admission, unpaid
+    assert row["avg_ticket_price_kzt"] == Decimal("2500.00")
+    # The presales of 2024-02-29 count on 2024-02-29 only for the screening of that day.
+    assert _film_day(built_scenario, DOMESTIC_FILM, FEB29)["gross_kzt"] == Decimal("4400.00")
+
+
+def test_a_sale_after_midnight_during_the_trailers_counts_on_the_session_day(built_scenario):
+    row = _film_day(built_scenario, FOREIGN_FILM, MAR1)
+    assert (row["gross_kzt"], row["admissions"]) == (Decimal("5700.50"), 2)
+
+
+def test_film_and_region_marts_equal_an_independent_computation_over_the_events(built_scenario):
+    events, sessions = _landed(built_scenario)
+    expected = box_office(events, sessions, by_film_day)
+    films = {
+        (r["film_id"], r["business_date"]): r
+        for r in mart(built_scenario.warehouse, "film_daily_box_office", "1, 2")
+    }
+    assert films.keys() == expected.keys()
+    for key, figures in expected.items():
+        assert {f: films[key][f] for f in FIGURES} == figures, key
+
+    region_of = {c.cinema_id: c.region_code for c in load_registry(SHIPPED_REGISTRY_DIR).cinemas}
+    by_region = box_office(events, sessions, lambda s: (region_of[s["cinema_id"]], s["business_date"]))
+    regions = mart(built_scenario.warehouse, "region_daily", "region_code, business_date")
+    assert len(regions) == 20 * len(built_scenario.fixture.days)  # every region, every day
+    for row in regions:
+        figures = by_region.get((row["region_code"], row["business_date"]))
+        if figures is None:
+            assert row["gross_kzt"] == 0 and row["admissions"] == 0
+        else:
+            assert {f: row[f] for f in FIGURES} == figures
+
+
+def test_clean_days_raise_no_anomalies(built_scenario):
+    assert (
+        query(built_scenario.warehouse, "select * from marts.anomalies where business_date <> ?", MAR2) == []
+    )
+
+
+def test_each_anomaly_pattern_is_found_once_on_its_session_day(built_scenario):
+    found = {
+        (r["anomaly_type"], r["session_id"]): r
+        for r in query(
+            built_scenario.warehouse, "select * from marts.anomalies where business_date = ?", MAR2
+        )
+    }
+    assert sorted(found) == [
+        ("late_sale", "ALA-0001:S20240302-002"),
+        ("oversold_session", "ALA-0002:S20240302-002"),
+        ("refund_without_sale", "ALA-0001:S20240302-002"),
+        ("seat_sold_twice", "ALA-0001:S20240302-002"),
+        ("unknown_session", "ALA-0002:S20240302-099"),
+    ]
+    assert "45 admissions" in found[("oversold_session", "ALA-0002:S20240302-002")]["details"]
+    # The seat resold after its refund is fine; the one still held is not.
+    assert "row 3 seat 7" in found[("seat_sold_twice", "ALA-0001:S20240302-002")]["details"]
+    assert found[("refund_without_sale", "ALA-0001:S20240302-002")]["ticket_id"].endswith("-9999")
+
+
+def test_every_figure_carries_how_many_connected_cinemas_reported_that_day(built_scenario):
+    national = {r["business_date"]: r for r in mart(built_scenario.warehouse, "national_daily", "1")}
+    # Four cinemas pulled, ALA-0020 failed on 2024-03-01; 68 of 103 cinemas are connected.
+    assert [
+        (national[d]["cinemas_reporting"], national[d]["cinemas_connected"], national[d]["cinemas_total"])
+        for d in (FEB29, MAR1)
+    ] == [(4, 68, 103), (3, 68, 103)]
+    assert _film_day(built_scenario, FOREIGN_FILM, MAR1)["cinemas_reporting"] == 3
+    [almaty] = query(
+        built_scenario.warehouse,
+        "select * from marts.region_daily where region_code = 'KZ-75' and business_date = ?",
+        MAR1,
+    )
+    assert (almaty["cinemas_reporting"], almaty["cinemas_connected"], almaty["cinemas_total"]) == (2, 14, 20)
+
+    [failed] = query(
+        built_scenario.warehouse,
+        "select * from marts.cinema_reporting_daily where cinema_id = 'ALA-0020' and business_date = ?",
+        MAR1,
+    )
+    assert not failed["is_reported"] and "did not answer" in failed["error"]
+    status = {
+        r["cinema_id"]: r["status"] for r in mart(built_scenario.warehouse, "cinema_reporting_status", "1")
+    }
+    assert status["ALA-0001"] == "reporting"
+    assert status["ALA-0020"] == "silent"  # answered on the last day, with nothing sold
+    assert status["AST-0001"] == "not_connected"
+
+
+def test_a_day_stays_provisional_until_the_closing_lag_has_passed(built_scenario):
+    flags = {
+        r["business_date"]: r["is_provisional"] for r in mart(built_scenario.warehouse, "national_daily", "1")
+    }
+    # as_of 2024-03-03, closing lag 3 days
+    assert (flags[FEB29], flags[MAR1], flags[MAR2]) == (False, True, True)
+
+
+def test_a_funded_film_shows_its_box_office_against_its_grant(built_scenario):
+    [grant] = query(
+        built_scenario.warehouse, "select * from marts.funding_outcomes where film_id = ?", DOMESTIC_FILM
+    )
+    assert grant["project_id"] == "KFP-2019-007" and grant["reached_theatres"] and grant["is_released"]
+    assert grant["gross_kzt"] == Decimal("17400.00")  # 4400 + 5000 + 8000 over three session days
+    assert grant["recoupment_rate"] == Decimal("0.000182")  # 17400 / 95766000
+    years = {r["grant_year"]: r for r in mart(built_scenario.warehouse, "funding_outcomes_by_year", "1")}
+    assert sum(r["n_projects"] for r in years.values()) == 98
+    assert sum(r["funded_amount_kzt"] for r in years.values()) == Decimal("19000000000.00")
+    assert years[2019]["n_reached_theatres"] == 1
+
+
+def test_money_is_exact_decimal_in_every_mart(built_scenario):
+    columns = query(
+        built_scenario.warehouse,
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = 'marts'",
+    )
+    assert {c["table_name"] for c in columns} >= {
+        "film_daily_box_office",
+        "film_performance",
+        "region_daily",
+        "funding_outcomes",
+        "funding_outcomes_by_year",
+        "cinema_reporting_daily",
+        "cinema_reporting_status",
+        "anomalies",
+    }
+    assert [c for c in columns if c["data_type"] in ("FLOAT", "DOUBLE", "REAL")] == []
+    assert all(c["data_type"].startswith("DECIMAL") for c in columns if c["column_name"].endswith("_kzt"))
+
+
+def test_dbt_docs_generate_describes_every_mart(built_scenario, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    run_dbt(warehouse, "docs", "generate")
+    catalog = json.loads((tmp_path / "dbt" / "target" / "catalog.json").read_text())
+    assert "model.ekino.film_daily_box_office" in catalog["nodes"]
+    assert "snapshot.ekino.film_daily_box_office_revisions" in catalog["nodes"]

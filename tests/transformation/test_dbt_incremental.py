@@ -1,0 +1,120 @@
+"""Incremental builds by window: the same marts as a full rebuild, late data moving its session's day
+with the earlier figure kept, and days closing outside the window."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from decimal import Decimal
+
+from tests.transformation.conftest import AS_OF
+from tests.transformation.dbt_helpers import query, run_dbt
+from tests.transformation.raw_fixture import local
+from tests.transformation.scenarios import FEB29, FOREIGN_FILM, MAR1, MAR2, clean_days, with_anomalies
+
+MARTS = {
+    "film_daily_box_office": "film_id, business_date",
+    "film_performance": "film_id",
+    "film_breakdowns_daily": "dimension, dimension_value, business_date",
+    "region_daily": "region_code, business_date",
+    "national_daily": "business_date",
+    "funding_outcomes": "project_id",
+    "funding_outcomes_by_year": "grant_year",
+    "cinema_reporting_daily": "cinema_id, business_date",
+    "cinema_reporting_status": "cinema_id",
+    "anomalies": "anomaly_id",
+}
+
+
+def _marts(warehouse) -> dict[str, list[dict]]:
+    return {
+        name: query(warehouse, f"select * from marts.{name} order by {key}") for name, key in MARTS.items()
+    }
+
+
+def test_windows_built_out_of_order_equal_a_full_rebuild(built_scenario, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    with_anomalies(clean_days()).write(warehouse)
+    # The later window first: the earlier one must then rewrite the running totals that follow it.
+    run_dbt(warehouse, "build", start_date="2024-03-01", end_date="2024-03-02", as_of_date=AS_OF)
+    run_dbt(warehouse, "build", start_date="2024-02-20", end_date="2024-02-29", as_of_date=AS_OF)
+    assert _marts(warehouse) == _marts(built_scenario.warehouse)
+
+
+def _gross(warehouse, film_id, day) -> Decimal:
+    [(gross,)] = [
+        tuple(r.values())
+        for r in query(
+            warehouse,
+            "select gross_kzt from marts.film_daily_box_office where film_id = ? and business_date = ?",
+            film_id,
+            day,
+        )
+    ]
+    return gross
+
+
+def test_a_late_refund_moves_its_session_day_and_the_earlier_figure_is_kept(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    fx = clean_days()
+    fx.write(warehouse)
+    run_dbt(warehouse, "build", as_of_date=AS_OF)
+    before = _gross(warehouse, FOREIGN_FILM, MAR2)
+    built_at = datetime.now().astimezone()
+
+    # The Shymkent presale of 2024-03-01 for the screening of 2024-03-02 was refunded on 2024-03-01,
+    # but the cinema's events of that day arrive only now; only that day's window is rebuilt.
+    presale = next(e for e in fx.events if e["session_id"] == "SHY-0001:S20240302-001")
+    fx.refund(presale["ticket_id"], local(MAR1, 21, 0))
+    fx.write(warehouse)
+    run_dbt(warehouse, "build", start_date="2024-03-01", end_date="2024-03-01", as_of_date=AS_OF)
+
+    assert _gross(warehouse, FOREIGN_FILM, MAR2) == before - Decimal("1500.00")
+    assert _gross(warehouse, FOREIGN_FILM, MAR1) == Decimal("5700.50")  # the refund's own day is untouched
+    revisions = query(
+        warehouse,
+        "select gross_kzt, dbt_valid_from, dbt_valid_to from revisions.film_daily_box_office_revisions "
+        "where film_id = ? and business_date = ? order by dbt_valid_from",
+        FOREIGN_FILM,
+        MAR2,
+    )
+    assert [r["gross_kzt"] for r in revisions] == [before, before - Decimal("1500.00")]
+    assert (
+        revisions[0]["dbt_valid_to"] == revisions[1]["dbt_valid_from"]
+        and revisions[1]["dbt_valid_to"] is None
+    )
+    # "What did the mart say for this film and day as of the first build?"
+    [(as_of_then,)] = [
+        tuple(r.values())
+        for r in query(
+            warehouse,
+            "select gross_kzt from revisions.film_daily_box_office_revisions "
+            "where film_id = ? and business_date = ? and dbt_valid_from <= ? "
+            "and (dbt_valid_to > ? or dbt_valid_to is null)",
+            FOREIGN_FILM,
+            MAR2,
+            built_at,
+            built_at,
+        )
+    ]
+    assert as_of_then == before
+    # Figures that did not change have a single revision.
+    unchanged = query(
+        warehouse,
+        "select count(*) as n from revisions.film_daily_box_office_revisions where business_date = ?",
+        FEB29,
+    )
+    assert unchanged == [{"n": 1}]
+
+
+def test_days_close_when_the_lag_passes_even_outside_the_rebuilt_window(built_scenario, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    # A later day's build (its window starts 2024-03-09) on 2024-03-10: 2024-03-01 and 03-02 have closed.
+    run_dbt(warehouse, "build", start_date="2024-03-10", end_date="2024-03-10", as_of_date="2024-03-10")
+    for name in ("film_daily_box_office", "region_daily", "national_daily", "film_breakdowns_daily"):
+        assert query(warehouse, f"select * from marts.{name} where is_provisional") == [], name
+    assert (
+        len(query(warehouse, "select * from marts.national_daily where business_date in (?, ?)", MAR1, MAR2))
+        == 2
+    )
