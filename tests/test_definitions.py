@@ -35,5 +35,5 @@ def test_ingestion_assets_are_daily_in_almaty_and_checked():
     assert node.group_name == "ingestion"
     assert node.partitions_def.timezone == "Asia/Almaty"
     checks = {key.name for key in graph.asset_check_keys if key.asset_key == events}
-    assert checks == {"served_equals_landed_quarantined_duplicates"}
+    assert checks == {"served_equals_landed_quarantined_duplicates", "connected_cinemas_reporting"}
     assert dg.AssetKey(["raw", "ticket_events"]) in graph.get_all_asset_keys()
