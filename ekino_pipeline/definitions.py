@@ -9,7 +9,7 @@ import dagster as dg
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import loading
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
-from ekino_pipeline.monitoring import alerts, schedules, sensors
+from ekino_pipeline.monitoring import alerts, freshness, schedules, sensors
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import assets as transformation_assets
 from ekino_pipeline.warehouse import WarehouseResource
@@ -44,7 +44,11 @@ def build_resources(settings: Settings, **exchange_options) -> dict:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=[*ingestion_assets.ASSETS, *loading.ASSETS, *transformation_assets.ASSETS],
+        assets=[
+            *ingestion_assets.ASSETS,
+            *loading.ASSETS,
+            *(freshness.with_mart_freshness(a) for a in transformation_assets.ASSETS),
+        ],
         asset_checks=[sensors.connected_cinemas_reporting],
         jobs=[schedules.daily_job, alerts.cinema_alerts_job],
         schedules=[schedules.daily_schedule, schedules.intraday_schedule],

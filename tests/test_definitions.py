@@ -9,6 +9,7 @@ import sys
 import dagster as dg
 
 from ekino_pipeline.definitions import defs
+from ekino_pipeline.monitoring.freshness import MARTS_FRESHNESS
 
 
 def test_the_definitions_validate_from_the_command_line(tmp_path):
@@ -37,3 +38,20 @@ def test_ingestion_assets_are_daily_in_almaty_and_checked():
     checks = {key.name for key in graph.asset_check_keys if key.asset_key == events}
     assert checks == {"served_equals_landed_quarantined_duplicates", "connected_cinemas_reporting"}
     assert dg.AssetKey(["raw", "ticket_events"]) in graph.get_all_asset_keys()
+
+
+def test_every_mart_must_be_fresh_by_seven_in_the_morning_and_nothing_else_carries_the_policy():
+    specs = [spec for assets in defs.assets for spec in getattr(assets, "specs", [])]
+    marts = [s for s in specs if s.group_name == "marts"]
+    assert {s.key.path[-1] for s in marts} >= {
+        "film_daily_box_office",
+        "film_performance",
+        "region_daily",
+        "funding_outcomes",
+        "funding_outcomes_by_year",
+        "cinema_reporting_daily",
+        "cinema_reporting_status",
+        "anomalies",
+    }
+    assert {s.freshness_policy for s in marts} == {MARTS_FRESHNESS}
+    assert all(s.freshness_policy is None for s in specs if s.group_name != "marts")

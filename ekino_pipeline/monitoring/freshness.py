@@ -1,0 +1,27 @@
+"""Freshness of the marts: what analysts read must be rebuilt every morning.
+
+The daily run starts at 05:00 in Asia/Almaty; by 07:00 every mart must have been materialized since
+04:00 (the intraday refresh keeps it fresher still). A mart that misses it shows as stale in the UI.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from ekino_pipeline.calendar import BUSINESS_TZ
+
+MARTS_GROUP = "marts"
+MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 7 * * *", lower_bound_delta=timedelta(hours=3), timezone=str(BUSINESS_TZ)
+)
+
+
+def with_mart_freshness(assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The same assets, the marts among them carrying the freshness policy."""
+    return assets.map_asset_specs(
+        lambda spec: (
+            spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
+            if spec.group_name == MARTS_GROUP
+            else spec
+        )
+    )
