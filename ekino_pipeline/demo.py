@@ -106,8 +106,8 @@ def print_headline(exports: Path, last: date) -> None:
         _print_table(
             *_table(
                 cur,
-                f"""select grant_year, n_projects as projects, funded_amount_kzt,
-                           n_reached_theatres as in_theatres, gross_kzt, recoupment_rate
+                f"""select grant_year, n_projects as projects, funded_amount_kzt, n_released as released,
+                           n_reached_theatres as screened_in_window, gross_kzt, recoupment_rate
                     from {mart("funding_outcomes_by_year")} order by grant_year""",
             )
         )
