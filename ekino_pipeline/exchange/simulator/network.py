@@ -31,6 +31,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, daterange
+from ekino_pipeline.exchange.contract import SESSION_FIELDS
+from ekino_pipeline.exchange.contract import TICKET_EVENT_FIELDS as EVENT_FIELDS
 from ekino_pipeline.exchange.registry import Cinema, Film, Hall, Registry
 from ekino_pipeline.exchange.simulator import faults as F
 
@@ -90,28 +92,6 @@ TS, EVENT_ID, KIND, TICKET_ID, SESSION_ID, SEAT_ROW, SEAT_NUMBER, CHANNEL, CATEG
 # A served event: (occurred_at, JSON text, event_id, valid per contract, kind, amount in tiyn,
 # served twice, positions it is served late).
 I_TS, I_JSON, I_ID, I_VALID, I_KIND, I_CENTS, I_DUP, I_SHIFT = range(8)
-
-EVENT_FIELDS = (
-    "event_id",
-    "event_type",
-    "ticket_id",
-    "session_id",
-    "occurred_at",
-    "amount_kzt",
-    "seat_row",
-    "seat_number",
-    "channel",
-    "category",
-)
-SESSION_FIELDS = (
-    "session_id",
-    "film_id",
-    "hall_id",
-    "starts_at",
-    "format",
-    "audio_language",
-    "subtitle_language",
-)
 
 
 def _table(shares: tuple[float, ...]) -> tuple[int, ...]:
