@@ -94,7 +94,10 @@ def test_each_anomaly_pattern_is_found_once_on_its_session_day(built_scenario):
         ("seat_sold_twice", "ALA-0001:S20240302-002"),
         ("unknown_session", "ALA-0002:S20240302-099"),
     ]
-    assert "45 admissions" in found[("oversold_session", "ALA-0002:S20240302-002")]["details"]
+    assert (
+        "45 tickets sold for hall ALA-0002:H08 of 44 seats"
+        in found[("oversold_session", "ALA-0002:S20240302-002")]["details"]
+    )
     # The seat resold after its refund is fine; the one still held is not.
     assert "row 3 seat 7" in found[("seat_sold_twice", "ALA-0001:S20240302-002")]["details"]
     assert found[("refund_without_sale", "ALA-0001:S20240302-002")]["ticket_id"].endswith("-9999")
