@@ -6,6 +6,7 @@ held (nothing writes while the copy is taken), a failing build publishes nothing
 rebuild the marts without also refreshing what analysts read.
 """
 
+from datetime import date
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -46,16 +47,43 @@ def ekino_dbt_models(
     context.log.info(f"published {len(marts)} marts and the warehouse copy {copy} to {exports.directory}")
     for mart in marts:
         key = mart_keys.get(mart.name)
-        if key is not None:
-            yield dg.AssetObservation(
-                asset_key=key,
-                partition=context.partition_key_range.end,
-                metadata={
-                    "export_path": dg.MetadataValue.path(str(mart.path)),
-                    "exported_rows": mart.rows,
-                    "warehouse_copy": dg.MetadataValue.path(str(copy)),
-                },
-            )
+        if key is None:
+            continue
+        metadata = {
+            "export_path": dg.MetadataValue.path(str(mart.path)),
+            "exported_rows": mart.rows,
+            "warehouse_copy": dg.MetadataValue.path(str(copy)),
+        }
+        if mart.name == "film_daily_box_office":
+            metadata["top_films"] = dg.MetadataValue.md(top_films_markdown(warehouse, days[-1]))
+        yield dg.AssetObservation(asset_key=key, partition=context.partition_key_range.end, metadata=metadata)
+
+
+def top_films_markdown(warehouse: WarehouseResource, day: date, limit: int = 10) -> str:
+    """The day's top films with the coverage behind the figures, for people reading the asset."""
+    with warehouse.connect(read_only=True) as con:
+        cursor = con.cursor()
+        cursor.execute(
+            "select rank_of_day, coalesce(title, film_id), gross_kzt, admissions, n_screenings, "
+            "cinemas_reporting, cinemas_connected, is_provisional "
+            "from marts.film_daily_box_office where business_date = ? order by rank_of_day, film_id limit ?",
+            [day, limit],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return f"No screenings on record for {day}."
+    _, _, _, _, _, reporting, connected, provisional = rows[0]
+    lines = [
+        f"**{day}**, {'provisional' if provisional else 'final'}: "
+        f"{reporting} of {connected} connected cinemas reported.",
+        "",
+        "| # | film | gross, KZT | admissions | screenings |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {rank} | {title} | {gross:,} | {adm:,} | {n:,} |" for rank, title, gross, adm, n, *_ in rows
+    ]
+    return "\n".join(lines)
 
 
 def transformation_resources(settings: Settings) -> dict:

@@ -4,6 +4,7 @@ with its exports."""
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -12,7 +13,11 @@ import pyarrow.parquet as pq
 from ekino_pipeline.definitions import build_definitions
 from ekino_pipeline.ingestion.loading import raw_tables
 from ekino_pipeline.settings import Settings
-from ekino_pipeline.transformation.assets import ekino_dbt_models, transformation_resources
+from ekino_pipeline.transformation.assets import (
+    ekino_dbt_models,
+    top_films_markdown,
+    transformation_resources,
+)
 from ekino_pipeline.warehouse import WarehouseResource
 from tests.transformation.dbt_helpers import query
 
@@ -136,3 +141,9 @@ def test_a_failing_build_publishes_nothing(built_scenario, tmp_path):
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [e.check_name for e in failed] == ["unique_stg_raw__ticket_events_event_id"]
     assert not (tmp_path / "exports").exists()
+
+
+def test_the_top_films_of_the_day_come_with_the_coverage_behind_them(built_scenario):
+    text = top_films_markdown(WarehouseResource(path=str(built_scenario.warehouse)), date(2024, 3, 2))
+    assert text.startswith("**2024-03-02**, provisional: 4 of 68 connected cinemas reported.")
+    assert "| 1 | Broken Garden | 93,000.00 | 47 | 2 |" in text

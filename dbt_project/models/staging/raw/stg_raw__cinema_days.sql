@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'cinemas_daily') }}
 ),
 
-renamed as (
+final as (
     select
         business_date,
         cinema_id,
@@ -13,4 +13,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

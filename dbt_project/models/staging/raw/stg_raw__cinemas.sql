@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'cinemas') }}
 ),
 
-renamed as (
+final as (
     select
         cinema_id,
         name as cinema_name,
@@ -18,4 +18,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

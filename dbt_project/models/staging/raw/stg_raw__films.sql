@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'films') }}
 ),
 
-renamed as (
+final as (
     select
         film_id,
         title,
@@ -22,4 +22,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

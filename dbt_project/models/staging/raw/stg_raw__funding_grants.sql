@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'funding_grants') }}
 ),
 
-renamed as (
+final as (
     select
         project_id,
         title,
@@ -16,4 +16,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

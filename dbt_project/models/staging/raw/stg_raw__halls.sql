@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'halls') }}
 ),
 
-renamed as (
+final as (
     select
         hall_id,
         cinema_id,
@@ -15,4 +15,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

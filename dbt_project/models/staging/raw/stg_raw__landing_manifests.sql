@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'landing_manifests') }}
 ),
 
-renamed as (
+final as (
     select
         dataset,
         cinema_id,
@@ -29,4 +29,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

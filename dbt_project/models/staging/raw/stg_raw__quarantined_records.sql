@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'quarantine') }}
 ),
 
-renamed as (
+final as (
     select
         dataset,
         cinema_id,
@@ -18,4 +18,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

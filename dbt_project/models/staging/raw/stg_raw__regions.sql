@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'regions') }}
 ),
 
-renamed as (
+final as (
     select
         region_code,
         name as region_name,
@@ -15,4 +15,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'sessions') }}
 ),
 
-renamed as (
+final as (
     select
         session_id,
         film_id,
@@ -21,4 +21,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final

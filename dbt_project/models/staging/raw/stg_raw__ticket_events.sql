@@ -4,7 +4,7 @@ source as (
     select * from {{ source('raw', 'ticket_events') }}
 ),
 
-renamed as (
+final as (
     select
         event_id,
         event_type,
@@ -25,4 +25,4 @@ renamed as (
     from source
 )
 
-select * from renamed
+select * from final
