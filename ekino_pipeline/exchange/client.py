@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
@@ -42,6 +46,13 @@ _CHUNK_BYTES = 64 * 1024
 _MAX_ERROR_BODY_BYTES = 64 * 1024
 _MAX_SERVER_TEXT = 200
 _REDACTED = "[REDACTED]"
+# What a page of ticket events looks like to the columnar reader; it refuses any other field or type.
+_EVENTS_ENVELOPE = pa.schema(
+    [("events", pa.list_(contract.TICKET_EVENT_JSON_TYPE)), ("next_page_token", pa.string())]
+)
+# The reader cannot tell a missing next_page_token from a null one; the compact tail of the body can.
+# The last member before the root object's closing brace is a member of the root.
+_PAGE_TAIL = re.compile(rb'\],"next_page_token":(null|"([^"\\\x00-\x1f]+)")\}\Z')
 
 
 class ExchangeError(Exception):
@@ -88,16 +99,24 @@ class Page:
     still validated and kept (the contract caps pages, it does not make extra records invalid).
     `out_of_order` counts valid records that sort before the previous valid record of the same pull
     (the contract orders events by occurred_at then event_id, sessions by starts_at then session_id).
+
+    A columnar pull (`columnar=True`) of a page whose every record is valid carries them as `table`
+    (an Arrow table of the normalized records) and leaves `valid` empty; `n_valid` counts either.
     """
 
     number: int
     served: int
     valid: list[dict] = field(default_factory=list)
+    table: pa.Table | None = None
     rejected: list[Rejected] = field(default_factory=list)
     extra_fields: int = 0
     bytes: int = 0
     exceeded_limit: bool = False
     out_of_order: int = 0
+
+    @property
+    def n_valid(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.valid)
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -239,7 +258,14 @@ class ExchangeClient:
         retry.label = self.cinema_id
         self._session = requests.Session()
         self._session.auth = self._auth
+        # What requests would read from the environment on every request (proxies, CA bundle) is read
+        # once here: every request of this client goes to the same host.
+        self._session.trust_env = False
+        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
         self._session.verify = verify
+        self._verify = verify
+        if verify is True:
+            self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._session.headers["Accept"] = "application/json"
         adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=2)
         self._session.mount("http://", adapter)
@@ -322,8 +348,15 @@ class ExchangeClient:
             lambda s: (s["starts_at"], s["session_id"]),
         )
 
-    def iter_ticket_event_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
-        """Lazily, the pages of sales and refunds whose occurred_at lies in [start, end)."""
+    def iter_ticket_event_pages(
+        self, start: datetime, end: datetime, *, columnar: bool = False
+    ) -> Iterator[Page]:
+        """Lazily, the pages of sales and refunds whose occurred_at lies in [start, end).
+
+        With `columnar`, a page is decoded and validated as a whole in Arrow when it can be (see
+        `contract.ticket_events_table`) and carries its records as `Page.table`; a page with any record
+        that is not plainly valid is decoded and validated record by record as without it.
+        """
         for name, value in (("start", start), ("end", end)):
             if not isinstance(value, datetime) or value.utcoffset() is None:
                 raise ValueError(f"{name} must be an aware datetime, got {value!r}")
@@ -338,6 +371,11 @@ class ExchangeClient:
                 raw, cinema_id=self.cinema_id, window=window, now=self._clock()
             )
 
+        def validate_table(events: pa.StructArray) -> pa.Table | None:
+            return contract.ticket_events_table(
+                events, cinema_id=self.cinema_id, window=window, now=self._clock()
+            )
+
         params = {"from": _rfc3339(window[0]), "to": _rfc3339(window[1])}
         return self._iter_pages(
             "/v1/ticket-events",
@@ -346,6 +384,7 @@ class ExchangeClient:
             validate,
             contract.TICKET_EVENT_FIELDS,
             lambda e: (e["occurred_at"], e["event_id"]),
+            columnar=(lambda body: _columnar_events(body, validate_table)) if columnar else None,
         )
 
     def _iter_pages(
@@ -356,6 +395,7 @@ class ExchangeClient:
         validate: Callable[[object], dict | Rejected],
         defined_fields: tuple[str, ...],
         sort_key: Callable[[dict], tuple],
+        columnar: Callable[[bytes], _Columnar | None] | None = None,
     ) -> Iterator[Page]:
         envelope = _list_envelope(key, paged=True)
         page_token: str | None = None
@@ -368,12 +408,20 @@ class ExchangeClient:
             query = {**params, "limit": str(self.page_size)}
             if page_token is not None:
                 query["page_token"] = page_token
-            payload, size = self._get_json(path, query, envelope)
-            records = payload[key]
-            page_token = payload["next_page_token"]
+            payload, size = self._get_json(path, query, envelope, columnar)
+            if isinstance(payload, _Columnar):
+                table, page_token = payload.table, payload.next_page_token
+                page = Page(number=number, served=table.num_rows, bytes=size, table=table)
+                records = []
+                if table.num_rows:
+                    page.out_of_order = _out_of_order(table, previous_key)
+                    previous_key = sort_key(table.slice(table.num_rows - 1).to_pylist()[0])
+            else:
+                records = payload[key]
+                page_token = payload["next_page_token"]
+                page = Page(number=number, served=len(records), bytes=size)
             del payload
-            page = Page(number=number, served=len(records), bytes=size)
-            page.exceeded_limit = len(records) > self.page_size
+            page.exceeded_limit = page.served > self.page_size
             for raw in records:
                 if contract.extra_fields(raw, defined_fields):
                     page.extra_fields += 1
@@ -404,7 +452,7 @@ class ExchangeClient:
                 path,
                 number,
                 page.served,
-                len(page.valid),
+                page.n_valid,
                 len(page.rejected),
                 page.extra_fields,
                 page.out_of_order,
@@ -434,9 +482,14 @@ class ExchangeClient:
         return remaining
 
     def _get_json(
-        self, path: str, params: dict[str, str], envelope: Callable[[object], None]
+        self,
+        path: str,
+        params: dict[str, str],
+        envelope: Callable[[object], None],
+        columnar: Callable[[bytes], _Columnar | None] | None = None,
     ) -> tuple[Any, int]:
-        """The decoded body of a 200 answer that passes `envelope`, and its size in bytes.
+        """The decoded body of a 200 answer that passes `envelope`, and its size in bytes; with
+        `columnar`, what it makes of the body when it can (else the body is decoded as JSON).
 
         Broken bodies are retried `retries` times with exponential backoff; the adapter's Retry has
         already handled connection errors and retryable statuses for each attempt.
@@ -445,6 +498,10 @@ class ExchangeClient:
         for attempt in range(1, attempts + 1):
             try:
                 body = self._fetch(path, params)
+                if columnar is not None:
+                    fast = columnar(body)
+                    if fast is not None:
+                        return fast, len(body)
                 payload = _decode(body)
                 envelope(payload)
                 return payload, len(body)
@@ -473,7 +530,7 @@ class ExchangeClient:
         logger.debug("%s GET %s %s", self.cinema_id, path, params)
         try:
             response = self._session.get(
-                url, params=params, timeout=timeout, stream=True, allow_redirects=False
+                url, params=params, timeout=timeout, stream=True, allow_redirects=False, verify=self._verify
             )
         except requests.RequestException as exc:
             raise ExchangeConnectionError(f"{self.cinema_id} GET {path}: {self._describe(exc)}") from None
@@ -548,6 +605,50 @@ def _list_envelope(key: str, *, paged: bool) -> Callable[[object], None]:
                 raise _BrokenBody("next_page_token is neither null nor a non-empty string")
 
     return check
+
+
+@dataclass(frozen=True)
+class _Columnar:
+    """A page read and validated in Arrow: every record valid, in served order."""
+
+    table: pa.Table
+    next_page_token: str | None
+
+
+def _columnar_events(body: bytes, validate: Callable[[pa.StructArray], pa.Table | None]) -> _Columnar | None:
+    """A page of ticket events through Arrow's JSON reader, or None when anything about it (its
+    layout, a type, a field, a record) calls for the record-by-record path, which decides."""
+    tail = _PAGE_TAIL.search(body, max(0, len(body) - 4096))
+    if tail is None:
+        return None
+    try:
+        token = None if tail.group(2) is None else tail.group(2).decode("utf-8")
+        read = pa_json.read_json(
+            pa.BufferReader(body),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 1),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=_EVENTS_ENVELOPE, unexpected_field_behavior="error"
+            ),
+        )
+    except (pa.ArrowException, ValueError):  # a field, type or byte the contract's reader refuses
+        return None
+    if read.num_rows != 1:  # several JSON documents in one body
+        return None
+    events = read.column("events").chunk(0)
+    if events.null_count:
+        return None
+    table = validate(events.flatten())
+    return None if table is None else _Columnar(table, token)
+
+
+def _out_of_order(table: pa.Table, previous_key: tuple | None) -> int:
+    """Records that sort before the one served just before them, by (occurred_at, event_id)."""
+    ts, ids = table.column("occurred_at"), table.column("event_id")
+    earlier = pc.or_(pc.less(ts[1:], ts[:-1]), pc.and_(pc.equal(ts[1:], ts[:-1]), pc.less(ids[1:], ids[:-1])))
+    count = pc.sum(earlier).as_py() or 0
+    if previous_key is not None and (ts[0].as_py(), ids[0].as_py()) < previous_key:
+        count += 1
+    return count
 
 
 def _reject_constant(name: str) -> None:

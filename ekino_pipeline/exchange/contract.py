@@ -8,11 +8,15 @@ left out of the normalized dict; `extra_fields` names them so callers can count 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ekino_pipeline.calendar import business_date_of
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
@@ -61,6 +65,34 @@ HALL_FIELDS = ("hall_id", "name", "seats")
 
 _ZERO = Decimal("0.00")
 _SHOWN_VALUE_CHARS = 40
+
+# A ticket event as served (JSON types) and as validate_ticket_event normalizes it (Arrow types).
+_SEATS = ("seat_row", "seat_number")
+TICKET_EVENT_JSON_TYPE = pa.struct(
+    [(name, pa.int64() if name in _SEATS else pa.string()) for name in TICKET_EVENT_FIELDS]
+)
+TICKET_EVENT_SCHEMA = pa.schema(
+    [
+        pa.field(name, kind, nullable=False)
+        for name, kind in zip(
+            TICKET_EVENT_FIELDS,
+            (pa.string(),) * 4
+            + (pa.timestamp("us", tz="UTC"), pa.decimal128(14, 2), pa.int32(), pa.int32())
+            + (pa.string(),) * 2,
+            strict=True,
+        )
+    ]
+)
+# The columnar check accepts only the plainest spelling of a valid timestamp (whole seconds, upper-case
+# T and Z, a year in 1900-2199); any other spelling goes to the record-by-record path, which decides.
+_PLAIN_TIMESTAMP = (
+    r"(19|20|21)[0-9]{2}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_MONEY_REGEX = r"[0-9]{1,10}\.[0-9]{2}"
+_IDENTIFIERS = ("event_id", "ticket_id", "session_id")
+_TEXT_FIELDS = tuple(name for name in TICKET_EVENT_FIELDS if name not in _SEATS)
+_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -118,6 +150,71 @@ def validate_ticket_event(
     except _Invalid as exc:
         return Rejected(raw, str(exc))
     return event
+
+
+def ticket_events_table(
+    events: pa.StructArray, *, cinema_id: str, window: tuple[datetime, datetime], now: datetime
+) -> pa.Table | None:
+    """A page of ticket events validated all at once: the normalized records as a table with
+    TICKET_EVENT_SCHEMA (the very values validate_ticket_event returns) when every record is certainly
+    valid, else None. Conservative by design: a page it cannot vouch for in full, for whatever reason, is
+    left to validate_ticket_event record by record, which names each problem."""
+    start, end = window
+    _require_aware(start, "window start")
+    _require_aware(end, "window end")
+    _require_aware(now, "now")
+    columns = {name: events.field(name) for name in TICKET_EVENT_FIELDS}
+    if events.null_count or any(column.null_count for column in columns.values()):
+        return None
+    if not len(events):
+        return TICKET_EVENT_SCHEMA.empty_table()
+    # Every text field checked by one regular expression over the fields joined by "|", a character
+    # none of them may hold: compiling the expression is what a page's check costs most.
+    joined = pc.binary_join_element_wise(*(columns[name] for name in _TEXT_FIELDS), "|")
+    if not pc.all(pc.match_substring_regex(joined, _text_regex(cinema_id))).as_py():
+        return None
+    if any(pc.max(pc.binary_length(columns[name])).as_py() > 64 for name in _IDENTIFIERS):
+        return None
+    for name in _SEATS:
+        low, high = (v.as_py() for v in pc.min_max(columns[name]).values())
+        if low < 1 or high > _INT32_MAX:
+            return None
+    try:
+        occurred_at = columns["occurred_at"].cast(TICKET_EVENT_SCHEMA.field("occurred_at").type)
+    except pa.ArrowInvalid:  # a day or month that does not exist
+        return None
+    amount = columns["amount_kzt"].cast(TICKET_EVENT_SCHEMA.field("amount_kzt").type)
+    free = pc.equal(amount, pa.scalar(_ZERO, amount.type))
+    if not pc.all(pc.equal(free, pc.equal(columns["category"], "invitation"))).as_py():
+        return None
+    first, last = (v.as_py() for v in pc.min_max(occurred_at).values())
+    if first < start or last >= end or last > now + FUTURE_TOLERANCE:
+        return None
+    values = dict(columns, occurred_at=occurred_at, amount_kzt=amount)
+    values.update({name: columns[name].cast(pa.int32()) for name in _SEATS})
+    return pa.Table.from_arrays([values[name] for name in TICKET_EVENT_FIELDS], schema=TICKET_EVENT_SCHEMA)
+
+
+@functools.cache
+def _text_regex(cinema_id: str) -> str:
+    # An identifier of this cinema: its id, a colon, more of the alphabet (the length is checked apart:
+    # a bounded repetition makes the expression many times dearer to compile).
+    own = f"{re.escape(cinema_id)}:[A-Za-z0-9:_-]*"
+    parts = {
+        "event_id": own,
+        "ticket_id": own,
+        "session_id": own,
+        "event_type": _alternatives(EVENT_TYPES),
+        "channel": _alternatives(CHANNELS),
+        "category": _alternatives(CATEGORIES),
+        "occurred_at": _PLAIN_TIMESTAMP,
+        "amount_kzt": _MONEY_REGEX,
+    }
+    return "^" + r"\|".join(parts[name] for name in _TEXT_FIELDS) + "$"
+
+
+def _alternatives(values: tuple[str, ...]) -> str:
+    return "(" + "|".join(re.escape(v) for v in values) + ")"
 
 
 def validate_session(
