@@ -12,6 +12,8 @@ attempt (or of the attempt just replaced) and are removed by the next commit.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import time
@@ -44,28 +46,61 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     tmp.replace(path)
 
 
+@functools.cache
+def _empty_parquet(schema: pa.Schema) -> bytes:
+    """The bytes of a Parquet file of `schema` with no rows, as a writer closed unused leaves them."""
+    sink = io.BytesIO()
+    pq.ParquetWriter(sink, schema, compression="zstd").close()
+    return sink.getvalue()
+
+
 class AtomicParquetWriter:
-    """Streams record batches to a temporary file and renames it into place on commit."""
+    """Writes tables to a temporary file and renames it into place on commit.
+
+    Tables are held until FLUSH_ROWS rows have come (a cinema-day is usually one row group, written
+    once, rather than one small row group per page); a file that never gets a row is written from
+    ready-made bytes, so the many empty quarantine files cost no Parquet writer.
+    """
+
+    FLUSH_ROWS = 50_000
 
     def __init__(self, path: Path, schema: pa.Schema):
         self.path = path
         self.schema = schema
         self.rows = 0
         self._tmp = path.with_name(f".{path.name}.tmp")
-        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
-            self._writer.write_table(table.cast(self.schema))
+            self._pending.append(table.cast(self.schema))
             self.rows += table.num_rows
+            self._pending_rows += table.num_rows
+            if self._pending_rows >= self.FLUSH_ROWS:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
+        if self._pending:
+            self._writer.write_table(pa.concat_tables(self._pending))
+            self._pending, self._pending_rows = [], 0
 
     def commit(self) -> Path:
-        self._writer.close()
+        if self._writer is None and not self._pending:
+            self._tmp.write_bytes(_empty_parquet(self.schema))
+        else:
+            self._flush()
+            self._writer.close()
         self._tmp.replace(self.path)
         return self.path
 
     def abort(self) -> None:
-        self._writer.close()
+        self._pending = []
+        if self._writer is not None:
+            self._writer.close()
         self._tmp.unlink(missing_ok=True)
 
 
