@@ -35,8 +35,8 @@ def build_resources(settings: Settings, **exchange_options) -> dict:
         **transformation_assets.transformation_resources(settings),
         "notifier": alerts.AlertNotifier(webhook_url=_env("EKINO_ALERT_WEBHOOK_URL")),
         "monitoring": sensors.MonitoringResource(
-            silent_after_hours=float(os.environ.get("EKINO_SILENT_AFTER_HOURS", "8")),
-            lookback_days=int(os.environ.get("EKINO_SILENT_LOOKBACK_DAYS", "7")),
+            silent_after_hours=settings.silent_after_hours,
+            lookback_days=settings.silent_lookback_days,
         ),
     }
 

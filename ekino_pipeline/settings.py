@@ -28,6 +28,10 @@ class Settings:
     exchange_base_url: str | None
     secrets_file: Path | None
     start_date: date
+    daily_cron: str = "0 5 * * *"
+    intraday_cron: str = "15 * * * *"
+    silent_after_hours: float = 8.0
+    silent_lookback_days: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +48,8 @@ class Settings:
             exchange_base_url=env.get("EKINO_EXCHANGE_BASE_URL") or None,
             secrets_file=Path(secrets).resolve() if secrets else None,
             start_date=parse_date(start) if start else DEFAULT_START_DATE,
+            daily_cron=env.get("EKINO_DAILY_CRON") or cls.daily_cron,
+            intraday_cron=env.get("EKINO_INTRADAY_CRON") or cls.intraday_cron,
+            silent_after_hours=float(env.get("EKINO_SILENT_AFTER_HOURS") or cls.silent_after_hours),
+            silent_lookback_days=int(env.get("EKINO_SILENT_LOOKBACK_DAYS") or cls.silent_lookback_days),
         )

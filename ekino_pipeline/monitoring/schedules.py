@@ -1,12 +1,12 @@
 """The main job and its schedules: yesterday every early morning, today every hour."""
 
-import os
 from datetime import timedelta
 
 import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.partitions import DAILY_PARTITIONS
+from ekino_pipeline.settings import Settings
 
 daily_job = dg.define_asset_job(
     "daily_job",
@@ -15,8 +15,7 @@ daily_job = dg.define_asset_job(
     description="Ingestion, loading and dbt for a business day (or a window of them).",
 )
 
-DAILY_CRON = os.environ.get("EKINO_DAILY_CRON", "0 5 * * *")
-INTRADAY_CRON = os.environ.get("EKINO_INTRADAY_CRON", "15 * * * *")
+SETTINGS = Settings.from_env()
 
 
 def _business_day(context: dg.ScheduleEvaluationContext):
@@ -24,7 +23,7 @@ def _business_day(context: dg.ScheduleEvaluationContext):
 
 
 @dg.schedule(
-    cron_schedule=DAILY_CRON,
+    cron_schedule=SETTINGS.daily_cron,
     execution_timezone=str(BUSINESS_TZ),
     job=daily_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -36,7 +35,7 @@ def daily_schedule(context: dg.ScheduleEvaluationContext):
 
 
 @dg.schedule(
-    cron_schedule=INTRADAY_CRON,
+    cron_schedule=SETTINGS.intraday_cron,
     execution_timezone=str(BUSINESS_TZ),
     job=daily_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,

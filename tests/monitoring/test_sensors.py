@@ -133,12 +133,14 @@ def test_connecting_a_cinema_in_the_registry_takes_effect_at_the_next_evaluation
     assert newly not in before and after[newly] == NOT_PULLED
 
 
-def test_a_short_silence_under_the_threshold_is_not_flagged(network, monkeypatch):
+def test_a_silence_shorter_than_the_threshold_is_not_flagged(network):
     home, mp = network
     for day in (DAY, DAY + timedelta(days=1)):
         _pull(home, mp, day)
-    monkeypatch.setenv("EKINO_SILENT_AFTER_HOURS", "100")
-    result = _evaluate(
-        home, datetime.combine(DAY + timedelta(days=2), datetime.min.time(), tzinfo=BUSINESS_TZ), None
-    )
-    assert not result.run_requests
+    # 23:00 on the silent day: about a day since SILENT's last sale and DEAD's last answer.
+    night = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=BUSINESS_TZ)
+    late = night + timedelta(hours=23)
+    assert _evaluate(home, late, None).run_requests
+    patient = EkinoHome(home.home, home.simulator, home.secrets_file)
+    patient.env = {**home.env, "EKINO_SILENT_AFTER_HOURS": "48"}
+    assert not _evaluate(patient, late, None).run_requests
