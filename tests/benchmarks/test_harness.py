@@ -1,0 +1,59 @@
+"""The benchmark harness keeps working: its quick variant runs end to end on tiny sizes and writes every
+figure. Speed is never asserted here (the machine is shared); `make bench` measures it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from benchmarks import run
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bench")
+    out = work / "results.json"
+    run.main(["--quick", "--out", str(out), "--workdir", str(work)])
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_the_quick_run_writes_every_ratio_with_its_goal(results):
+    assert set(results["ratios"]) == set(run.GOALS)
+    for name, verdict in results["ratios"].items():
+        assert verdict["goal"].split()[1] == str(run.GOALS[name][1])
+        if name == "extract_vs_dlt" and importlib.util.find_spec("dlt") is None:
+            assert verdict["value"] is None
+            continue
+        assert verdict["value"] > 0
+        assert verdict["met"] in (True, False)
+
+
+def test_ours_lands_every_event_the_bare_fetch_sees(results):
+    extraction = results["extraction"]
+    assert extraction["ours"]["events"] == extraction["bare"]["events"] > 0
+    assert extraction["ours"]["failed_cinema_days"] == 0
+    for name in ("bare", "ours", "ours_small"):
+        figures = extraction[name]
+        assert figures["events_per_second"] > 0 and figures["events_per_cpu_second"] > 0
+        assert figures["peak_rss_mb"] > 0
+
+
+def test_the_dbt_builds_succeed_in_both_states(results):
+    dbt = results["dbt"]
+    for n in (1, dbt["history_days"]):
+        state = dbt[f"history_{n}"]
+        assert state["history_build"]["failed_nodes"] == []
+        assert state["new_day_build"]["failed_nodes"] == []
+        assert state["new_day_build"]["events"] > 0
+        assert state["history_build"]["events"] >= n * state["new_day_build"]["events"] // 2
+
+
+def test_the_sensor_flags_the_silent_cinemas_it_was_given(results):
+    sensor = results["sensor"]
+    states = sensor["states"]
+    assert sensor["flagged"] == states["api_down"] + states["no_sales"] > 0
+    assert [tick["run_requests"] for tick in sensor["ticks"]] == [1, 0]
