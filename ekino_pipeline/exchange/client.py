@@ -13,6 +13,7 @@ with it the header, so they are not chained).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -41,7 +42,9 @@ MAX_PAGE_SIZE = 1000
 MAX_WINDOW = timedelta(days=31)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 BEARER_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
-_CHUNK_BYTES = 64 * 1024
+# Bodies are read in chunks of up to a megabyte (a page of 1,000 events is about 280 kB): fewer
+# iterations through urllib3, and never more than the limit plus one byte held.
+_CHUNK_BYTES = 2**20
 # An error body is only read for its code and message; anything bigger is not worth holding.
 _MAX_ERROR_BODY_BYTES = 64 * 1024
 _MAX_SERVER_TEXT = 200
@@ -261,7 +264,7 @@ class ExchangeClient:
         # What requests would read from the environment on every request (proxies, CA bundle) is read
         # once here: every request of this client goes to the same host.
         self._session.trust_env = False
-        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self._session.proxies.update(_environ_proxies(self.base_url))
         self._session.verify = verify
         self._verify = verify
         if verify is True:
@@ -549,7 +552,7 @@ class ExchangeClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(_CHUNK_BYTES):
+            for chunk in response.iter_content(min(_CHUNK_BYTES, limit + 1)):
                 size += len(chunk)
                 if size > limit:
                     raise ResponseTooLarge(
@@ -605,6 +608,13 @@ def _list_envelope(key: str, *, paged: bool) -> Callable[[object], None]:
                 raise _BrokenBody("next_page_token is neither null nor a non-empty string")
 
     return check
+
+
+@functools.lru_cache(maxsize=4096)
+def _environ_proxies(base_url: str) -> dict[str, str]:
+    """The proxies the environment names for a base URL, read once per process: scanning the
+    environment was most of the cost of making a client, and a run makes one per cinema-day."""
+    return requests.utils.get_environ_proxies(base_url)
 
 
 @dataclass(frozen=True)

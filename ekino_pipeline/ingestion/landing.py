@@ -46,11 +46,28 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     tmp.replace(path)
 
 
+# Columns whose values hardly repeat: a dictionary page for them is work thrown away.
+_UNIQUE_COLUMNS = frozenset({"event_id", "ticket_id", "record_key", "raw_record"})
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Text and date columns that repeat (enumerations, ids of sessions and films, lineage)."""
+    return [
+        f.name
+        for f in schema
+        if f.name not in _UNIQUE_COLUMNS and (pa.types.is_string(f.type) or pa.types.is_date(f.type))
+    ]
+
+
+def _parquet_writer(sink, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=_dictionary_columns(schema))
+
+
 @functools.cache
 def _empty_parquet(schema: pa.Schema) -> bytes:
     """The bytes of a Parquet file of `schema` with no rows, as a writer closed unused leaves them."""
     sink = io.BytesIO()
-    pq.ParquetWriter(sink, schema, compression="zstd").close()
+    _parquet_writer(sink, schema).close()
     return sink.getvalue()
 
 
@@ -83,7 +100,7 @@ class AtomicParquetWriter:
 
     def _flush(self) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
+            self._writer = _parquet_writer(str(self._tmp), self.schema)
         if self._pending:
             self._writer.write_table(pa.concat_tables(self._pending))
             self._pending, self._pending_rows = [], 0
@@ -132,7 +149,8 @@ class LandingZone:
         directory = self.cinema_day_dir(dataset, business_date, cinema_id)
         directory.mkdir(parents=True, exist_ok=True)
         previous = self.read_manifest(dataset, business_date, cinema_id) or {}
-        payload = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8")
+        # One line: json's indenting encoder is pure Python, a cost paid for every cinema-day.
+        payload = json.dumps(manifest, sort_keys=True, default=str).encode("utf-8")
         _atomic_write_bytes(directory / MANIFEST, payload)
         keep = {MANIFEST, *manifest.get("files", {}).values()}
         replaced = set(previous.get("files", {}).values()) - keep
