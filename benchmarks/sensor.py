@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import resource
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -88,6 +89,7 @@ def evaluate(workdir: str, n_cinemas: int) -> dict:
     started = time.perf_counter()
     made = synthesize(root, n_cinemas, business_date_of(now))
     synthesis_seconds = time.perf_counter() - started
+    rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env = {
         "EKINO_HOME": str(root / "home"),
         "EKINO_LANDING_ROOT": made["landing"],
@@ -121,4 +123,5 @@ def evaluate(workdir: str, n_cinemas: int) -> dict:
         "ticks": ticks,
         "seconds": worst,
         "share_of_budget": round(worst / BUDGET_SECONDS, 4),
+        "peak_rss_before_ticks_mb": round(rss_before_mb, 1),
     }
