@@ -37,6 +37,11 @@ test: lint prepare
 demo: prepare
 	$(BIN)/ekino demo
 
+# The benchmarks need dlt, the tool we measure ourselves against: its group is installed here only.
+bench: prepare
+	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(BIN)/python -m benchmarks.run
+
 ui: prepare
 	$(BIN)/ekino ui
 
