@@ -40,6 +40,18 @@ def run_child(task: str, args: dict, env: dict[str, str] | None = None, timeout:
     return json.loads(results[-1].removeprefix(PREFIX))
 
 
+def peak_rss_kib(usage: resource.struct_rusage) -> int:
+    """This process's own peak RSS. Linux keeps ru_maxrss across exec, so a child forked from a big
+    parent would report the parent's size; VmHWM belongs to the process's own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return usage.ru_maxrss  # KiB on Linux
+
+
 def main() -> None:
     task, raw = sys.argv[1], sys.argv[2]
     module, _, name = TASKS[task].partition(":")
@@ -49,7 +61,7 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result.setdefault("process_seconds", round(time.perf_counter() - started, 3))
     result["process_cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)
-    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is in KiB on Linux
+    result["peak_rss_mb"] = round(peak_rss_kib(usage) / 1024, 1)
     sys.stdout.flush()
     print(PREFIX + json.dumps(result), flush=True)
 

@@ -16,6 +16,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.child import peak_rss_kib
+
 BUDGET_SECONDS = 60.0  # Dagster's default sensor evaluation timeout
 
 
@@ -89,7 +91,7 @@ def evaluate(workdir: str, n_cinemas: int) -> dict:
     started = time.perf_counter()
     made = synthesize(root, n_cinemas, business_date_of(now))
     synthesis_seconds = time.perf_counter() - started
-    rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before_mb = peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF)) / 1024
     env = {
         "EKINO_HOME": str(root / "home"),
         "EKINO_LANDING_ROOT": made["landing"],
