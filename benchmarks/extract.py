@@ -87,8 +87,11 @@ def ours(
     day: str,
     concurrency: int = CONCURRENCY,
     profile: str | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict:
-    """The asset as the daily job runs it: `dg.materialize` of `landing/ticket_events` for the day."""
+    """The asset as the daily job runs it: `dg.materialize` of `landing/ticket_events` for the day.
+    With `shard` (index, count), only every count-th connected cinema, through the asset's `cinemas`
+    config: how one day fans out over several runs."""
     os.environ.update(
         {
             "EKINO_HOME": home,
@@ -105,7 +108,11 @@ def ours(
     from ekino_pipeline.settings import Settings
 
     resources = build_resources(Settings.from_env())
-    run_config = {"ops": {ticket_events.op.name: {"config": {"max_concurrency": concurrency}}}}
+    config: dict = {"max_concurrency": concurrency}
+    if shard is not None:
+        index, count = shard
+        config["cinemas"] = _connected(registry_dir)[index::count]
+    run_config = {"ops": {ticket_events.op.name: {"config": config}}}
     instance = dg.DagsterInstance.ephemeral()
     profiler = None
     if profile:
@@ -124,7 +131,7 @@ def ours(
     (event,) = result.asset_materializations_for_node(ticket_events.op.name)
     metadata = {name: value.value for name, value in event.metadata.items()}
     return {
-        "cinemas": metadata["cinemas_connected"],
+        "cinemas": len(config["cinemas"]) if shard is not None else metadata["cinemas_connected"],
         "events": metadata["landed"],
         "served": metadata["served"],
         "failed_cinema_days": metadata["failed_cinema_days"],
