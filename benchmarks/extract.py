@@ -128,6 +128,8 @@ def ours(
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    landed = Settings.from_env().landing_root / "ticket_events"
+    landed_bytes = sum(path.stat().st_size for path in landed.rglob("data-*.parquet"))
     (event,) = result.asset_materializations_for_node(ticket_events.op.name)
     metadata = {name: value.value for name, value in event.metadata.items()}
     return {
@@ -135,6 +137,7 @@ def ours(
         "events": metadata["landed"],
         "served": metadata["served"],
         "failed_cinema_days": metadata["failed_cinema_days"],
+        "landed_parquet_bytes": landed_bytes,
         # The asset's own clock (pulls only); `run_seconds` adds Dagster's run around it.
         "seconds": metadata["duration_seconds"],
         "run_seconds": round(seconds, 3),
