@@ -10,6 +10,7 @@ import dagster as dg
 
 from ekino_pipeline.definitions import defs
 from ekino_pipeline.monitoring.freshness import MARTS_FRESHNESS
+from tests.transformation.dbt_helpers import ISSUE_MARTS
 
 
 def test_the_definitions_validate_from_the_command_line(tmp_path):
@@ -43,15 +44,6 @@ def test_ingestion_assets_are_daily_in_almaty_and_checked():
 def test_every_mart_must_be_fresh_by_seven_in_the_morning_and_nothing_else_carries_the_policy():
     specs = [spec for assets in defs.assets for spec in getattr(assets, "specs", [])]
     marts = [s for s in specs if s.group_name == "marts"]
-    assert {s.key.path[-1] for s in marts} >= {
-        "film_daily_box_office",
-        "film_performance",
-        "region_daily",
-        "funding_outcomes",
-        "funding_outcomes_by_year",
-        "cinema_reporting_daily",
-        "cinema_reporting_status",
-        "anomalies",
-    }
+    assert {s.key.path[-1] for s in marts} >= ISSUE_MARTS
     assert {s.freshness_policy for s in marts} == {MARTS_FRESHNESS}
     assert all(s.freshness_policy is None for s in specs if s.group_name != "marts")

@@ -51,3 +51,16 @@ def query(warehouse: Path, sql: str, *params) -> list[dict]:
 
 def mart(warehouse: Path, name: str, order_by: str) -> list[dict]:
     return query(warehouse, f"select * from marts.{name} order by {order_by}")
+
+
+# The marts issue 4 names: part of the analysts' interface.
+ISSUE_MARTS = {
+    "film_daily_box_office",
+    "film_performance",
+    "region_daily",
+    "funding_outcomes",
+    "funding_outcomes_by_year",
+    "cinema_reporting_daily",
+    "cinema_reporting_status",
+    "anomalies",
+}

@@ -19,18 +19,7 @@ from ekino_pipeline.transformation.assets import (
     transformation_resources,
 )
 from ekino_pipeline.warehouse import WarehouseResource
-from tests.transformation.dbt_helpers import query
-
-ISSUE_MARTS = {
-    "film_daily_box_office",
-    "film_performance",
-    "region_daily",
-    "funding_outcomes",
-    "funding_outcomes_by_year",
-    "cinema_reporting_daily",
-    "cinema_reporting_status",
-    "anomalies",
-}
+from tests.transformation.dbt_helpers import ISSUE_MARTS, query
 
 
 def _groups() -> dict[str, str]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
 from tests.transformation.box_office import box_office, by_film_day
 from tests.transformation.conftest import Built
-from tests.transformation.dbt_helpers import mart, query, run_dbt
+from tests.transformation.dbt_helpers import ISSUE_MARTS, mart, query, run_dbt
 from tests.transformation.scenarios import DOMESTIC_FILM, FEB29, FOREIGN_FILM, MAR1, MAR2
 
 FIGURES = ("gross_kzt", "sales_kzt", "refunds_kzt", "admissions")
@@ -159,16 +159,7 @@ def test_money_is_exact_decimal_in_every_mart(built_scenario):
         "select table_name, column_name, data_type from information_schema.columns "
         "where table_schema = 'marts'",
     )
-    assert {c["table_name"] for c in columns} >= {
-        "film_daily_box_office",
-        "film_performance",
-        "region_daily",
-        "funding_outcomes",
-        "funding_outcomes_by_year",
-        "cinema_reporting_daily",
-        "cinema_reporting_status",
-        "anomalies",
-    }
+    assert {c["table_name"] for c in columns} >= ISSUE_MARTS
     assert [c for c in columns if c["data_type"] in ("FLOAT", "DOUBLE", "REAL")] == []
     assert all(c["data_type"].startswith("DECIMAL") for c in columns if c["column_name"].endswith("_kzt"))
 
