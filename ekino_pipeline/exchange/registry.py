@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -103,13 +104,14 @@ class Registry:
     def connected_cinemas(self) -> tuple[Cinema, ...]:
         return tuple(c for c in self.cinemas if c.connected)
 
-    def cinema(self, cinema_id: str) -> Cinema:
-        for c in self.cinemas:
-            if c.cinema_id == cinema_id:
-                return c
-        raise KeyError(cinema_id)
+    @cached_property
+    def _cinemas_by_id(self) -> dict[str, Cinema]:
+        return {c.cinema_id: c for c in self.cinemas}
 
-    @property
+    def cinema(self, cinema_id: str) -> Cinema:
+        return self._cinemas_by_id[cinema_id]
+
+    @cached_property
     def film_ids(self) -> frozenset[str]:
         return frozenset(f.film_id for f in self.films)
 

@@ -318,9 +318,9 @@ def pull_partition(
                 context.log.info(f"{dataset}: {done}/{len(tasks)} cinema-days done ({dict(statuses)})")
     # The day's picture includes cinemas this run did not touch (a re-pull of a few cinemas).
     if config.cinemas:
-        pulled = {c.cinema_id for c in targets}
+        untouched = {c.cinema_id for c in reg.connected_cinemas} - {c.cinema_id for c in targets}
         for day, cinema_id, manifest in zone.manifests(dataset, days):
-            if cinema_id not in pulled and cinema_id in {c.cinema_id for c in reg.connected_cinemas}:
+            if cinema_id in untouched:
                 manifests[(cinema_id, day)] = manifest
     metadata = _status_metadata(reg, dataset, manifests, days)
     metadata["duration_seconds"] = round(time.monotonic() - started, 2)
