@@ -24,8 +24,8 @@ films as (
     select * from {{ ref('stg_raw__films') }}
 ),
 
-region_days as (
-    select * from {{ ref('int_region_days_covered') }}
+national_coverage as (
+    select * from {{ ref('int_national_days_covered') }}
 ),
 
 described as (
@@ -52,16 +52,6 @@ day_totals as (
         sum(gross_kzt) as day_gross_kzt,
         sum(admissions) as day_admissions,
     from sessions
-    group by business_date
-),
-
-national_coverage as (
-    select
-        business_date,
-        cast(sum(cinemas_reporting) as integer) as cinemas_reporting,
-        cast(sum(cinemas_connected) as integer) as cinemas_connected,
-        cast(sum(cinemas_total) as integer) as cinemas_total,
-    from region_days
     group by business_date
 ),
 
