@@ -1,8 +1,9 @@
 """Pulling one cinema's business day from the exchange into the landing zone.
 
-No Dagster here: the assets call this per cinema-day. Pages stream straight into Parquet so memory does
-not grow with the size of a day. Every record the cinema served ends up in exactly one place: landed,
-quarantined (with its reason) or counted as a duplicate dropped.
+No Dagster here: the assets call this per cinema-day. Pages are fetched lazily and buffered only up to
+the landing writer's flush size, so memory does not grow with the size of a day. Every record the
+cinema served ends up in exactly one place: landed, quarantined (with its reason) or counted as a
+duplicate dropped.
 
 A page is handled as one Arrow table (deduplication, counts, lineage columns), whether the client
 validated it in Arrow or record by record: per-record Python is the cost of a large network's day.
