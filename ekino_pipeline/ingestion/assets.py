@@ -6,10 +6,10 @@ and the others carry on; the run fails only when the share of failed cinema-days
 A span of days runs as one run (single-run backfill policy) over the partition window.
 """
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +20,15 @@ from pydantic import Field
 
 from ekino_pipeline.exchange.registry import Registry, load_registry, validate_cinema_id
 from ekino_pipeline.ingestion.landing import NATIONAL, new_attempt_id
-from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
+from ekino_pipeline.ingestion.workers import (
+    PullPlan,
+    PullTask,
+    WorkerUsage,
+    process_count,
+    pull_in_processes,
+    pull_in_threads,
+)
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 
 GROUP = "ingestion"
@@ -48,6 +55,15 @@ class PullConfig(dg.Config):
         default=0.25, ge=0, le=1, description="The run fails when more than this share of cinema-days fail."
     )
     max_attempts: int = Field(default=2, ge=1, le=5, description="Whole-pull attempts per cinema-day.")
+    processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes sharing the pulls (each with its share of max_concurrency threads); "
+            "0 starts one per CPU core for a day of 200 cinema-days or more, and none below that."
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,40 +296,35 @@ def pull_partition(
         tokens = exchange.load_tokens()
     except TokenError as exc:
         raise dg.Failure(str(exc)) from None
-    secrets = tuple(tokens.values())
-    known_films = reg.film_ids if dataset == "sessions" else None
-
-    def pull(cinema, day: date) -> dict:
-        token = tokens.get(cinema.cinema_id)
-
-        def factory():
-            if not token:
-                raise TokenError(f"no token for cinema {cinema.cinema_id} in the secrets")
-            return exchange.client(cinema, token, known_films)
-
-        return pull_cinema_day(
-            PullRequest(dataset, cinema.cinema_id, day),
-            factory,
-            zone,
-            run_id=context.run.run_id,
-            max_attempts=config.max_attempts,
-            secrets=secrets,
-        )
-
+    plan = PullPlan(
+        dataset=dataset,
+        landing_root=str(zone.root),
+        client_options=exchange.client_options(),
+        base_url=exchange.base_url,
+        tokens=tokens,
+        known_film_ids=reg.film_ids if dataset == "sessions" else None,
+        run_id=context.run.run_id,
+        max_attempts=config.max_attempts,
+    )
+    tasks = [PullTask(c.cinema_id, c.base_url, d) for d in days for c in targets]
+    processes = process_count(len(tasks), config.processes)
+    usage = WorkerUsage()
+    if processes > 1:
+        threads = -(-config.max_concurrency // processes)
+        pulls = pull_in_processes(plan, tasks, processes, threads, usage, on_message=context.log.info)
+    else:
+        pulls = pull_in_threads(plan, tasks, config.max_concurrency)
     started = time.monotonic()
     manifests: dict[tuple[str, date], dict] = {}
-    tasks = [(c, d) for d in days for c in targets]
     context.log.info(f"{dataset}: pulling {len(targets)} cinemas x {len(days)} days ({days[0]}..{days[-1]})")
     statuses: Counter[str] = Counter()
-    with ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="pull") as pool:
-        futures = {pool.submit(pull, c, d): (c, d) for c, d in tasks}
-        for done, future in enumerate(as_completed(futures), start=1):
-            cinema, day = futures[future]
-            manifest = future.result()
-            manifests[(cinema.cinema_id, day)] = manifest
+    with contextlib.closing(pulls):
+        for done, manifest in enumerate(pulls, start=1):
+            cinema_id, day = manifest["cinema_id"], date.fromisoformat(manifest["business_date"])
+            manifests[(cinema_id, day)] = manifest
             statuses[manifest["status"]] += 1
             if manifest["status"] != "success":
-                context.log.warning(f"{dataset} {cinema.cinema_id} {day}: failed: {manifest['error']}")
+                context.log.warning(f"{dataset} {cinema_id} {day}: failed: {manifest['error']}")
             if done % 50 == 0 or done == len(tasks):
                 context.log.info(f"{dataset}: {done}/{len(tasks)} cinema-days done ({dict(statuses)})")
     # The day's picture includes cinemas this run did not touch (a re-pull of a few cinemas).
@@ -324,6 +335,10 @@ def pull_partition(
                 manifests[(cinema_id, day)] = manifest
     metadata = _status_metadata(reg, dataset, manifests, days)
     metadata["duration_seconds"] = round(time.monotonic() - started, 2)
+    if usage.processes:
+        metadata["worker_processes"] = usage.processes
+        metadata["worker_cpu_seconds"] = round(usage.cpu_seconds, 2)
+        metadata["worker_peak_rss_mb"] = round(usage.peak_rss_mb, 1)
     failed = statuses["failed"]
     if tasks and failed / len(tasks) > config.max_failed_share:
         raise dg.Failure(

@@ -78,7 +78,7 @@ class _DayWriter:
             req.dataset, req.business_date, req.cinema_id, "data", attempt_id, DATASET_SCHEMAS[req.dataset]
         )
         self.quarantine = landing.open_writer(
-            req.dataset, req.business_date, req.cinema_id, "quarantine", attempt_id, QUARANTINE
+            req.dataset, req.business_date, req.cinema_id, "quarantine", attempt_id, QUARANTINE, optional=True
         )
         schema = DATASET_SCHEMAS[req.dataset]
         self.record_schema = pa.schema([f for f in schema if f.name not in self.lineage])
@@ -182,7 +182,12 @@ class _DayWriter:
         self.counts["quarantined"] += n
 
     def commit(self) -> dict[str, str]:
-        return {"data": self.data.commit().name, "quarantine": self.quarantine.commit().name}
+        """The committed files by kind; a cinema-day that quarantined nothing has no quarantine file."""
+        files = {"data": self.data.commit().name}
+        quarantine = self.quarantine.commit()
+        if quarantine is not None:
+            files["quarantine"] = quarantine.name
+        return files
 
     def abort(self) -> None:
         self.data.abort()
@@ -280,13 +285,41 @@ def pull_cinema_day(
             error, error_type = redact(f"{type(exc).__name__}: {exc}", secrets), type(exc).__name__
             log.exception("%s %s %s: unexpected error", req.dataset, req.cinema_id, req.business_date)
             break
+    manifest = _manifest(req, attempt_id, run_id, error, error_type, attempts, started_at, started)
+    if result is None:
+        return _commit_failed(req, landing, manifest)
+    manifest.update(result, files=files, data_attempt_id=attempt_id)
+    landing.commit(req.dataset, req.business_date, req.cinema_id, manifest)
+    return manifest
+
+
+def record_failed_pull(
+    req: PullRequest, landing: LandingZone, *, error: str, error_type: str, run_id: str | None = None
+) -> dict:
+    """Commit a failure for a cinema-day whose pull never reported (its worker process died)."""
+    manifest = _manifest(
+        req, new_attempt_id(), run_id, error, error_type, 0, datetime.now(UTC), time.monotonic()
+    )
+    return _commit_failed(req, landing, manifest)
+
+
+def _manifest(
+    req: PullRequest,
+    attempt_id: str,
+    run_id: str | None,
+    error: str | None,
+    error_type: str | None,
+    attempts: int,
+    started_at: datetime,
+    started: float,
+) -> dict:
     manifest = {
         "dataset": req.dataset,
         "cinema_id": req.cinema_id,
         "business_date": req.business_date.isoformat(),
         "attempt_id": attempt_id,
         "run_id": run_id,
-        "status": "success" if result is not None else "failed",
+        "status": "failed" if error else "success",
         "error": error,
         "error_type": error_type,
         "attempts": attempts,
@@ -297,15 +330,16 @@ def pull_cinema_day(
     if req.dataset == "ticket_events":
         start, end = business_day_bounds(req.business_date)
         manifest["window"] = {"from": start.isoformat(), "to": end.isoformat()}
-    if result is not None:
-        manifest.update(result, files=files, data_attempt_id=attempt_id)
-    else:
-        # A failed re-pull must not throw away what an earlier attempt landed: keep naming its files.
-        previous = landing.read_manifest(req.dataset, req.business_date, req.cinema_id) or {}
-        kept = previous.get("files", {}) if previous.get("data_attempt_id") else {}
-        manifest.update({k: previous.get(k, 0) for k in DATA_FIELDS if k in previous})
-        for field in ("served", "landed", "quarantined", "duplicates_dropped"):
-            manifest.setdefault(field, 0)
-        manifest.update(files=kept, data_attempt_id=previous.get("data_attempt_id") if kept else None)
+    return manifest
+
+
+def _commit_failed(req: PullRequest, landing: LandingZone, manifest: dict) -> dict:
+    """A failed re-pull must not throw away what an earlier attempt landed: keep naming its files."""
+    previous = landing.read_manifest(req.dataset, req.business_date, req.cinema_id) or {}
+    kept = previous.get("files", {}) if previous.get("data_attempt_id") else {}
+    manifest.update({k: previous.get(k, 0) for k in DATA_FIELDS if k in previous})
+    for name in ("served", "landed", "quarantined", "duplicates_dropped"):
+        manifest.setdefault(name, 0)
+    manifest.update(files=kept, data_attempt_id=previous.get("data_attempt_id") if kept else None)
     landing.commit(req.dataset, req.business_date, req.cinema_id, manifest)
     return manifest

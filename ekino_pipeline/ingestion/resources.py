@@ -7,8 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ekino_pipeline.exchange.client import ExchangeClient
-from ekino_pipeline.exchange.registry import Cinema, resolve_base_url, validate_cinema_id
+from ekino_pipeline.exchange.registry import validate_cinema_id
 from ekino_pipeline.ingestion.landing import LandingZone
 
 
@@ -53,24 +52,19 @@ class ExchangeResource(dg.ConfigurableResource):
             validate_cinema_id(cinema_id)
         return tokens
 
-    def client(
-        self, cinema: Cinema, token: str, known_film_ids: frozenset[str] | None = None
-    ) -> ExchangeClient:
-        return ExchangeClient(
-            resolve_base_url(cinema.base_url, self.base_url),
-            token,
-            cinema_id=cinema.cinema_id,
-            page_size=self.page_size,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            retries=self.retries,
-            backoff_factor=self.backoff_factor,
-            max_retry_after=self.max_retry_after,
-            deadline_seconds=self.deadline_seconds,
-            max_response_bytes=self.max_response_bytes,
-            verify=self.verify_tls,
-            known_film_ids=known_film_ids,
-        )
+    def client_options(self) -> dict:
+        """ExchangeClient's keyword arguments, but for the address, token, cinema and film list."""
+        return {
+            "page_size": self.page_size,
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "retries": self.retries,
+            "backoff_factor": self.backoff_factor,
+            "max_retry_after": self.max_retry_after,
+            "deadline_seconds": self.deadline_seconds,
+            "max_response_bytes": self.max_response_bytes,
+            "verify": self.verify_tls,
+        }
 
 
 class LandingResource(dg.ConfigurableResource):

@@ -75,12 +75,18 @@ def test_re_materializing_a_day_replaces_it_without_duplicates(monkeypatch, pilo
     assert landed.num_rows == sum(
         pilot_home.simulator.network.truth(c, DAY)["ticket_events"]["valid_unique"] for c in cinemas
     )
-    # Only the committed attempt's files remain in each cinema-day folder.
+    # Only the committed attempt's files remain in each cinema-day folder: its data file (a clean day
+    # quarantines nothing and has no quarantine file) and the manifest naming it.
+    committed = manifests(pilot_home.env, "ticket_events", DAY)
     for cinema_id in cinemas:
         folder = (
             pilot_home.home / "landing" / "ticket_events" / f"business_date={DAY}" / f"cinema_id={cinema_id}"
         )
-        assert len(list(folder.glob("*.parquet"))) == 2
+        assert committed[cinema_id]["files"] == {"data": f"data-{committed[cinema_id]['attempt_id']}.parquet"}
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "_manifest.json",
+            committed[cinema_id]["files"]["data"],
+        ]
 
 
 def test_a_re_pull_of_named_cinemas_leaves_the_rest_of_the_day_untouched(monkeypatch, pilot_home: EkinoHome):
@@ -155,9 +161,10 @@ class _Collect(logging.Handler):
         self.lines.append(self.format(record))
 
 
-@pytest.fixture(scope="module")
-def faulty_day(tmp_path_factory):
-    """One materialization of a day on a network where each faulty cinema has its own scenario."""
+@pytest.fixture(scope="module", params=[1, 2], ids=["in-process", "two-worker-processes"])
+def faulty_day(request, tmp_path_factory):
+    """One materialization of a day on a network where each faulty cinema has its own scenario, pulled
+    in the run's process and again by two worker processes (whose logs the run relays)."""
     tmp = tmp_path_factory.mktemp("faults")
     faults = [{"cinema_id": c, **spec} for c, spec in FAULTS.items()]
     sim, secrets = start_simulator(tmp, faults=faults)
@@ -178,18 +185,19 @@ def faulty_day(tmp_path_factory):
             cinemas=cinemas,
             instance=instance,
             max_failed_share=0.5,
+            processes=request.param,
             exchange_overrides={"read_timeout": 1.0, "backoff_factor": 0.05, "max_response_bytes": 1_000_000},
         )
     finally:
         root.removeHandler(collect)
         root.setLevel(previous_level)
-    yield home, result, cinemas, instance, collect.lines
+    yield home, result, cinemas, instance, collect.lines, request.param
     mp.undo()
     sim.stop()
 
 
 def test_each_fault_scenario_lands_valid_events_quarantines_bad_ones_and_spares_the_others(faulty_day):
-    home, result, cinemas, _, _ = faulty_day
+    home, result, cinemas, _, _, _ = faulty_day
     assert result.success
     events = manifests(home.env, "ticket_events", DAY)
     sim = home.simulator
@@ -225,7 +233,7 @@ def test_each_fault_scenario_lands_valid_events_quarantines_bad_ones_and_spares_
 
 
 def test_no_token_appears_in_logs_events_metadata_or_errors_of_a_run_with_failing_cinemas(faulty_day):
-    home, result, _, instance, log_lines = faulty_day
+    home, result, _, instance, log_lines, processes = faulty_day
     tokens = json.loads(home.secrets_file.read_text())
     haystack = list(log_lines)
     for entry in instance.all_logs(result.run_id):
@@ -236,6 +244,8 @@ def test_no_token_appears_in_logs_events_metadata_or_errors_of_a_run_with_failin
             haystack.append(path.read_bytes().decode("latin-1"))
     text = "\n".join(haystack)
     assert CINEMA_OF["outage"] in text and "failed" in text  # the haystack does hold the failures
+    if processes > 1:  # and the workers' own logs, relayed by the run
+        assert any(line.startswith("pull worker ") and "attempt 1 failed" in line for line in log_lines)
     for token in tokens.values():
         assert token not in text
 
