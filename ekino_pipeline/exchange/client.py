@@ -633,13 +633,15 @@ def _columnar_events(body: bytes, validate: Callable[[pa.StructArray], pa.Table 
         return None
     try:
         token = None if tail.group(2) is None else tail.group(2).decode("utf-8")
-        read = pa_json.read_json(
+        # open_json, not read_json: read_json starts (and ends) a thread on every call, whatever
+        # use_threads says, which cost more than parsing a small page.
+        read = pa_json.open_json(
             pa.BufferReader(body),
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 1),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=_EVENTS_ENVELOPE, unexpected_field_behavior="error"
             ),
-        )
+        ).read_all()
     except (pa.ArrowException, ValueError):  # a field, type or byte the contract's reader refuses
         return None
     if read.num_rows != 1:  # several JSON documents in one body
