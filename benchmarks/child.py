@@ -60,8 +60,11 @@ def main() -> None:
     result = function(**json.loads(raw))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result.setdefault("process_seconds", round(time.perf_counter() - started, 3))
-    result["process_cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)
-    result["peak_rss_mb"] = round(peak_rss_kib(usage) / 1024, 1)
+    # Worker processes a task started count too (the ingestion asset's pull workers report theirs).
+    own_cpu, own_rss = usage.ru_utime + usage.ru_stime, peak_rss_kib(usage) / 1024
+    result["process_cpu_seconds"] = round(own_cpu + result.get("worker_cpu_seconds", 0), 3)
+    result["own_peak_rss_mb"] = round(own_rss, 1)
+    result["peak_rss_mb"] = round(own_rss + result.get("worker_peak_rss_mb", 0), 1)
     sys.stdout.flush()
     print(PREFIX + json.dumps(result), flush=True)
 

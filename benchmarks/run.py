@@ -20,7 +20,6 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -85,40 +84,6 @@ def _best(results: list[dict]) -> dict:
     return {**best, "rounds": [r["events_per_second"] for r in results]}
 
 
-def _sharded(server: PageServer, args: dict, work: Path, shards: int) -> dict:
-    """The day split over `shards` runs of the asset at once (each pulling its share of the cinemas),
-    as Dagster would fan it out over processes or pods: not one of the ratios, a measure of headroom."""
-    home = work / "ours-sharded"
-    before = server.cpu_seconds()
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=shards) as pool:
-        parts = list(
-            pool.map(
-                # Separate homes: a run of some cinemas reports the day's other landed cinemas too.
-                lambda i: run_child("ours", {**args, "home": str(home / str(i)), "shard": [i, shards]}),
-                range(shards),
-            )
-        )
-    elapsed = time.perf_counter() - started
-    shutil.rmtree(home, ignore_errors=True)
-    events = sum(p["events"] for p in parts)
-    # Each run's own clock covers its pulls; they overlap, so the slowest one is the day's time.
-    seconds = max(p["seconds"] for p in parts)
-    cpu = sum(p["cpu_seconds"] for p in parts)
-    return {
-        "shards": shards,
-        "events": events,
-        "cinemas": sum(p["cinemas"] for p in parts),
-        "seconds": seconds,
-        "cpu_seconds": round(cpu, 3),
-        "events_per_second": round(events / seconds, 1),
-        "events_per_cpu_second": round(events / max(cpu, 1e-9), 1),
-        "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
-        "wall_seconds_with_start_up": round(elapsed, 3),
-        "server_cpu_seconds": round(server.cpu_seconds() - before, 3),
-    }
-
-
 def extraction(sizes: Sizes, work: Path) -> dict:
     """Bare limit, ours and dlt against the large network's day; ours again on the small network."""
     out: dict = {}
@@ -150,11 +115,14 @@ def extraction(sizes: Sizes, work: Path) -> dict:
             raise RuntimeError(
                 f"ours landed {ours[-1]['events']} events, the bare fetch saw {bare[-1]['events']}"
             )
-        out["ours_two_shards"] = _sharded(server, args, work, shards=2)
-        out["two_shards_vs_bare"] = round(
-            out["ours_two_shards"]["events_per_second"] / out["bare"]["events_per_second"], 3
+        # Not a goal: the same day with the asset's worker processes turned off, what they buy.
+        home = work / "ours-one-process"
+        out["ours_one_process"] = _timed(server, "ours", {**args, "home": str(home), "processes": 1})
+        shutil.rmtree(home, ignore_errors=True)
+        out["one_process_vs_bare"] = round(
+            out["ours_one_process"]["events_per_second"] / out["bare"]["events_per_second"], 3
         )
-        log(f"two shards at once: {out['ours_two_shards']['events_per_second']:,.0f} ev/s")
+        log(f"ours in one process: {out['ours_one_process']['events_per_second']:,.0f} ev/s")
         if importlib.util.find_spec("dlt") is None:
             # `make bench` installs it (uv sync --group bench); a plain test environment has no dlt.
             log("dlt is not installed: extract_vs_dlt is not measured (uv sync --group bench)")
@@ -239,7 +207,7 @@ def table(results: dict) -> str:
     extraction, dbt = results.get("extraction"), results.get("dbt")
     lines.append("")
     if extraction:
-        for name in ("bare", "ours", "ours_two_shards", "dlt", "ours_small"):
+        for name in ("bare", "ours", "ours_one_process", "dlt", "ours_small"):
             if name not in extraction:
                 continue
             r = extraction[name]
@@ -248,9 +216,9 @@ def table(results: dict) -> str:
                 f"{r['events_per_second']:>10,.0f} ev/s {r['events_per_cpu_second']:>10,.0f} ev/s per core "
                 f"peak RSS {r['peak_rss_mb']:>7,.0f} MB"
             )
-    if extraction and "two_shards_vs_bare" in extraction:
-        headroom = extraction["two_shards_vs_bare"]
-        lines.append(f"(not a goal) the day as two shard runs at once, vs bare: {headroom:.3f}")
+    if extraction and "one_process_vs_bare" in extraction:
+        alone = extraction["one_process_vs_bare"]
+        lines.append(f"(not a goal) ours without worker processes, vs bare: {alone:.3f}")
     if dbt:
         for key in (f"history_{n}" for n in sorted({1, dbt["history_days"]})):
             day, built = dbt[key]["new_day_build"], dbt[key]["history_build"]

@@ -36,7 +36,7 @@ def test_ours_lands_every_event_the_bare_fetch_sees(results):
     extraction = results["extraction"]
     assert extraction["ours"]["events"] == extraction["bare"]["events"] > 0
     assert extraction["ours"]["failed_cinema_days"] == 0
-    assert extraction["ours_two_shards"]["events"] == extraction["bare"]["events"]
+    assert extraction["ours_one_process"]["events"] == extraction["bare"]["events"]
     for name in ("bare", "ours", "ours_small"):
         figures = extraction[name]
         assert figures["events_per_second"] > 0 and figures["events_per_cpu_second"] > 0
