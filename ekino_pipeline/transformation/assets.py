@@ -10,6 +10,7 @@ from datetime import date
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from pydantic import Field
 
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.settings import Settings
@@ -20,6 +21,16 @@ from ekino_pipeline.transformation.translator import LayerGroupTranslator
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 MARTS_GROUP = "marts"
+
+
+class DbtBuildConfig(dg.Config):
+    full_history_tests: bool = Field(
+        default=False,
+        description=(
+            "Data tests of the event-level models read the whole history instead of the rows the build "
+            "read (event_id uniqueness across every day). The daily schedule sets it once a week."
+        ),
+    )
 
 
 @dbt_assets(
@@ -35,9 +46,11 @@ def ekino_dbt_models(
     dbt: DbtCliResource,
     warehouse: WarehouseResource,
     exports: ExportsResource,
+    config: DbtBuildConfig,
 ):
     days = partition_days(context)
-    yield from dbt.cli(dbt_build_args(days[0], days[-1], warehouse.path), context=context).stream()
+    args = dbt_build_args(days[0], days[-1], warehouse.path, full_history_tests=config.full_history_tests)
+    yield from dbt.cli(args, context=context).stream()
 
     groups = context.assets_def.group_names_by_key
     mart_keys = {key.path[-1]: key for key, group in groups.items() if group == MARTS_GROUP}

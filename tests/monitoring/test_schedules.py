@@ -40,3 +40,21 @@ def test_the_intraday_schedule_refreshes_today():
     tick = datetime(2024, 3, 1, 0, 15, tzinfo=BUSINESS_TZ)
     request = intraday_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.partition_key == "2024-03-01"
+
+
+def test_once_a_week_the_daily_run_tests_the_whole_history_and_its_config_is_valid():
+    from ekino_pipeline.definitions import defs
+    from ekino_pipeline.transformation.assets import ekino_dbt_models
+
+    requests = {}
+    for day in range(2, 9):  # the ticks of 2024-03-02..08 build 2024-03-01 (a Friday)..03-07
+        tick = datetime(2024, 3, day, 5, 0, tzinfo=BUSINESS_TZ)
+        request = daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+        requests[request.partition_key] = request.run_config
+    weekly = {key: config for key, config in requests.items() if config}
+    assert list(weekly) == ["2024-03-04"]  # Monday's partition, the quietest day in cinemas
+    assert weekly["2024-03-04"] == {
+        "ops": {ekino_dbt_models.op.name: {"config": {"full_history_tests": True}}}
+    }
+    job = defs.resolve_job_def("daily_job")
+    assert dg.validate_run_config(job, weekly["2024-03-04"])

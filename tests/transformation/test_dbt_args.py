@@ -39,6 +39,16 @@ def test_a_window_that_ends_before_it_starts_is_refused():
 def test_every_var_passed_has_a_default_so_plain_dbt_build_works():
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     profile = (DBT_PROJECT_DIR / "profiles.yml").read_text()
-    passed = _vars(dbt_build_args(date(2024, 3, 1), date(2024, 3, 2), "/tmp/w.duckdb"))
+    passed = _vars(
+        dbt_build_args(date(2024, 3, 1), date(2024, 3, 2), "/tmp/w.duckdb", full_history_tests=True)
+    )
     for name in passed:
         assert name in project["vars"] or f"var('{name}'," in profile
+
+
+def test_full_history_tests_are_asked_for_by_a_var_and_off_unless_asked():
+    assert "full_history_tests" not in _vars(dbt_build_args(date(2024, 3, 1), date(2024, 3, 1)))
+    args = dbt_build_args(date(2024, 3, 1), date(2024, 3, 1), full_history_tests=True)
+    assert _vars(args)["full_history_tests"] is True
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["full_history_tests"] is False

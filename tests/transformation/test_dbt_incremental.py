@@ -104,3 +104,46 @@ def test_a_late_refund_moves_its_session_day_and_the_earlier_figure_is_kept(buil
         FEB29,
     )
     assert unchanged == [{"n": 1}]
+
+
+def _duplicate_an_event_of(warehouse, day: str) -> str:
+    """Lands one event of `day` a second time (as a cinema re-serving it under another day would)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        cursor = con.cursor()
+        cursor.execute("select min(event_id) from raw.ticket_events where business_date = ?", [day])
+        (event_id,) = cursor.fetchone()
+        cursor.execute(
+            "insert into raw.ticket_events select * from raw.ticket_events where event_id = ?", [event_id]
+        )
+    finally:
+        con.close()
+    return event_id
+
+
+def _failed_tests(result) -> set[str]:
+    return {
+        line.split("Failure in test ")[1].split(" ")[0]
+        for line in result.stdout.splitlines()
+        if "Failure in test " in line
+    }
+
+
+def test_daily_builds_test_the_rows_they_read_and_the_weekly_run_the_whole_history(built_scenario, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    _duplicate_an_event_of(warehouse, "2024-02-29")
+    selection = ["--select", "stg_raw__ticket_events"]
+    # A build of 2024-03-12 reads events from 03-12 - 1 - 8 = 03-03 on: the duplicate is not among them.
+    later = {"start_date": "2024-03-12", "end_date": "2024-03-12", "as_of_date": AS_OF}
+    assert run_dbt(warehouse, "test", *selection, **later).returncode == 0
+    weekly = run_dbt(warehouse, "test", *selection, check=False, full_history_tests=True, **later)
+    assert _failed_tests(weekly) == {"unique_stg_raw__ticket_events_event_id"}
+    # A plain `dbt test` has no window: the whole history.
+    assert _failed_tests(run_dbt(warehouse, "test", *selection, check=False)) == _failed_tests(weekly)
+    # A build of 2024-03-01 reads events from 02-21 on: the duplicate fails the daily build itself.
+    window = {"start_date": "2024-03-01", "end_date": "2024-03-01", "as_of_date": AS_OF}
+    daily = run_dbt(warehouse, "test", *selection, check=False, **window)
+    assert _failed_tests(daily) == {"unique_stg_raw__ticket_events_event_id"}
