@@ -141,8 +141,6 @@ def test_daily_builds_test_the_rows_they_read_and_the_weekly_run_the_whole_histo
     assert run_dbt(warehouse, "test", *selection, **later).returncode == 0
     weekly = run_dbt(warehouse, "test", *selection, check=False, full_history_tests=True, **later)
     assert _failed_tests(weekly) == {"unique_stg_raw__ticket_events_event_id"}
-    # A plain `dbt test` has no window: the whole history.
-    assert _failed_tests(run_dbt(warehouse, "test", *selection, check=False)) == _failed_tests(weekly)
     # A build of 2024-03-01 reads events from 02-21 on: the duplicate fails the daily build itself.
     window = {"start_date": "2024-03-01", "end_date": "2024-03-01", "as_of_date": AS_OF}
     daily = run_dbt(warehouse, "test", *selection, check=False, **window)
