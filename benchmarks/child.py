@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
 
 TASKS = {
     "bare": "benchmarks.extract:bare_fetch",
@@ -40,28 +41,15 @@ def run_child(task: str, args: dict, env: dict[str, str] | None = None, timeout:
     return json.loads(results[-1].removeprefix(PREFIX))
 
 
-def peak_rss_kib(usage: resource.struct_rusage) -> int:
-    """This process's own peak RSS. Linux keeps ru_maxrss across exec, so a child forked from a big
-    parent would report the parent's size; VmHWM belongs to the process's own address space."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return usage.ru_maxrss  # KiB on Linux
-
-
 def main() -> None:
     task, raw = sys.argv[1], sys.argv[2]
     module, _, name = TASKS[task].partition(":")
     function = getattr(importlib.import_module(module), name)
     started = time.perf_counter()
     result = function(**json.loads(raw))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     result.setdefault("process_seconds", round(time.perf_counter() - started, 3))
     # Worker processes a task started count too (the ingestion asset's pull workers report theirs).
-    own_cpu, own_rss = usage.ru_utime + usage.ru_stime, peak_rss_kib(usage) / 1024
+    own_cpu, own_rss = cpu_seconds(), peak_rss_mb()
     result["process_cpu_seconds"] = round(own_cpu + result.get("worker_cpu_seconds", 0), 3)
     result["own_peak_rss_mb"] = round(own_rss, 1)
     result["peak_rss_mb"] = round(own_rss + result.get("worker_peak_rss_mb", 0), 1)

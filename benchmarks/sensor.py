@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import resource
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.child import peak_rss_kib
+from ekino_pipeline.process_usage import peak_rss_mb
 
 BUDGET_SECONDS = 60.0  # Dagster's default sensor evaluation timeout
 
@@ -91,7 +90,7 @@ def evaluate(workdir: str, n_cinemas: int) -> dict:
     started = time.perf_counter()
     made = synthesize(root, n_cinemas, business_date_of(now))
     synthesis_seconds = time.perf_counter() - started
-    rss_before_mb = peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF)) / 1024
+    rss_before_mb = peak_rss_mb()
     env = {
         "EKINO_HOME": str(root / "home"),
         "EKINO_LANDING_ROOT": made["landing"],

@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import queue
-import resource
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from ekino_pipeline.exchange.client import ExchangeClient
 from ekino_pipeline.exchange.registry import resolve_base_url
 from ekino_pipeline.ingestion.landing import LandingZone
 from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_failed_pull
+from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -236,16 +236,6 @@ def _unreported(plan: PullPlan, shard: list[PullTask], reported: set, code: int)
             )
 
 
-def _peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _exit_when_orphaned(finished: threading.Event) -> None:
     sys.stdin.read()  # returns at end of file: the parent closed the pipe or is gone
     if not finished.is_set():
@@ -267,8 +257,7 @@ def main() -> None:
         out.write(MANIFEST_LINE + json.dumps(manifest, default=str) + "\n")
         out.flush()
     finished.set()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    done = {"cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    done = {"cpu_seconds": round(cpu_seconds(), 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
     out.write(DONE_LINE + json.dumps(done) + "\n")
     out.flush()
 
