@@ -12,6 +12,12 @@ from zoneinfo import ZoneInfo
 
 BUSINESS_TZ = ZoneInfo("Asia/Almaty")
 
+# How far ahead of its session's business day a ticket may be sold, in days (the contract promises
+# presales, not their reach; the simulator sells 7 days ahead). The ticket events that can hold the sales
+# and refunds of session day D occur on business days D - PRESALE_HORIZON_DAYS .. D + 1. The dbt var
+# presale_horizon_days has the same value (a test holds them together).
+PRESALE_HORIZON_DAYS = 8
+
 
 def business_day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC window [start, end) of a business day."""

@@ -34,6 +34,11 @@ MANIFEST_COLUMNS = {
     "quarantined": pa.int64(),
     "duplicates_dropped": pa.int64(),
     "extra_fields": pa.int64(),
+    # Records served by attempts that failed and were thrown away (they come again on a re-pull).
+    "discarded_served": pa.int64(),
+    # Quarantined records landed since by a quarantine replay (served = landed + quarantined + duplicates
+    # still holds: a replay moves records from quarantined to landed).
+    "replayed": pa.int64(),
     "first_record_at": pa.timestamp("us", tz="UTC"),
     "last_record_at": pa.timestamp("us", tz="UTC"),
     "finished_at": pa.timestamp("us", tz="UTC"),
