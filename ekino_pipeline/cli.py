@@ -43,6 +43,70 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(Path(args.home), port=args.port, sim_port=args.simulator_port)
 
 
+def _replay_quarantine(args: argparse.Namespace) -> int:
+    from ekino_pipeline.calendar import daterange, parse_date
+    from ekino_pipeline.exchange.registry import load_registry, validate_cinema_id
+    from ekino_pipeline.ingestion.landing import LandingZone
+    from ekino_pipeline.ingestion.replay import replay_quarantine
+    from ekino_pipeline.settings import Settings
+
+    # Mistakes in the arguments get one line on stderr and exit 2, as argparse's own do.
+    def usage_error(message: str) -> int:
+        print(f"ekino replay-quarantine: {message}", file=sys.stderr)
+        return 2
+
+    days = {}
+    for flag, text in (("--from", args.from_date), ("--to", args.to_date)):
+        try:
+            days[flag] = parse_date(text)
+        except ValueError as exc:
+            return usage_error(f"{flag} {text!r} is not a date: {exc}")
+    first, last = days["--from"], days["--to"]
+    if first > last:
+        return usage_error(f"--from {first} is after --to {last}")
+    try:
+        cinemas = [validate_cinema_id(c) for c in args.cinema or []]
+    except ValueError as exc:
+        return usage_error(str(exc))
+    settings = Settings.from_env()
+    registry_dir = Path(args.registry_dir) if args.registry_dir else settings.registry_dir
+    try:
+        registry = load_registry(registry_dir)
+    except (OSError, ValueError) as exc:
+        return usage_error(f"cannot read the registry in {registry_dir}: {exc}")
+
+    zone = LandingZone(settings.landing_root)
+    results = replay_quarantine(zone, registry, list(daterange(first, last)), cinemas=cinemas or None)
+    replayed = [r for r in results if r.changed]
+    for r in results:
+        if r.skipped:
+            print(f"{r.dataset} {r.business_date} {r.cinema_id}: not replayed, {r.skipped}")
+        elif r.changed:
+            reasons = "; ".join(f"{reason}: {n}" for reason, n in r.reasons.items())
+            dropped = f", {r.duplicates_dropped} duplicates dropped" if r.duplicates_dropped else ""
+            print(
+                f"{r.dataset} {r.business_date} {r.cinema_id}: replayed {r.replayed} ({reasons})"
+                f"{dropped}, {r.remaining} still quarantined"
+            )
+    total = sum(r.replayed for r in replayed)
+    by_dataset = ", ".join(
+        f"{dataset} {sum(r.replayed for r in replayed if r.dataset == dataset)}"
+        for dataset in ("sessions", "ticket_events")
+    )
+    print(
+        f"replayed {total} records in {len(replayed)} cinema-days ({by_dataset}) from {first} to {last}; "
+        f"{sum(r.remaining for r in results)} records still quarantined in {zone.root}"
+    )
+    if replayed:
+        # The landing zone changed; the warehouse and the marts follow when the window is loaded again.
+        print(
+            "the warehouse and marts follow when these days are loaded again: "
+            f"dagster job backfill -m ekino_pipeline.definitions -j quarantine_replay_job "
+            f"--from {first} --to {last}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ekino", description="e-Kino national film-monitoring pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
@@ -68,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=14)
     demo.add_argument("--home", help="EKINO_HOME for the demo (default ./.ekino/demo)")
     demo.set_defaults(func=_demo)
+
+    replay = sub.add_parser(
+        "replay-quarantine",
+        help="validate quarantined records of landed days again (registry caught up, rule corrected) "
+        "and land those that now pass, without asking the exchange",
+    )
+    replay.add_argument("--from", dest="from_date", required=True, help="first business day, YYYY-MM-DD")
+    replay.add_argument("--to", dest="to_date", required=True, help="last business day, YYYY-MM-DD")
+    replay.add_argument(
+        "--cinema", action="append", help="only this cinema id (repeatable); default every cinema"
+    )
+    replay.add_argument(
+        "--registry-dir", help="registry CSVs to validate against (default EKINO_REGISTRY_DIR or shipped)"
+    )
+    replay.set_defaults(func=_replay_quarantine)
 
     ui = sub.add_parser("ui", help="start the simulator and the Dagster UI together")
     ui.add_argument("--home", default=".ekino", help="EKINO_HOME (default ./.ekino)")

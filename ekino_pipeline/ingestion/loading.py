@@ -111,7 +111,7 @@ RAW_KEYS = [
             ["raw", name],
             group_name=GROUP,
             kinds={"duckdb"},
-            deps=[["landing", "ticket_events"], ["landing", "sessions"]]
+            deps=[["landing", "ticket_events"], ["landing", "sessions"], ["landing", "quarantine_replay"]]
             + [["landing", f"registry_{t}"] for t in REGISTRY_TABLES],
         )
         for name in RAW_KEYS
