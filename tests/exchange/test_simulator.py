@@ -442,6 +442,13 @@ def test_an_outage_answers_503_for_as_long_as_it_lasts(sim, http):
     assert get(http, sim, cinema_id, "/v1/sessions", date="2024-03-11").status_code == 200, "after until_date"
 
 
+def test_an_outage_after_some_requests_answers_them_first_then_503_for_its_times(http):
+    fault = {"cinema_id": CLEAN, "scenario": F.OUTAGE, "after_requests": 2, "times": 1}
+    with SimulatorServer(seed=7, faults=[fault], now=NOW) as server:
+        codes = [get(http, server, CLEAN, "/v1/sessions", date=DAY.isoformat()).status_code for _ in range(4)]
+    assert codes == [200, 200, 503, 200]
+
+
 def test_server_errors_come_as_a_burst_of_500_502_504(sim, http):
     sim.reset_counters()
     cinema_id = FAULTY[F.SERVER_ERRORS]

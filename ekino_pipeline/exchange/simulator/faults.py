@@ -11,7 +11,8 @@ A fault file (YAML or JSON) is a list of entries such as
 Three kinds of scenario:
 
 * response-level: the answer itself goes wrong (503, 429, a closed connection...). Each
-  (cinema, scenario) has a counter and the fault fires for the first `times` matching requests.
+  (cinema, scenario) has a counter and the fault fires for the first `times` matching requests
+  (an `outage` may let `after_requests` of them through first: a system that goes down mid-pull).
   A request matches when its business day (sessions), its window's business days (ticket events) or,
   for health and halls, the simulator's current business day falls within [from_date, until_date].
 * record-level: some served records are broken or duplicated. The records are chosen by a hash of
@@ -137,7 +138,7 @@ _ALWAYS = object()  # the default of `times` for faults that last until their un
 
 # scenario -> {parameter: (parser, default)}
 PARAMETERS: dict[str, dict[str, tuple[Any, Any]]] = {
-    OUTAGE: {"times": (_times, _ALWAYS)},
+    OUTAGE: {"times": (_times, _ALWAYS), "after_requests": (_non_negative_int, 0)},
     API_DOWN: {"times": (_times, _ALWAYS)},
     SERVER_ERRORS: {"times": (_times, 3)},
     RATE_LIMIT: {"times": (_times, 3), "retry_after": (_non_negative_int, 1)},
@@ -305,14 +306,18 @@ class FaultPlan:
                 if fault.kind != "response" or not fault.covers(first, last):
                     continue
                 key = (cinema_id, fault.scenario)
-                fired = self._counters.get(key, 0)
-                if fault.times is not None and fired >= fault.times:
+                matched = self._counters.get(key, 0)
+                after = fault.params.get("after_requests", 0)
+                if fault.times is not None and matched >= after + fault.times:
                     continue
-                self._counters[key] = fired + 1
-                return fault, fired
+                self._counters[key] = matched + 1
+                if matched < after:
+                    continue  # still answered normally
+                return fault, matched - after
         return None
 
     def fired(self, cinema_id: str, scenario: str) -> int:
+        """Matching requests counted so far (those an outage let through first included)."""
         with self._lock:
             return self._counters.get((cinema_id, scenario), 0)
 
