@@ -256,6 +256,9 @@ def pull_cinema_day(
     attempts = 0
     result: dict | None = None
     files: dict[str, str] = {}
+    # What failed attempts were served before they were thrown away: it comes again on the next try,
+    # so it is not part of served = landed + quarantined + duplicates, but the manifest says it was sent.
+    discarded = {"discarded_served": 0, "discarded_pages": 0}
     while attempts < max_attempts:
         attempts += 1
         writer = _DayWriter(landing, req, attempt_id, datetime.now(UTC))
@@ -268,7 +271,7 @@ def pull_cinema_day(
             error = error_type = None
             break
         except ExchangeError as exc:
-            writer.abort()
+            _discard(writer, discarded)
             error, error_type = redact(str(exc), secrets), type(exc).__name__
             log.warning(
                 "%s %s %s: attempt %d failed: %s",
@@ -281,16 +284,23 @@ def pull_cinema_day(
             if isinstance(exc, PERMANENT_ERRORS):
                 break
         except Exception as exc:  # a bug or an I/O error must still not take other cinemas down
-            writer.abort()
+            _discard(writer, discarded)
             error, error_type = redact(f"{type(exc).__name__}: {exc}", secrets), type(exc).__name__
             log.exception("%s %s %s: unexpected error", req.dataset, req.cinema_id, req.business_date)
             break
     manifest = _manifest(req, attempt_id, run_id, error, error_type, attempts, started_at, started)
+    manifest.update(discarded)
     if result is None:
         return _commit_failed(req, landing, manifest)
     manifest.update(result, files=files, data_attempt_id=attempt_id)
     landing.commit(req.dataset, req.business_date, req.cinema_id, manifest)
     return manifest
+
+
+def _discard(writer: _DayWriter, discarded: dict[str, int]) -> None:
+    discarded["discarded_served"] += writer.counts["served"]
+    discarded["discarded_pages"] += writer.counts["pages"]
+    writer.abort()
 
 
 def record_failed_pull(
@@ -300,6 +310,8 @@ def record_failed_pull(
     manifest = _manifest(
         req, new_attempt_id(), run_id, error, error_type, 0, datetime.now(UTC), time.monotonic()
     )
+    # The dead worker's attempts took their counts with them: unknown, not zero.
+    manifest.update(discarded_served=None, discarded_pages=None)
     return _commit_failed(req, landing, manifest)
 
 

@@ -272,3 +272,49 @@ def test_the_run_fails_when_too_many_cinemas_fail(monkeypatch, tmp_path):
         assert {events[c]["status"] for c in down} == {"failed"}
     finally:
         sim.stop()
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "two-worker-processes"])
+def test_a_pull_that_fails_after_serving_pages_says_what_was_served_and_thrown_away(
+    monkeypatch, tmp_path, processes
+):
+    # Both cinemas go down after one page of 50 events; the second comes back for the next attempt.
+    down, back = "ALA-0002", "ALA-0004"
+    faults = [
+        {"cinema_id": down, "scenario": "outage", "after_requests": 1},
+        {"cinema_id": back, "scenario": "outage", "after_requests": 1, "times": 1},
+    ]
+    sim, secrets = start_simulator(tmp_path, faults=faults)
+    try:
+        home = EkinoHome(tmp_path / "ekino", sim, secrets)
+        result = materialize(
+            monkeypatch,
+            home.env,
+            DAY.isoformat(),
+            assets=[ingestion_assets.ticket_events],
+            cinemas=[down, back],
+            processes=processes,
+            max_failed_share=1.0,
+            exchange_overrides={"page_size": 50, "retries": 0},
+        )
+        assert result.success
+        events = manifests(home.env, "ticket_events", DAY)
+    finally:
+        sim.stop()
+    # Regression: a failed pull's manifest said served 0 when pages had been served before the failure.
+    failed = events[down]
+    assert (failed["status"], failed["attempts"]) == ("failed", 2)
+    assert (failed["served"], failed["landed"], failed["files"]) == (0, 0, {})
+    assert (failed["discarded_served"], failed["discarded_pages"]) == (50, 1)
+    recovered = events[back]
+    truth = sim.network.truth(back, DAY)["ticket_events"]
+    assert (recovered["status"], recovered["attempts"]) == ("success", 2)
+    assert recovered["served"] == truth["served"] > 50
+    assert (
+        recovered["served"]
+        == recovered["landed"] + recovered["quarantined"] + recovered["duplicates_dropped"]
+    )
+    assert (recovered["discarded_served"], recovered["discarded_pages"]) == (50, 1)
+    (event,) = result.asset_materializations_for_node(ingestion_assets.ticket_events.op.name)
+    metadata = {name: value.value for name, value in event.metadata.items()}
+    assert metadata.get("worker_processes", 1) == processes
