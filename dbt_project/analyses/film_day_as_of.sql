@@ -1,4 +1,5 @@
--- What film_daily_box_office said for one film and business day at a given moment (UTC).
+-- What film_daily_box_office said for one film and business day at a given instant: revision times are
+-- timestamptz, so the answer is the same whatever the reader's TimeZone setting.
 -- dbt compile --select film_day_as_of --vars '{film_id: F00123, business_date: 2024-03-01, as_of: "2024-03-05 12:00:00+00"}'
 with
 

@@ -1,7 +1,9 @@
 {{ config(meta={'dagster': {'ref': {'name': 'film_daily_box_office'}}}) }}
 
 -- A film-day's gross is below zero only when refunds exceed sales, which session-day attribution
--- allows only for refunds of tickets never sold: each such film-day must have that anomaly.
+-- allows only for refunds whose sale is not counted: a refund of a ticket never sold, a refund of a
+-- quarantined sale (both anomalies), or a refund of a presale from before the loaded history (the day
+-- then says presales_not_loaded). History starting somewhere never fails the build.
 with
 
 film_days as (
@@ -10,12 +12,13 @@ film_days as (
 
 anomalies as (
     select * from {{ ref('anomalies') }}
-    where anomaly_type = 'refund_without_sale'
+    where anomaly_type in ('refund_without_sale', 'refund_of_quarantined_sale')
 )
 
 select film_days.*
 from film_days
 where (film_days.gross_kzt < 0 or film_days.admissions < 0)
+    and not list_contains(film_days.provisional_reasons, 'presales_not_loaded')
     and not exists (
         select 1 from anomalies
         where anomalies.film_id = film_days.film_id

@@ -78,17 +78,17 @@ def top_films_markdown(warehouse: WarehouseResource, day: date, limit: int = 10)
         cursor = con.cursor()
         cursor.execute(
             "select rank_of_day, coalesce(title, film_id), gross_kzt, admissions, n_screenings, "
-            "cinemas_reporting, cinemas_connected, is_provisional "
+            "cinemas_reporting, cinemas_connected, provisional_reasons "
             "from marts.film_daily_box_office where business_date = ? order by rank_of_day, film_id limit ?",
             [day, limit],
         )
         rows = cursor.fetchall()
     if not rows:
         return f"No screenings on record for {day}."
-    _, _, _, _, _, reporting, connected, provisional = rows[0]
+    _, _, _, _, _, reporting, connected, reasons = rows[0]
+    status = f"provisional ({', '.join(reasons)})" if reasons else "final"
     lines = [
-        f"**{day}**, {'provisional' if provisional else 'final'}: "
-        f"{reporting} of {connected} connected cinemas reported.",
+        f"**{day}**, {status}: {reporting} of {connected} connected cinemas reported.",
         "",
         "| # | film | gross, KZT | admissions | screenings |",
         "|---|---|---:|---:|---:|",

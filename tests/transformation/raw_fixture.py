@@ -3,6 +3,7 @@ events and manifests written with the loader's own Arrow schemas, so types match
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,9 @@ def local(day: date, hh: int, mm: int = 0) -> datetime:
 @dataclass
 class RawFixture:
     """Sessions and ticket events of a few cinemas; every cinema in `cinemas` reports every day in
-    `days` unless marked failed."""
+    `days` unless marked failed, and every other connected cinema answers with nothing (no sessions, no
+    events: closed, which counts as reporting). `listed_ahead` are days whose sessions alone were pulled
+    (listed in advance), so that the absence of a session can be proven for presales."""
 
     cinemas: list[str]
     days: list[date]
@@ -37,6 +40,8 @@ class RawFixture:
     events: list[dict] = field(default_factory=list)
     failed: set[tuple[str, date]] = field(default_factory=set)
     quarantined: list[dict] = field(default_factory=list)
+    listed_ahead: list[date] = field(default_factory=list)
+    others_answer: bool = True
     _tickets: int = 0
 
     def session(
@@ -96,8 +101,9 @@ class RawFixture:
         ticket_id: str | None = None,
     ) -> str:
         self._tickets += 1
-        cinema_id, number = session_id.split(":S")
-        ticket_id = ticket_id or f"{cinema_id}:T{number}-{self._tickets:04d}"
+        if ticket_id is None:
+            cinema_id, number = session_id.split(":S")
+            ticket_id = f"{cinema_id}:T{number}-{self._tickets:04d}"
         self._event("sale", ticket_id, session_id, occurred_at, amount, seat or (1, self._tickets), category)
         return ticket_id
 
@@ -121,14 +127,23 @@ class RawFixture:
     # ------------------------------------------------------------------------------------------
 
     def manifests(self) -> list[dict]:
+        connected = [c.cinema_id for c in load_registry(SHIPPED_REGISTRY_DIR).connected_cinemas]
+        quiet = [c for c in connected if c not in self.cinemas] if self.others_answer else []
         rows = []
         for dataset, records in (("sessions", self.sessions), ("ticket_events", self.events)):
-            for day in self.days:
-                for cinema_id in self.cinemas:
-                    landed = sum(
-                        1 for r in records if r["cinema_id"] == cinema_id and r["business_date"] == day
-                    )
+            days = self.days + (self.listed_ahead if dataset == "sessions" else [])
+            for day in days:
+                for cinema_id in [*self.cinemas, *quiet]:
+                    mine = [r for r in records if r["cinema_id"] == cinema_id and r["business_date"] == day]
+                    quarantined = [
+                        q
+                        for q in self.quarantined
+                        if q["dataset"] == dataset
+                        and q["cinema_id"] == cinema_id
+                        and q["business_date"] == day
+                    ]
                     ok = (cinema_id, day) not in self.failed
+                    landed = len(mine) if ok else 0
                     rows.append(
                         {
                             "dataset": dataset,
@@ -138,19 +153,16 @@ class RawFixture:
                             "error": None if ok else "ConnectTimeout: cinema did not answer",
                             "error_type": None if ok else "timeout",
                             "attempts": 1 if ok else 2,
-                            "served": landed if ok else 0,
-                            "landed": landed if ok else 0,
-                            "quarantined": 0,
+                            "served": landed + len(quarantined) if ok else 0,
+                            "landed": landed,
+                            "quarantined": len(quarantined) if ok else 0,
                             "duplicates_dropped": 0,
                             "extra_fields": 0,
+                            "discarded_served": 0 if ok else 7,
+                            "replayed": 0,
                             "first_record_at": None,
                             "last_record_at": max(
-                                (
-                                    r.get("occurred_at") or r["starts_at"]
-                                    for r in records
-                                    if r["cinema_id"] == cinema_id and r["business_date"] == day
-                                ),
-                                default=None,
+                                (r.get("occurred_at") or r["starts_at"] for r in mine), default=None
                             )
                             if ok
                             else None,
@@ -162,6 +174,20 @@ class RawFixture:
                         }
                     )
         return rows
+
+    def quarantine(self, dataset: str, cinema_id: str, day: date, record: dict, reason: str) -> None:
+        """A record the contract check rejected, kept as served (JSON) with its reason."""
+        self.quarantined.append(
+            {
+                "dataset": dataset,
+                "page": 1,
+                "record_key": record.get("event_id") or record.get("session_id"),
+                "raw_record": json.dumps(record, default=str),
+                "reason": reason,
+                "cinema_id": cinema_id,
+                "business_date": day,
+            }
+        )
 
     def write(self, warehouse: Path) -> None:
         """Replaces the raw schema of `warehouse` with this fixture (a failed cinema-day lands nothing)."""

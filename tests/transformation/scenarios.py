@@ -7,17 +7,21 @@ from datetime import date, timedelta
 
 from tests.transformation.raw_fixture import RawFixture, days, local
 
-FEB29, MAR1, MAR2 = date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 2)
+FEB29, MAR1, MAR2, MAR5 = date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 5)
 DOMESTIC_FILM = "F00456"  # Zhuldyz Bauyrym, funded by KFP-2019-007
 FOREIGN_FILM = "F00001"
 CINEMAS = ["ALA-0001", "ALA-0002", "ALA-0020", "SHY-0001"]
 # Every cinema has landed days since 2024-02-20 (nothing sold before 2024-02-28), so the absence of a
 # sale or a session is provable for the scenario days.
 HISTORY = days(date(2024, 2, 20), MAR2)
+# Sessions listed in advance (pulled for the presale horizon after the last day).
+LISTED_AHEAD = days(MAR2 + timedelta(days=1), MAR2 + timedelta(days=8))
+UNREGISTERED_FILM = "F99999"
+GHOST_SESSION = "ALA-0002:zz-99"
 
 
 def clean_days() -> RawFixture:
-    fx = RawFixture(cinemas=CINEMAS, days=HISTORY)
+    fx = RawFixture(cinemas=CINEMAS, days=HISTORY, listed_ahead=LISTED_AHEAD)
     # The 25-hour day (UTC+6 until its end, UTC+5 after).
     s0 = fx.session("ALA-0001:S20240229-001", DOMESTIC_FILM, "H01", local(FEB29, 22, 0), "kk")
     fx.sell(s0, local(FEB29, 21, 0), "2200.00")
@@ -38,6 +42,15 @@ def clean_days() -> RawFixture:
     s3 = fx.session("SHY-0001:S20240302-001", FOREIGN_FILM, "H01", local(MAR2, 18, 0), "en")
     fx.sell(s3, local(MAR1, 9, 0), "1500.00")
     fx.sell(s3, local(MAR2, 17, 0), "1500.00", category="senior")
+
+    # Listed in advance for 2024-03-05 and presold on 2024-03-02: an advance sale, in no day's box office.
+    ahead = fx.session("ALA-0001:S20240305-001", DOMESTIC_FILM, "H01", local(MAR5, 19, 0), "kk")
+    fx.sell(ahead, local(MAR2, 11, 0), "2500.00")
+    presold = fx.sell(ahead, local(MAR2, 11, 5), "2500.00")
+    fx.refund(presold, local(MAR2, 12, 0))
+
+    # ALA-0020 scheduled a screening on 2024-03-02 and sold nothing: silent, not reporting.
+    fx.session("ALA-0020:S20240302-001", FOREIGN_FILM, "H01", local(MAR2, 20, 0), "ru")
 
     # ALA-0020 is connected but did not answer on 2024-03-01.
     fx.failed.add(("ALA-0020", MAR1))
@@ -65,8 +78,46 @@ def with_anomalies(fx: RawFixture) -> RawFixture:
     # A refund of a ticket that was never sold.
     fx.refund("ALA-0001:T20240302-002-9999", local(MAR2, 13, 0), session_id=twice)
 
-    # Sales naming a session the cinema never reported for its day.
-    ghost = "ALA-0002:S20240302-099"
-    fx.sell(ghost, local(MAR2, 14, 0), "2000.00")
-    fx.sell(ghost, local(MAR2, 14, 5), "2000.00")
+    # Sales on two days naming a session the cinema never listed; its id follows the contract, not the
+    # habit of carrying a date, so the finding is dated by the events (the last one's day).
+    ghost = GHOST_SESSION
+    fx.sell(ghost, local(MAR1, 14, 0), "2000.00", ticket_id="ALA-0002:ghost-t1")
+    fx.sell(ghost, local(MAR2, 14, 0), "2000.00", ticket_id="ALA-0002:ghost-t2")
+    fx.sell(ghost, local(MAR2, 14, 5), "2000.00", ticket_id="ALA-0002:ghost-t3")
+
+    # A session of a film not yet in the registry: quarantined, its two landed sales held back.
+    unregistered = "SHY-0001:S20240302-050"
+    fx.quarantine(
+        "sessions",
+        "SHY-0001",
+        MAR2,
+        {
+            "session_id": unregistered,
+            "film_id": UNREGISTERED_FILM,
+            "hall_id": "SHY-0001:H01",
+            "starts_at": local(MAR2, 21, 0).isoformat(),
+            "format": "2D",
+            "audio_language": "kk",
+            "subtitle_language": None,
+        },
+        f"film_id: unknown film {UNREGISTERED_FILM}",
+    )
+    fx.sell(unregistered, local(MAR2, 15, 0), "1500.00")
+    fx.sell(unregistered, local(MAR2, 15, 1), "1500.00")
+
+    # A sale quarantined for a malformed amount, and the refund of that ticket, landed.
+    quarantined_sale = {
+        "event_id": "SHY-0001:EQ1",
+        "event_type": "sale",
+        "ticket_id": "SHY-0001:TQ1",
+        "session_id": "SHY-0001:S20240302-001",
+        "occurred_at": local(MAR2, 9, 0).isoformat(),
+        "amount_kzt": "1500.00",
+        "seat_row": "seven",
+        "seat_number": 3,
+        "channel": "online",
+        "category": "adult",
+    }
+    fx.quarantine("ticket_events", "SHY-0001", MAR2, quarantined_sale, "seat_row: expected an integer")
+    fx.refund("SHY-0001:TQ1", local(MAR2, 10, 0), session_id="SHY-0001:S20240302-001")
     return fx

@@ -76,14 +76,21 @@ def _materialize(home, partition: str) -> dg.ExecuteInProcessResult:
 
 def test_a_partition_builds_then_publishes_every_mart_and_a_warehouse_copy(built_scenario, tmp_path):
     shutil.copy(built_scenario.warehouse, tmp_path / "warehouse.duckdb")
-    # Built as of 2024-03-03, when its last days were provisional; this build stands on today, and its
-    # window (session days from 2024-03-09) does not reach them: they close all the same.
+    # Built as of 2024-03-03, when its last days were open; this build stands on today, and its window
+    # (session days from 2024-03-09) does not reach them: they close all the same, and keep the other
+    # reasons they were built with (2024-03-01 missed a cinema).
     result = _materialize(tmp_path, "2024-03-10")
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations)
     for name in ("film_daily_box_office", "film_breakdowns_daily", "region_daily", "national_daily"):
-        assert query(tmp_path / "warehouse.duckdb", f"select * from marts.{name} where is_provisional") == []
+        rows = query(tmp_path / "warehouse.duckdb", f"select * from marts.{name}")
+        assert rows and not any("day_open" in r["provisional_reasons"] for r in rows)
+        assert all(r["is_provisional"] == bool(r["provisional_reasons"]) for r in rows)
+    [mar1] = query(
+        tmp_path / "warehouse.duckdb", "select * from marts.national_daily where business_date = '2024-03-01'"
+    )
+    assert mar1["provisional_reasons"] == ["cinemas_missing"]
 
     exports = tmp_path / "exports"
     marts = {
@@ -134,5 +141,8 @@ def test_a_failing_build_publishes_nothing(built_scenario, tmp_path):
 
 def test_the_top_films_of_the_day_come_with_the_coverage_behind_them(built_scenario):
     text = top_films_markdown(WarehouseResource(path=str(built_scenario.warehouse)), date(2024, 3, 2))
-    assert text.startswith("**2024-03-02**, provisional: 4 of 68 connected cinemas reported.")
-    assert "| 1 | Broken Garden | 93,000.00 | 47 | 2 |" in text
+    assert text.startswith(
+        "**2024-03-02**, provisional (day_open, cinemas_silent, presales_not_loaded, late_sales_not_loaded, "
+        "records_quarantined): 67 of 68 connected cinemas reported."
+    )
+    assert "| 1 | Broken Garden | 91,000.00 | 46 | 3 |" in text

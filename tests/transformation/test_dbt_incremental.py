@@ -4,13 +4,23 @@ with the earlier figure kept."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+
+import duckdb
 
 from tests.transformation.conftest import AS_OF
 from tests.transformation.dbt_helpers import query, run_dbt
 from tests.transformation.raw_fixture import local
-from tests.transformation.scenarios import FEB29, FOREIGN_FILM, MAR1, MAR2, clean_days, with_anomalies
+from tests.transformation.scenarios import (
+    DOMESTIC_FILM,
+    FEB29,
+    FOREIGN_FILM,
+    MAR1,
+    MAR2,
+    clean_days,
+    with_anomalies,
+)
 
 MARTS = {
     "film_daily_box_office": "film_id, business_date",
@@ -23,6 +33,8 @@ MARTS = {
     "cinema_reporting_daily": "cinema_id, business_date",
     "cinema_reporting_status": "cinema_id",
     "anomalies": "anomaly_id",
+    "quarantine": "quarantine_record_id",
+    "advance_sales": "film_id, session_date",
 }
 
 
@@ -104,6 +116,93 @@ def test_a_late_refund_moves_its_session_day_and_the_earlier_figure_is_kept(buil
         FEB29,
     )
     assert unchanged == [{"n": 1}]
+
+
+def _revisions(warehouse, film_id, day) -> list[dict]:
+    return query(
+        warehouse,
+        "select gross_kzt, is_provisional, provisional_reasons, dbt_valid_from, dbt_valid_to "
+        "from revisions.film_daily_box_office_revisions where film_id = ? and business_date = ? "
+        "order by dbt_valid_from",
+        film_id,
+        day,
+    )
+
+
+def test_a_day_turning_final_adds_a_revision_and_as_of_answers_ignore_the_readers_time_zone(
+    built_scenario, tmp_path
+):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    between = datetime.now(UTC)
+    # ALA-0020 is pulled again for 2024-03-01 and answers; a week later the day has closed.
+    fx = with_anomalies(clean_days())
+    fx.failed.clear()
+    fx.write(warehouse)
+    run_dbt(warehouse, "build", start_date="2024-03-01", end_date="2024-03-01", as_of_date="2024-03-10")
+
+    revisions = _revisions(warehouse, FOREIGN_FILM, MAR1)
+    assert [(r["is_provisional"], r["provisional_reasons"]) for r in revisions] == [
+        (True, ["day_open", "cinemas_missing"]),
+        (False, []),
+    ]
+    assert revisions[0]["gross_kzt"] == revisions[1]["gross_kzt"]  # the same figure, now final
+    assert (
+        str(
+            query(
+                warehouse,
+                "select typeof(dbt_valid_from) as t from revisions.film_daily_box_office_revisions limit 1",
+            )[0]["t"]
+        )
+        == "TIMESTAMP WITH TIME ZONE"
+    )
+
+    # The shipped as-of analysis, compiled for the moment between the two builds, read in two zones.
+    run_dbt(
+        warehouse,
+        "compile",
+        "--select",
+        "film_day_as_of",
+        film_id=FOREIGN_FILM,
+        business_date=str(MAR1),
+        as_of=between.isoformat(),
+    )
+    [compiled] = (tmp_path / "dbt" / "target" / "compiled").rglob("film_day_as_of.sql")
+    answers = []
+    for zone in ("Asia/Almaty", "America/Los_Angeles"):
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            con.execute(f"set TimeZone = '{zone}'")
+            cursor = con.cursor()
+            cursor.execute(compiled.read_text())
+            names = [d[0] for d in cursor.description]
+            answers.append([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+        finally:
+            con.close()
+    assert len(answers[0]) == 1 and answers[0][0]["is_provisional"]
+    assert [[(r["gross_kzt"], r["provisional_reasons"]) for r in a] for a in answers] == [
+        [(revisions[0]["gross_kzt"], ["day_open", "cinemas_missing"])]
+    ] * 2
+
+
+def test_revisions_kept_without_a_zone_are_converted_to_utc_instants_once(built_scenario, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:  # as dbt-duckdb stored them before: UTC wall-clock times without a zone
+        for column in ("dbt_valid_from", "dbt_valid_to", "dbt_updated_at"):
+            con.execute(
+                f"alter table revisions.film_daily_box_office_revisions alter {column} "
+                f"set data type timestamp using timezone('UTC', {column})"
+            )
+    finally:
+        con.close()
+    before = _revisions(warehouse, DOMESTIC_FILM, FEB29)
+    run_dbt(warehouse, "build", start_date="2024-03-02", end_date="2024-03-02", as_of_date=AS_OF)
+    after = _revisions(warehouse, DOMESTIC_FILM, FEB29)
+    assert after and len(after) == len(before)
+    assert [r["dbt_valid_from"] for r in after] == [r["dbt_valid_from"].replace(tzinfo=UTC) for r in before]
+    assert after[0]["dbt_valid_from"].utcoffset().total_seconds() == 0
 
 
 def _duplicate_an_event_of(warehouse, day: str) -> str:

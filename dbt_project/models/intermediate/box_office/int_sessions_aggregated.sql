@@ -9,13 +9,21 @@
 }}
 
 {#- Box office is counted by the business day of the session, as KOBIS does: every sale and refund of a
-    session lands on the session's day, whichever day it occurred. -#}
+    session lands on the session's day, whichever day it occurred. A session day counts once its own
+    ticket events were pulled: sessions listed ahead of their day only feed advance_sales. -#}
 
 with
+
+event_days as (
+    select distinct business_date
+    from {{ ref('stg_raw__landing_manifests') }}
+    where dataset = 'ticket_events' and {{ in_session_window('business_date') }}
+),
 
 sessions as (
     select * from {{ ref('stg_raw__sessions') }}
     where {{ in_session_window('session_date') }}
+        and session_date in (select business_date from event_days)
 ),
 
 events as (

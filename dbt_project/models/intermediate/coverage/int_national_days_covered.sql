@@ -1,4 +1,5 @@
-{#- The nation's coverage is the sum of its regions', so national and regional figures never disagree. -#}
+{#- The nation's coverage and completeness are its regions', so national and regional figures never
+    disagree. -#}
 
 with
 
@@ -9,9 +10,17 @@ region_days as (
 final as (
     select
         business_date,
-        cast(sum(cinemas_reporting) as integer) as cinemas_reporting,
-        cast(sum(cinemas_connected) as integer) as cinemas_connected,
         cast(sum(cinemas_total) as integer) as cinemas_total,
+        cast(sum(cinemas_connected) as integer) as cinemas_connected,
+        cast(sum(cinemas_reporting) as integer) as cinemas_reporting,
+        bool_or(has_cinemas_missing) as has_cinemas_missing,
+        bool_or(has_cinemas_silent) as has_cinemas_silent,
+        bool_or(has_presales_not_loaded) as has_presales_not_loaded,
+        bool_or(has_late_sales_not_loaded) as has_late_sales_not_loaded,
+        bool_or(has_records_quarantined) as has_records_quarantined,
+        cast(sum(quarantined_events) as bigint) as quarantined_events,
+        cast(sum(quarantined_sessions) as bigint) as quarantined_sessions,
+        cast(sum(quarantined_gross_kzt_claimed) as decimal(18, 2)) as quarantined_gross_kzt_claimed,
     from region_days
     group by business_date
 )

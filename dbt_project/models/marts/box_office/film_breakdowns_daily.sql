@@ -81,7 +81,8 @@ final as (
         national_coverage.cinemas_reporting,
         national_coverage.cinemas_connected,
         national_coverage.cinemas_total,
-        {{ is_provisional('aggregated.business_date') }} as is_provisional,
+        len({{ provisional_reasons('aggregated.business_date', 'national_coverage') }}) > 0 as is_provisional,
+        {{ provisional_reasons('aggregated.business_date', 'national_coverage') }} as provisional_reasons,
     from aggregated
     left join day_totals
         on aggregated.business_date = day_totals.business_date

@@ -85,7 +85,8 @@ final as (
         national_coverage.cinemas_reporting,
         national_coverage.cinemas_connected,
         national_coverage.cinemas_total,
-        {{ is_provisional('ranked.business_date') }} as is_provisional,
+        len({{ provisional_reasons('ranked.business_date', 'national_coverage') }}) > 0 as is_provisional,
+        {{ provisional_reasons('ranked.business_date', 'national_coverage') }} as provisional_reasons,
     from ranked
     inner join running
         on ranked.film_id = running.film_id

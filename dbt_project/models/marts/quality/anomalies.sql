@@ -9,9 +9,12 @@
 }}
 
 {#- Findings of the fraud and error patterns seen in other national systems (KOBIS, China's box office
-    audits). business_date is the day of the session concerned. A finding that depends on the absence of
-    a record (a refund with no sale, an event with no session) is only raised once every pull that could
-    hold that record has landed successfully, so the edge of the loaded history raises nothing. -#}
+    audits). business_date is the day of the session concerned, from the session itself; events of a
+    session nobody listed are dated by their own timestamps (the day of the last of them), never by
+    the shape of an id, which the exchange contract does not define. A finding that depends on the
+    absence of a record (a refund with no sale, an event with no session) is only raised once every pull
+    that could hold that record has landed successfully, so the edge of the loaded history raises
+    nothing; a record that is absent because it was quarantined is reported as such. -#}
 
 {%- set horizon = var('presale_horizon_days') | int %}
 
@@ -36,23 +39,66 @@ manifests as (
     where is_success
 ),
 
--- Each event with the day of its session: the loaded session's, else the day its id claims
--- (ALA-0001:S20240301-017 claims 2024-03-01), else the last day a presale could reach.
-located as (
+quarantined as (
+    select * from {{ ref('stg_raw__quarantined_records') }}
+    where {{ events_for_session_window('business_date') }}
+),
+
+quarantined_sessions as (
+    select
+        cinema_id,
+        claimed_session_id as session_id,
+        any_value(business_date) as session_date,
+        any_value(claimed_film_id) as film_id,
+        any_value(reason) as reason,
+        any_value(reason_code) as reason_code,
+    from quarantined
+    where dataset = 'sessions' and claimed_session_id is not null
+    group by cinema_id, claimed_session_id
+),
+
+quarantined_sales as (
+    select distinct cinema_id, claimed_ticket_id as ticket_id
+    from quarantined
+    where dataset = 'ticket_events' and claimed_ticket_id is not null
+        and coalesce(claimed_event_type, 'sale') = 'sale'
+),
+
+-- Each event with the day of its session: the loaded session's, else the quarantined session's, else
+-- (a session nobody listed) the day of the last event naming it.
+listed as (
     select
         events.*,
         sessions.session_id is not null as is_session_known,
+        quarantined_sessions.session_id is not null as is_session_quarantined,
         sessions.starts_at,
-        sessions.film_id,
-        try_strptime(regexp_extract(events.session_id, ':S([0-9]{8})-', 1), '%Y%m%d')::date as claimed_date,
-        coalesce(
-            sessions.session_date,
-            try_strptime(regexp_extract(events.session_id, ':S([0-9]{8})-', 1), '%Y%m%d')::date,
-            events.event_date + {{ horizon - 1 }}
-        ) as session_date,
+        coalesce(sessions.film_id, quarantined_sessions.film_id) as film_id,
+        quarantined_sessions.reason as session_quarantine_reason,
+        quarantined_sessions.reason_code as session_quarantine_reason_code,
+        coalesce(sessions.session_date, quarantined_sessions.session_date) as listed_session_date,
     from events
     left join sessions
         on events.session_id = sessions.session_id
+    left join quarantined_sessions
+        on events.cinema_id = quarantined_sessions.cinema_id
+        and events.session_id = quarantined_sessions.session_id
+),
+
+unlisted_session_dates as (
+    select session_id, max(event_date) as session_date
+    from listed
+    where listed_session_date is null
+    group by session_id
+),
+
+located as (
+    select
+        listed.* exclude (listed_session_date),
+        coalesce(listed.listed_session_date, unlisted_session_dates.session_date) as session_date,
+    from listed
+    left join unlisted_session_dates
+        on listed.listed_session_date is null
+        and listed.session_id = unlisted_session_dates.session_id
 ),
 
 in_window as (
@@ -173,10 +219,14 @@ late_sales as (
     where occurred_at > starts_at + interval ({{ var('late_sale_minutes') | int }}) minute
 ),
 
--- Ticket sales could have happened from presale_horizon_days before the session up to the refund.
+-- Ticket sales could have happened from presale_horizon_days before the session up to the refund; a
+-- sale that came but was quarantined is no missing sale.
 refunds_without_sale as (
     select
-        'refund_without_sale' as anomaly_type,
+        case
+            when quarantined_sales.ticket_id is not null then 'refund_of_quarantined_sale'
+            else 'refund_without_sale'
+        end as anomaly_type,
         in_window.event_id as subject_id,
         in_window.session_date as business_date,
         in_window.cinema_id,
@@ -185,63 +235,119 @@ refunds_without_sale as (
         in_window.ticket_id,
         in_window.event_id,
         in_window.occurred_at,
-        'refund of ' || in_window.amount_kzt || ' KZT for a ticket never sold' as details,
+        case
+            when quarantined_sales.ticket_id is not null
+                then 'refund of ' || in_window.amount_kzt || ' KZT for a ticket whose sale was quarantined'
+            else 'refund of ' || in_window.amount_kzt || ' KZT for a ticket never sold'
+        end as details,
     from in_window
+    left join quarantined_sales
+        on in_window.cinema_id = quarantined_sales.cinema_id
+        and in_window.ticket_id = quarantined_sales.ticket_id
     where in_window.is_refund
         and not exists (
             select 1 from events
             where events.is_sale and events.ticket_id = in_window.ticket_id
         )
         and (
-            select count(*) from manifests
-            where manifests.dataset = 'ticket_events'
-                and manifests.cinema_id = in_window.cinema_id
-                and manifests.business_date
-                    between in_window.session_date - {{ horizon }} and in_window.event_date
-        ) = in_window.event_date - (in_window.session_date - {{ horizon }}) + 1
+            quarantined_sales.ticket_id is not null
+            or (
+                select count(*) from manifests
+                where manifests.dataset = 'ticket_events'
+                    and manifests.cinema_id = in_window.cinema_id
+                    and manifests.business_date
+                        between in_window.session_date - {{ horizon }} and in_window.event_date
+            ) = in_window.event_date - (in_window.session_date - {{ horizon }}) + 1
+        )
 ),
 
--- An unknown session is only known to be unknown once its day's sessions have landed: the claimed day
--- when the id carries one, else every day a presale could reach.
+-- Events of a session that was quarantined (most often: its film is not in the registry yet).
+quarantined_session_events as (
+    select
+        session_id,
+        cinema_id,
+        session_date,
+        any_value(film_id) as film_id,
+        any_value(session_quarantine_reason) as reason,
+        any_value(session_quarantine_reason_code) as reason_code,
+        arg_min(event_id, occurred_at) as first_event_id,
+        min(occurred_at) as first_occurred_at,
+        count(*) as n_events,
+        sum(case when is_refund then -amount_kzt else amount_kzt end) as gross_kzt,
+    from in_window
+    where not is_session_known and is_session_quarantined
+    group by session_id, cinema_id, session_date
+),
+
+events_of_quarantined_sessions as (
+    select
+        case
+            when reason_code = 'unknown_film' then 'unregistered_film_session'
+            else 'quarantined_session'
+        end as anomaly_type,
+        session_id || '@' || session_date as subject_id,
+        session_date as business_date,
+        cinema_id,
+        session_id,
+        film_id,
+        null::varchar as ticket_id,
+        first_event_id as event_id,
+        first_occurred_at as occurred_at,
+        case
+            when reason_code = 'unknown_film'
+                then n_events || ' events (' || gross_kzt || ' KZT) of a session of film ' || film_id
+                    || ', not in the national film registry: held back until the film is registered'
+                    || ' and the quarantine replayed'
+            else n_events || ' events (' || gross_kzt || ' KZT) of a session held in quarantine: ' || reason
+        end as details,
+    from quarantined_session_events
+),
+
+-- A session nobody listed is known to be unknown once the cinema's sessions have landed for every day
+-- its events allow: an event of day E belongs to a session of day E - 1 .. E + presale_horizon_days.
 unknown_sessions as (
     select
         session_id,
         cinema_id,
         session_date,
-        any_value(claimed_date) as claimed_date,
         min(event_date) as first_event_date,
         max(event_date) as last_event_date,
         arg_min(event_id, occurred_at) as first_event_id,
         min(occurred_at) as first_occurred_at,
         count(*) as n_events,
     from in_window
-    where not is_session_known
+    where not is_session_known and not is_session_quarantined
     group by session_id, cinema_id, session_date
+),
+
+unknown_session_days as (
+    select
+        *,
+        last_event_date - 1 as first_possible_date,
+        greatest(first_event_date + {{ horizon }}, last_event_date - 1) as last_possible_date,
+    from unknown_sessions
 ),
 
 events_of_unknown_sessions as (
     select
         'unknown_session' as anomaly_type,
-        unknown_sessions.session_id || '@' || unknown_sessions.session_date as subject_id,
-        unknown_sessions.session_date as business_date,
-        unknown_sessions.cinema_id,
-        unknown_sessions.session_id,
+        session_id || '@' || session_date as subject_id,
+        session_date as business_date,
+        cinema_id,
+        session_id,
         null::varchar as film_id,
         null::varchar as ticket_id,
-        unknown_sessions.first_event_id as event_id,
-        unknown_sessions.first_occurred_at as occurred_at,
-        unknown_sessions.n_events || ' events name a session the cinema never reported' as details,
-    from unknown_sessions
+        first_event_id as event_id,
+        first_occurred_at as occurred_at,
+        n_events || ' events name a session the cinema never listed on any day from '
+            || first_possible_date || ' to ' || last_possible_date as details,
+    from unknown_session_days
     where (
         select count(*) from manifests
         where manifests.dataset = 'sessions'
-            and manifests.cinema_id = unknown_sessions.cinema_id
-            and manifests.business_date between
-                coalesce(unknown_sessions.claimed_date, unknown_sessions.first_event_date - 1)
-                and coalesce(unknown_sessions.claimed_date, unknown_sessions.last_event_date + {{ horizon - 1 }})
-    ) = coalesce(
-        unknown_sessions.claimed_date, unknown_sessions.last_event_date + {{ horizon - 1 }}
-    ) - coalesce(unknown_sessions.claimed_date, unknown_sessions.first_event_date - 1) + 1
+            and manifests.cinema_id = unknown_session_days.cinema_id
+            and manifests.business_date between first_possible_date and last_possible_date
+    ) = last_possible_date - first_possible_date + 1
 ),
 
 findings as (
@@ -252,6 +358,8 @@ findings as (
     select * from late_sales
     union all by name
     select * from refunds_without_sale
+    union all by name
+    select * from events_of_quarantined_sessions
     union all by name
     select * from events_of_unknown_sessions
 ),

@@ -9,7 +9,8 @@
     )
 }}
 
-{#- The national figure is the sum of the regions, so the two can never disagree. -#}
+{#- The national figure is the sum of the regions, so the two can never disagree; regions with no
+    connected cinema add nothing (their figures are unknown, and the coverage says so). -#}
 
 with
 
@@ -18,7 +19,12 @@ region_days as (
     where {{ in_session_window('business_date') }}
 ),
 
-final as (
+national_coverage as (
+    select * from {{ ref('int_national_days_covered') }}
+    where {{ in_session_window('business_date') }}
+),
+
+nation as (
     select
         business_date,
         cast(sum(gross_kzt) as decimal(18, 2)) as gross_kzt,
@@ -36,12 +42,24 @@ final as (
         cast(sum(kazakh_language_admissions) as bigint) as kazakh_language_admissions,
         cast({{ exact_ratio('sum(kazakh_language_admissions)', 'sum(admissions)') }} as decimal(9, 4))
             as kazakh_language_admissions_share,
+        cast(sum(quarantined_events) as bigint) as quarantined_events,
+        cast(sum(quarantined_sessions) as bigint) as quarantined_sessions,
+        cast(sum(quarantined_gross_kzt_claimed) as decimal(18, 2)) as quarantined_gross_kzt_claimed,
         cast(sum(cinemas_reporting) as integer) as cinemas_reporting,
         cast(sum(cinemas_connected) as integer) as cinemas_connected,
         cast(sum(cinemas_total) as integer) as cinemas_total,
-        {{ is_provisional('business_date') }} as is_provisional,
     from region_days
     group by business_date
+),
+
+final as (
+    select
+        nation.*,
+        len({{ provisional_reasons('nation.business_date', 'national_coverage') }}) > 0 as is_provisional,
+        {{ provisional_reasons('nation.business_date', 'national_coverage') }} as provisional_reasons,
+    from nation
+    left join national_coverage
+        on nation.business_date = national_coverage.business_date
 )
 
 select * from final

@@ -29,7 +29,8 @@ films as (
     select * from {{ ref('stg_raw__films') }}
 ),
 
--- Every region appears on every day the window knows of, with zeros when nothing was screened.
+-- Every region appears on every day the window knows of: zeros when its connected cinemas screened
+-- nothing, nulls when it has none connected.
 days as (
     select business_date from coverage
     union
@@ -56,35 +57,47 @@ region_totals as (
     group by sessions.region_code, sessions.business_date
 ),
 
+-- A region with no connected cinema has no figure at all (unknown, not zero).
 final as (
     select
         regions.region_code,
         regions.region_name,
         days.business_date,
-        cast(coalesce(region_totals.gross_kzt, 0) as decimal(18, 2)) as gross_kzt,
-        cast(coalesce(region_totals.sales_kzt, 0) as decimal(18, 2)) as sales_kzt,
-        cast(coalesce(region_totals.refunds_kzt, 0) as decimal(18, 2)) as refunds_kzt,
-        cast(coalesce(region_totals.admissions, 0) as bigint) as admissions,
-        cast(coalesce(region_totals.paid_admissions, 0) as bigint) as paid_admissions,
-        cast(coalesce(region_totals.n_screenings, 0) as bigint) as n_screenings,
-        cast(coalesce(region_totals.n_cinemas_screening, 0) as bigint) as n_cinemas_screening,
-        cast(coalesce(region_totals.n_films, 0) as bigint) as n_films,
+        {%- for column, type in [
+            ('gross_kzt', 'decimal(18, 2)'), ('sales_kzt', 'decimal(18, 2)'), ('refunds_kzt', 'decimal(18, 2)'),
+            ('admissions', 'bigint'), ('paid_admissions', 'bigint'), ('n_screenings', 'bigint'),
+            ('n_cinemas_screening', 'bigint'), ('n_films', 'bigint'),
+        ] %}
+        case when coverage.cinemas_connected > 0 then cast(coalesce(region_totals.{{ column }}, 0) as {{ type }}) end
+            as {{ column }},
+        {%- endfor %}
         cast({{ exact_ratio('region_totals.gross_kzt', 'region_totals.paid_admissions', 2) }} as decimal(18, 2))
             as avg_ticket_price_kzt,
-        cast(coalesce(region_totals.domestic_gross_kzt, 0) as decimal(18, 2)) as domestic_gross_kzt,
+        case
+            when coverage.cinemas_connected > 0
+                then cast(coalesce(region_totals.domestic_gross_kzt, 0) as decimal(18, 2))
+        end as domestic_gross_kzt,
         cast(
             {{ exact_ratio('coalesce(region_totals.domestic_gross_kzt, 0)', 'region_totals.gross_kzt') }}
             as decimal(9, 4)
         ) as domestic_gross_share,
-        cast(coalesce(region_totals.kazakh_language_admissions, 0) as bigint) as kazakh_language_admissions,
+        case
+            when coverage.cinemas_connected > 0
+                then cast(coalesce(region_totals.kazakh_language_admissions, 0) as bigint)
+        end as kazakh_language_admissions,
         cast(
             {{ exact_ratio('coalesce(region_totals.kazakh_language_admissions, 0)', 'region_totals.admissions') }}
             as decimal(9, 4)
         ) as kazakh_language_admissions_share,
+        cast(coalesce(coverage.quarantined_events, 0) as bigint) as quarantined_events,
+        cast(coalesce(coverage.quarantined_sessions, 0) as bigint) as quarantined_sessions,
+        cast(coalesce(coverage.quarantined_gross_kzt_claimed, 0) as decimal(18, 2)) as quarantined_gross_kzt_claimed,
         cast(coalesce(coverage.cinemas_reporting, 0) as integer) as cinemas_reporting,
         cast(coalesce(coverage.cinemas_connected, 0) as integer) as cinemas_connected,
         cast(coalesce(coverage.cinemas_total, 0) as integer) as cinemas_total,
-        {{ is_provisional('days.business_date') }} as is_provisional,
+        {%- set no_cinema = ["case when coalesce(coverage.cinemas_connected, 0) = 0 then 'no_connected_cinema' end"] %}
+        len({{ provisional_reasons('days.business_date', 'coverage', no_cinema) }}) > 0 as is_provisional,
+        {{ provisional_reasons('days.business_date', 'coverage', no_cinema) }} as provisional_reasons,
     from regions
     cross join days
     left join region_totals

@@ -9,7 +9,7 @@
 }}
 
 {#- Reporting is about what a cinema sent for a day, so figures here are by the day events occurred
-    (unlike the box office marts, which count by the session's day). -#}
+    (unlike the box office marts, which count by the session's day), and so is the quarantine. -#}
 
 with
 
@@ -21,6 +21,11 @@ cinema_days as (
 events as (
     select * from {{ ref('stg_raw__ticket_events') }}
     where {{ in_session_window('event_date') }}
+),
+
+quarantined as (
+    select * from {{ ref('stg_raw__quarantined_records') }}
+    where dataset = 'ticket_events' and {{ in_session_window('business_date') }}
 ),
 
 event_days as (
@@ -36,11 +41,31 @@ event_days as (
     group by cinema_id, event_date
 ),
 
+-- The money quarantined events claim, where type and amount can be read (a conflicting duplicate's
+-- event is counted already).
+quarantined_days as (
+    select
+        cinema_id,
+        business_date,
+        sum(
+            case
+                when reason_code = 'conflicting_duplicate' then null
+                when claimed_event_type = 'sale' then claimed_amount_kzt
+                when claimed_event_type = 'refund' then -claimed_amount_kzt
+            end
+        ) as quarantined_gross_kzt_claimed,
+        count(*) filter (where claimed_amount_kzt is null or claimed_event_type not in ('sale', 'refund'))
+            as n_quarantined_unreadable,
+    from quarantined
+    group by cinema_id, business_date
+),
+
 final as (
     select
         cinema_days.cinema_id,
         cinema_days.business_date,
         cinema_days.region_code,
+        cinema_days.reporting_state,
         cinema_days.is_reported,
         cinema_days.sessions_status,
         cinema_days.ticket_events_status,
@@ -50,12 +75,21 @@ final as (
         cast(coalesce(event_days.n_refunds, 0) as bigint) as n_refunds,
         cast(coalesce(event_days.gross_kzt, 0) as decimal(18, 2)) as gross_kzt,
         cinema_days.n_quarantined,
+        cinema_days.n_sessions_quarantined,
+        cinema_days.n_events_quarantined,
+        cast(coalesce(quarantined_days.quarantined_gross_kzt_claimed, 0) as decimal(18, 2))
+            as quarantined_gross_kzt_claimed,
+        cast(coalesce(quarantined_days.n_quarantined_unreadable, 0) as bigint) as n_quarantined_unreadable,
+        cinema_days.n_discarded_served,
         event_days.last_event_at,
         cinema_days.error,
     from cinema_days
     left join event_days
         on cinema_days.cinema_id = event_days.cinema_id
         and cinema_days.business_date = event_days.business_date
+    left join quarantined_days
+        on cinema_days.cinema_id = quarantined_days.cinema_id
+        and cinema_days.business_date = quarantined_days.business_date
 )
 
 select * from final

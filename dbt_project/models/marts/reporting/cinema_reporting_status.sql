@@ -1,5 +1,5 @@
 {#- The current reporting status of every cinema in the registry, judged on the latest business day
-    any pull was made for. -#}
+    ticket events were pulled for, with the states of int_cinema_days_reported. -#}
 
 with
 
@@ -14,7 +14,7 @@ cinema_days as (
 latest as (
     select max(business_date) as last_day_checked
     from cinema_days
-    where sessions_status is not null or ticket_events_status is not null
+    where ticket_events_status is not null
 ),
 
 history as (
@@ -43,11 +43,7 @@ final as (
         latest.last_day_checked,
         case
             when not cinemas.is_connected then 'not_connected'
-            when on_last_day.is_reported and on_last_day.n_events_landed > 0 then 'reporting'
-            when on_last_day.is_reported then 'silent'
-            when on_last_day.sessions_status = 'failed' or on_last_day.ticket_events_status = 'failed'
-                then 'failing'
-            else 'not_pulled'
+            else coalesce(on_last_day.reporting_state, 'not_pulled')
         end as status,
         history.last_reported_date,
         cast(latest.last_day_checked - history.last_reported_date as integer) as days_since_last_report,

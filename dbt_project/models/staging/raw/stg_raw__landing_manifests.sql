@@ -19,6 +19,8 @@ final as (
         quarantined as n_quarantined,
         duplicates_dropped as n_duplicates_dropped,
         extra_fields as n_extra_fields,
+        cast(coalesce(discarded_served, 0) as bigint) as n_discarded_served,
+        cast(coalesce(replayed, 0) as bigint) as n_replayed,
         first_record_at,
         last_record_at,
         finished_at,
