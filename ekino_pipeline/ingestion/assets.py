@@ -30,6 +30,7 @@ from ekino_pipeline.ingestion.workers import (
     pull_in_threads,
 )
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
+from ekino_pipeline.reporting_states import cinema_day_state, is_reporting, worst
 
 GROUP = "ingestion"
 RECONCILE_CHECK = "served_equals_landed_quarantined_duplicates"
@@ -196,68 +197,101 @@ def _targets(reg: Registry, requested: list[str]):
     return [connected[c] for c in sorted(set(requested))]
 
 
-def _is_reporting(manifest: dict) -> bool:
-    return manifest.get("status") == "success" and manifest.get("landed", 0) > 0
+def _status_metadata(
+    reg: Registry,
+    dataset: str,
+    manifests: dict[tuple[str, date], dict],
+    days: list[date],
+    sessions: dict[tuple[str, date], dict],
+):
+    """Metadata for people: one row per cinema over the window, totals and coverage.
 
-
-def _status_metadata(reg: Registry, dataset: str, manifests: dict[tuple[str, date], dict], days: list[date]):
-    """Metadata for people: one row per cinema over the window, totals and coverage."""
+    For ticket events, a cinema's `status` is its reporting state (ekino_pipeline.reporting_states),
+    the worst over the window's days, read with the sessions manifest of the same day; coverage counts
+    the connected cinemas reporting on the window's last day. The sessions pull runs before the ticket
+    events one, so its metadata says only whether each pull succeeded.
+    """
     regions = {r.region_code: r.name for r in reg.regions}
     per_cinema: dict[str, list[dict]] = {}
     for (cinema_id, _day), manifest in sorted(manifests.items()):
         per_cinema.setdefault(cinema_id, []).append(manifest)
+    by_events = dataset == "ticket_events"
+
+    def state(cinema_id: str, day: date) -> str:
+        return cinema_day_state(sessions.get((cinema_id, day)), manifests.get((cinema_id, day)))
+
     records = []
     for cinema_id, items in per_cinema.items():
         cinema = reg.cinema(cinema_id)
         failed = [m for m in items if m["status"] != "success"]
-        records.append(
-            dg.TableRecord(
-                {
-                    "cinema_id": cinema_id,
-                    "region": regions.get(cinema.region_code, cinema.region_code),
-                    "status": "failed"
-                    if failed
-                    else ("silent" if not any(map(_is_reporting, items)) else "ok"),
-                    "records": sum(m.get("landed", 0) for m in items),
-                    "gross_kzt": str(sum(Decimal(m.get("gross_kzt") or 0) for m in items)),
-                    "quarantined": sum(m.get("quarantined", 0) for m in items),
-                    "error": (failed[-1].get("error") or "")[:300] if failed else "",
-                }
-            )
+        row = {
+            "cinema_id": cinema_id,
+            "region": regions.get(cinema.region_code, cinema.region_code),
+        }
+        if by_events:
+            states = [state(cinema_id, day) for day in days]
+            row["status"] = worst(states)
+            row["days_reporting"] = sum(map(is_reporting, states))
+        else:
+            row["status"] = "failed" if failed else "success"
+        row.update(
+            records=sum(m.get("landed", 0) for m in items),
+            gross_kzt=str(sum(Decimal(m.get("gross_kzt") or 0) for m in items)),
+            quarantined=sum(m.get("quarantined", 0) for m in items),
+            error=(failed[-1].get("error") or "")[:300] if failed else "",
         )
-    schema = dg.TableSchema(
-        columns=[
-            dg.TableColumn("cinema_id", "string"),
-            dg.TableColumn("region", "string"),
-            dg.TableColumn("status", "string"),
-            dg.TableColumn("records", "int"),
-            dg.TableColumn("gross_kzt", "string", description="exact decimal, tenge"),
-            dg.TableColumn("quarantined", "int"),
-            dg.TableColumn("error", "string"),
-        ]
-    )
-    total = lambda field: sum(m.get(field, 0) for m in manifests.values())  # noqa: E731
+        records.append(dg.TableRecord(row))
+    columns = [
+        dg.TableColumn("cinema_id", "string"),
+        dg.TableColumn("region", "string"),
+        dg.TableColumn(
+            "status",
+            "string",
+            description="worst reporting state over the window: failed, not_pulled, quarantined, silent, "
+            "reported, no_sessions"
+            if by_events
+            else "success, or failed on some day of the window",
+        ),
+    ]
+    if by_events:
+        columns.append(dg.TableColumn("days_reporting", "int", description="reported or no_sessions"))
+    columns += [
+        dg.TableColumn("records", "int"),
+        dg.TableColumn("gross_kzt", "string", description="exact decimal, tenge"),
+        dg.TableColumn("quarantined", "int"),
+        dg.TableColumn("error", "string"),
+    ]
+    total = lambda field: sum(m.get(field) or 0 for m in manifests.values())  # noqa: E731
     last_day = days[-1]
-    reporting = sum(1 for (c, d), m in manifests.items() if d == last_day and _is_reporting(m))
     metadata = {
-        "cinemas": dg.TableMetadataValue(records=records, schema=schema),
+        "cinemas": dg.TableMetadataValue(records=records, schema=dg.TableSchema(columns=columns)),
         "days": len(days),
         "served": total("served"),
         "landed": total("landed"),
         "quarantined": total("quarantined"),
         "duplicates_dropped": total("duplicates_dropped"),
+        "discarded_served": total("discarded_served"),
         "failed_cinema_days": sum(1 for m in manifests.values() if m["status"] != "success"),
         "dagster/row_count": total("landed"),
-        "coverage": (
-            f"{last_day}: {reporting} reporting / {len(reg.connected_cinemas)} connected / "
-            f"{len(reg.cinemas)} cinemas"
-        ),
-        "cinemas_reporting": reporting,
         "cinemas_connected": len(reg.connected_cinemas),
         "cinemas_total": len(reg.cinemas),
     }
-    if dataset == "ticket_events":
-        metadata["gross_kzt"] = str(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values()))
+    if by_events:
+        last_states = Counter(state(c.cinema_id, last_day) for c in reg.connected_cinemas)
+        reporting = sum(n for s, n in last_states.items() if is_reporting(s))
+        metadata.update(
+            coverage=(
+                f"{last_day}: {reporting} reporting / {len(reg.connected_cinemas)} connected / "
+                f"{len(reg.cinemas)} cinemas"
+            ),
+            cinemas_reporting=reporting,
+            cinema_states=dg.MetadataValue.json(dict(sorted(last_states.items()))),
+            gross_kzt=str(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values())),
+        )
+    else:
+        metadata["cinemas_with_sessions"] = sum(
+            1 for (_, d), m in manifests.items() if d == last_day and m["status"] == "success" and m["landed"]
+        )
     return metadata
 
 
@@ -333,7 +367,11 @@ def pull_partition(
         for day, cinema_id, manifest in zone.manifests(dataset, days):
             if cinema_id in untouched:
                 manifests[(cinema_id, day)] = manifest
-    metadata = _status_metadata(reg, dataset, manifests, days)
+    # A cinema's state needs its sessions of the same day, pulled before this asset in the run.
+    sessions = (
+        {(c, d): m for d, c, m in zone.manifests("sessions", days)} if dataset == "ticket_events" else {}
+    )
+    metadata = _status_metadata(reg, dataset, manifests, days, sessions)
     metadata["duration_seconds"] = round(time.monotonic() - started, 2)
     if usage.processes:
         metadata["worker_processes"] = usage.processes
@@ -393,7 +431,8 @@ ticket_events = _exchange_asset(
     "ticket_events",
     "Every connected cinema's sales and refunds that occurred in the business day (Asia/Almaty), "
     "as Parquet per cinema-day, with quarantine and manifest.",
-    deps=[["landing", "registry_cinemas"]],
+    # After the sessions: a cinema's reporting state on a day reads both pulls of that day.
+    deps=[["landing", "registry_cinemas"], ["landing", "sessions"]],
 )
 
 ASSETS = [national_registries, sessions, ticket_events]

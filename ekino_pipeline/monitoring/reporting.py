@@ -1,10 +1,12 @@
 """Who is reporting: the state of every connected cinema, read from the landing manifests.
 
 Never the warehouse: a sensor must not contend with the run that writes it. A cinema is judged on the
-newest business days that were pulled: a day is *down* when its ticket-event pull failed (the API did
-not answer usably), *silent* when the pull succeeded with no events while the cinema had sessions
-scheduled (the API is up but nothing was sold). A streak of such days, newest first, is an episode;
-it is flagged once it has lasted longer than the threshold.
+newest business days that were pulled, each day by the one reporting rule of
+ekino_pipeline.reporting_states: a day is *down* when a pull failed (the API did not answer usably),
+*no sales* when it is silent (the API is up, sessions were scheduled, nothing was sold), *all
+quarantined* when every record it served was rejected, *not pulled* when a pull of the day is missing.
+A day reported or without sessions is fine. A streak of flagged days, newest first, is an episode; it
+is flagged once it has lasted longer than the threshold.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from ekino_pipeline import reporting_states as rs
 from ekino_pipeline.calendar import business_day_bounds
 from ekino_pipeline.exchange.registry import Registry
 from ekino_pipeline.ingestion.landing import MANIFEST, LandingZone
@@ -23,11 +26,24 @@ OK = "ok"
 API_DOWN = "api_down"
 NO_SALES = "no_sales"
 NOT_PULLED = "not_pulled"
+ALL_QUARANTINED = "all_quarantined"
 
 DESCRIPTIONS = {
     API_DOWN: "API down: no successful pull",
     NO_SALES: "API up but nothing sold while sessions were scheduled",
+    ALL_QUARANTINED: "every record served was quarantined: nothing landed",
     NOT_PULLED: "not pulled on a day the others were",
+}
+FLAGS = (API_DOWN, NO_SALES, ALL_QUARANTINED, NOT_PULLED)
+
+# The sensor's word for each reporting state of a day.
+_FLAG_OF = {
+    rs.NOT_PULLED: NOT_PULLED,
+    rs.FAILED: API_DOWN,
+    rs.QUARANTINED: ALL_QUARANTINED,
+    rs.SILENT: NO_SALES,
+    rs.REPORTED: OK,
+    rs.NO_SESSIONS: OK,
 }
 
 
@@ -67,17 +83,31 @@ def _day_state(zone: LandingZone, cinema_id: str, day: date) -> tuple[str, str, 
     """(state, detail, time of the last event seen) of one cinema-day."""
     base = f"business_date={day.isoformat()}{os.sep}cinema_id={cinema_id}{os.sep}{MANIFEST}"
     events = _read(zone.root / "ticket_events" / base)
-    if events is None:
-        return NOT_PULLED, "no manifest", None
-    last = datetime.fromisoformat(events["last_record_at"]) if events.get("last_record_at") else None
-    if events["status"] != "success":
-        return API_DOWN, events.get("error") or events.get("error_type") or "failed", last
-    if events.get("landed", 0) > 0:
-        return OK, "", last
     sessions = _read(zone.root / "sessions" / base)
-    if sessions is not None and sessions.get("landed", 0) > 0:
-        return NO_SALES, f"{sessions['landed']} sessions scheduled, no events", last
-    return OK, "no sessions scheduled", last
+    state = rs.cinema_day_state(sessions, events)
+    last = None
+    if events is not None and events.get("last_record_at"):
+        last = datetime.fromisoformat(events["last_record_at"])
+    return _FLAG_OF[state], _detail(state, sessions, events), last
+
+
+def _detail(state: str, sessions: dict | None, events: dict | None) -> str:
+    if state == rs.NOT_PULLED:
+        missing = [name for name, m in (("sessions", sessions), ("ticket events", events)) if m is None]
+        return f"no manifest of {' and '.join(missing)}"
+    if state == rs.FAILED:
+        failed = events if events.get("status") != "success" else sessions
+        return failed.get("error") or failed.get("error_type") or "failed"
+    if state == rs.QUARANTINED:
+        return (
+            f"{events.get('quarantined') or 0} events and {sessions.get('quarantined') or 0} sessions "
+            "quarantined, no event landed"
+        )
+    if state == rs.SILENT:
+        return f"{sessions['landed']} sessions scheduled, no events"
+    if state == rs.NO_SESSIONS:
+        return "no sessions scheduled"
+    return ""
 
 
 def assess_cinemas(

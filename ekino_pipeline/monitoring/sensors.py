@@ -16,7 +16,7 @@ from ekino_pipeline.calendar import business_date_of
 from ekino_pipeline.ingestion.assets import RegistryResource
 from ekino_pipeline.ingestion.resources import LandingResource
 from ekino_pipeline.monitoring.alerts import AlertNotifier, CinemaAlert, CinemaAlertsConfig, cinema_alerts_job
-from ekino_pipeline.monitoring.reporting import DESCRIPTIONS, CinemaState, assess_cinemas
+from ekino_pipeline.monitoring.reporting import DESCRIPTIONS, FLAGS, CinemaState, assess_cinemas
 
 REPORTING_CHECK = "connected_cinemas_reporting"
 TICKET_EVENTS = dg.AssetKey(["landing", "ticket_events"])
@@ -73,9 +73,7 @@ def _check_metadata(states: list[CinemaState]) -> dict:
     return {
         "connected": len(states),
         "reporting": len(states) - len(flagged),
-        "api_down": sum(s.state == "api_down" for s in flagged),
-        "no_sales": sum(s.state == "no_sales" for s in flagged),
-        "not_pulled": sum(s.state == "not_pulled" for s in flagged),
+        **{flag: sum(s.state == flag for s in flagged) for flag in FLAGS},
         "flagged_cinemas": _table(flagged),
     }
 
@@ -83,7 +81,8 @@ def _check_metadata(states: list[CinemaState]) -> dict:
 @dg.asset_check(
     asset=TICKET_EVENTS,
     name=REPORTING_CHECK,
-    description="Every connected cinema reports: no API down, no silence while sessions are scheduled.",
+    description="Every connected cinema reports: no API down, no silence while sessions are scheduled, "
+    "no feed wholly quarantined.",
 )
 def connected_cinemas_reporting(
     landing: LandingResource, registry: RegistryResource, monitoring: MonitoringResource
@@ -106,8 +105,8 @@ def build_silent_cinema_sensor(
         job=cinema_alerts_job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Flags connected cinemas that stop reporting (API down, or nothing sold while "
-        "sessions are scheduled) once per episode, and their recovery.",
+        description="Flags connected cinemas that stop reporting (API down, nothing sold while "
+        "sessions are scheduled, or every record quarantined) once per episode, and their recovery.",
     )
     def silent_cinema_sensor(
         context: dg.SensorEvaluationContext,

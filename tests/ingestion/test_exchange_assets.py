@@ -317,4 +317,5 @@ def test_a_pull_that_fails_after_serving_pages_says_what_was_served_and_thrown_a
     assert (recovered["discarded_served"], recovered["discarded_pages"]) == (50, 1)
     (event,) = result.asset_materializations_for_node(ingestion_assets.ticket_events.op.name)
     metadata = {name: value.value for name, value in event.metadata.items()}
+    assert metadata["discarded_served"] == 100
     assert metadata.get("worker_processes", 1) == processes

@@ -58,8 +58,10 @@ def test_a_day_pulled_by_worker_processes_equals_the_same_day_pulled_in_one(
 ):
     one = EkinoHome(tmp_path / "one", pilot_simulator, pilot_simulator.secrets_file)
     two = EkinoHome(tmp_path / "two", pilot_simulator, pilot_simulator.secrets_file)
-    in_process = materialize(monkeypatch, one.env, DAY.isoformat(), assets=EVENTS, processes=1)
-    in_workers = materialize(monkeypatch, two.env, DAY.isoformat(), assets=EVENTS, processes=2)
+    # With the sessions: a cinema's reporting state reads both pulls of its day.
+    pulls = [ingestion_assets.sessions, *EVENTS]
+    in_process = materialize(monkeypatch, one.env, DAY.isoformat(), assets=pulls, processes=1)
+    in_workers = materialize(monkeypatch, two.env, DAY.isoformat(), assets=pulls, processes=2)
     assert in_process.success and in_workers.success
 
     alone, shared = _metadata(in_process), _metadata(in_workers)

@@ -11,6 +11,7 @@ from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
 from tests.transformation.box_office import box_office, by_film_day
 from tests.transformation.conftest import Built
 from tests.transformation.dbt_helpers import ISSUE_MARTS, mart, query, run_dbt
+from tests.transformation.raw_fixture import RawFixture, local
 from tests.transformation.scenarios import (
     DOMESTIC_FILM,
     FEB29,
@@ -284,3 +285,21 @@ def test_dbt_docs_generate_describes_every_mart(built_scenario, tmp_path):
     catalog = json.loads((tmp_path / "dbt" / "target" / "catalog.json").read_text())
     assert "model.ekino.film_daily_box_office" in catalog["nodes"]
     assert "snapshot.ekino.film_daily_box_office_revisions" in catalog["nodes"]
+
+
+def test_a_first_loaded_day_holding_refunds_of_earlier_sales_builds_and_says_so(tmp_path):
+    # Against a hostile exchange, a fresh warehouse whose first day refunded tickets sold before it failed
+    # assert_negative_gross_is_explained, and nothing was published at all.
+    fx = RawFixture(cinemas=["ALA-0001"], days=[MAR1, MAR2], listed_ahead=[])
+    session = fx.session("ALA-0001:S20240301-007", FOREIGN_FILM, "H01", local(MAR1, 20, 0), "ru")
+    ticket = fx.sell(session, local(FEB29, 12, 0), "2500.00")
+    fx.refund(ticket, local(MAR1, 9, 0))
+    fx.events = [e for e in fx.events if e["event_type"] == "refund"]  # sold before the loaded history
+    warehouse = tmp_path / "warehouse.duckdb"
+    fx.write(warehouse)
+    run_dbt(warehouse, "build", as_of_date="2024-03-10")
+
+    row = _film_day(Built(fx, warehouse), FOREIGN_FILM, MAR1)
+    assert row["gross_kzt"] == Decimal("-2500.00") and row["admissions"] == -1
+    assert "presales_not_loaded" in row["provisional_reasons"] and row["is_provisional"]
+    assert query(warehouse, "select * from marts.anomalies where anomaly_type like 'refund%'") == []
