@@ -108,7 +108,8 @@ def ours(
     from ekino_pipeline.settings import Settings
 
     resources = build_resources(Settings.from_env())
-    config: dict = {"max_concurrency": concurrency, "processes": processes}
+    # The day alone: a fresh home would also pull the presale lookback's eight days of ticket events.
+    config: dict = {"max_concurrency": concurrency, "processes": processes, "presale_lookback_days": 0}
     run_config = {"ops": {ticket_events.op.name: {"config": config}}}
     instance = dg.DagsterInstance.ephemeral()
     profiler = None

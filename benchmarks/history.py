@@ -44,11 +44,16 @@ def pull_template(env: dict[str, str], day: date) -> None:
     resources = build_resources(Settings.from_env())
     instance = dg.DagsterInstance.ephemeral()
 
+    # These windows alone: the template needs no presale lookback or upcoming days beside them.
+    window_only = {"presale_lookback_days": 0, "upcoming_session_days": 0}
+
     def run(assets, first: date, last: date) -> None:
+        pulls = [a for a in assets if a in (ingestion.sessions, ingestion.ticket_events)]
         result = dg.materialize(
             assets,
             resources=resources,
             instance=instance,
+            run_config={"ops": {a.op.name: {"config": window_only} for a in pulls}},
             tags={
                 "dagster/asset_partition_range_start": first.isoformat(),
                 "dagster/asset_partition_range_end": last.isoformat(),

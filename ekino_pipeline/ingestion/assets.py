@@ -4,13 +4,18 @@ landed per business day.
 Within a run each cinema-day is isolated: a failing cinema is recorded in its manifest with the reason
 and the others carry on; the run fails only when the share of failed cinema-days passes a threshold.
 A span of days runs as one run (single-run backfill policy) over the partition window.
+
+Beside the window, the ticket events of the presale lookback days before it and the sessions of the
+upcoming days after it are pulled once (the cinema-days without a successful pull yet): a window's first
+sessions were sold before it began, and its presales are for sessions after it ends. They go through
+the same machinery but do not decide the run, nor the window's coverage.
 """
 
 import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +23,7 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.exchange.registry import Registry, load_registry, validate_cinema_id
 from ekino_pipeline.ingestion.landing import NATIONAL, new_attempt_id
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
@@ -63,6 +69,24 @@ class PullConfig(dg.Config):
         description=(
             "Worker processes sharing the pulls (each with its share of max_concurrency threads); "
             "0 starts one per CPU core for a day of 200 cinema-days or more, and none below that."
+        ),
+    )
+    presale_lookback_days: int = Field(
+        default=PRESALE_HORIZON_DAYS,
+        ge=0,
+        le=31,
+        description=(
+            "Ticket events only: also pull this many event days before the window (where the window's "
+            "first sessions had their presales) that have no successful pull yet; 0 pulls none."
+        ),
+    )
+    upcoming_session_days: int = Field(
+        default=PRESALE_HORIZON_DAYS,
+        ge=0,
+        le=31,
+        description=(
+            "Sessions only: also pull this many session days after the window (listed in advance, so "
+            "that presales can be attributed to a film) that have no successful pull yet; 0 pulls none."
         ),
     )
 
@@ -314,6 +338,46 @@ def _reconcile(manifests: dict[tuple[str, date], dict]) -> dg.AssetCheckResult:
     )
 
 
+# The days pulled beside the window, by dataset: the name of their metadata and how to find them.
+EXTRA_DAYS = {"ticket_events": "lookback", "sessions": "upcoming"}
+
+
+def _extra_days(dataset: str, config: PullConfig, days: list[date]) -> list[date]:
+    """Ticket events: the presale lookback before the window, whose events hold presales (and refunds)
+    of the window's first sessions. Sessions: the upcoming days after it, listed in advance, so that
+    the window's presales of later sessions can be attributed to a film."""
+    if dataset == "ticket_events":
+        return [days[0] - timedelta(days=n) for n in range(config.presale_lookback_days, 0, -1)]
+    return [days[-1] + timedelta(days=n) for n in range(1, config.upcoming_session_days + 1)]
+
+
+def _not_yet_pulled(zone, dataset: str, extra_days: list[date], targets) -> list[PullTask]:
+    """The cinema-days of the extra days without a successful pull: earlier runs pulled them, so a
+    daily run normally finds none, while a fresh backfill finds them all once."""
+    tasks = []
+    for day in extra_days:
+        for cinema in targets:
+            manifest = zone.read_manifest(dataset, day, cinema.cinema_id)
+            if manifest is None or manifest.get("status") != "success":
+                tasks.append(PullTask(cinema.cinema_id, cinema.base_url, day))
+    return tasks
+
+
+def _extra_metadata(prefix: str, n_days: int, extra: dict[tuple[str, date], dict]) -> dict:
+    failed = [(c, d, m) for (c, d), m in sorted(extra.items()) if m["status"] != "success"]
+    metadata = {
+        f"{prefix}_days": n_days,
+        f"{prefix}_cinema_days_pulled": len(extra),
+        f"{prefix}_landed": sum(m.get("landed") or 0 for m in extra.values()),
+        f"{prefix}_failed_cinema_days": len(failed),
+    }
+    if failed:
+        metadata[f"{prefix}_failures"] = dg.MetadataValue.md(
+            "\n".join(f"- {c} {d}: {(m.get('error') or '')[:200]}" for c, d, m in failed[:50])
+        )
+    return metadata
+
+
 def pull_partition(
     context: dg.AssetExecutionContext,
     dataset: str,
@@ -340,7 +404,13 @@ def pull_partition(
         run_id=context.run.run_id,
         max_attempts=config.max_attempts,
     )
-    tasks = [PullTask(c.cinema_id, c.base_url, d) for d in days for c in targets]
+    window_tasks = [PullTask(c.cinema_id, c.base_url, d) for d in days for c in targets]
+    prefix = EXTRA_DAYS[dataset]
+    extra_days = _extra_days(dataset, config, days)
+    extra_tasks = _not_yet_pulled(zone, dataset, extra_days, targets)
+    # One pool for both: the extra cinema-days get the same threads, processes, manifests, quarantine
+    # and isolation as the window's, and come after them.
+    tasks = window_tasks + extra_tasks
     processes = process_count(len(tasks), config.processes)
     usage = WorkerUsage()
     if processes > 1:
@@ -349,16 +419,23 @@ def pull_partition(
     else:
         pulls = pull_in_threads(plan, tasks, config.max_concurrency)
     started = time.monotonic()
+    window = set(days)
     manifests: dict[tuple[str, date], dict] = {}
-    context.log.info(f"{dataset}: pulling {len(targets)} cinemas x {len(days)} days ({days[0]}..{days[-1]})")
+    extra: dict[tuple[str, date], dict] = {}
+    context.log.info(
+        f"{dataset}: pulling {len(targets)} cinemas x {len(days)} days ({days[0]}..{days[-1]}) and "
+        f"{len(extra_tasks)} {prefix} cinema-days not pulled yet"
+    )
     statuses: Counter[str] = Counter()
     with contextlib.closing(pulls):
         for done, manifest in enumerate(pulls, start=1):
             cinema_id, day = manifest["cinema_id"], date.fromisoformat(manifest["business_date"])
-            manifests[(cinema_id, day)] = manifest
-            statuses[manifest["status"]] += 1
+            (manifests if day in window else extra)[(cinema_id, day)] = manifest
+            if day in window:
+                statuses[manifest["status"]] += 1
             if manifest["status"] != "success":
-                context.log.warning(f"{dataset} {cinema_id} {day}: failed: {manifest['error']}")
+                where = "" if day in window else f" ({prefix})"
+                context.log.warning(f"{dataset} {cinema_id} {day}{where}: failed: {manifest['error']}")
             if done % 50 == 0 or done == len(tasks):
                 context.log.info(f"{dataset}: {done}/{len(tasks)} cinema-days done ({dict(statuses)})")
     # The day's picture includes cinemas this run did not touch (a re-pull of a few cinemas).
@@ -372,22 +449,24 @@ def pull_partition(
         {(c, d): m for d, c, m in zone.manifests("sessions", days)} if dataset == "ticket_events" else {}
     )
     metadata = _status_metadata(reg, dataset, manifests, days, sessions)
+    metadata.update(_extra_metadata(prefix, len(extra_days), extra))
     metadata["duration_seconds"] = round(time.monotonic() - started, 2)
     if usage.processes:
         metadata["worker_processes"] = usage.processes
         metadata["worker_cpu_seconds"] = round(usage.cpu_seconds, 2)
         metadata["worker_peak_rss_mb"] = round(usage.peak_rss_mb, 1)
+    # Only the window's cinema-days decide the run: a day before or after it is its own run's concern.
     failed = statuses["failed"]
-    if tasks and failed / len(tasks) > config.max_failed_share:
+    if window_tasks and failed / len(window_tasks) > config.max_failed_share:
         raise dg.Failure(
             description=(
-                f"{failed} of {len(tasks)} cinema-days failed, more than the allowed share "
+                f"{failed} of {len(window_tasks)} cinema-days failed, more than the allowed share "
                 f"{config.max_failed_share:.0%}; see the cinemas table"
             ),
             metadata=metadata,
         )
     yield dg.MaterializeResult(asset_key=["landing", dataset], metadata=metadata)
-    yield _reconcile(manifests)
+    yield _reconcile({**manifests, **extra})
 
 
 def _exchange_asset(dataset: str, description: str, deps: list[list[str]]):
@@ -424,13 +503,15 @@ def _exchange_asset(dataset: str, description: str, deps: list[list[str]]):
 
 sessions = _exchange_asset(
     "sessions",
-    "Every connected cinema's screenings of the business day, as Parquet per cinema-day.",
+    "Every connected cinema's screenings of the business day, as Parquet per cinema-day, and those of "
+    "the upcoming days not pulled yet (listed in advance, so that presales find their film).",
     deps=[["landing", "registry_cinemas"], ["landing", "registry_films"]],
 )
 ticket_events = _exchange_asset(
     "ticket_events",
     "Every connected cinema's sales and refunds that occurred in the business day (Asia/Almaty), "
-    "as Parquet per cinema-day, with quarantine and manifest.",
+    "as Parquet per cinema-day, with quarantine and manifest; and those of the presale lookback days "
+    "before the window not pulled yet.",
     # After the sessions: a cinema's reporting state on a day reads both pulls of that day.
     deps=[["landing", "registry_cinemas"], ["landing", "sessions"]],
 )

@@ -3,6 +3,7 @@ backfills from the command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,10 +16,11 @@ import pyarrow.compute as pc
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of
 from tests.conftest import EkinoHome, start_simulator
-from tests.ingestion.helpers import landing, manifests, materialize, read_landed
+from tests.ingestion.helpers import WINDOW_ONLY, landing, manifests, materialize, read_landed
 
 DAY = date(2024, 3, 5)
 BIN = os.path.dirname(sys.executable)
+PULL_OPS = ("landing__sessions", "landing__ticket_events")
 
 
 def _cli_env(env: dict[str, str], dagster_home) -> dict[str, str]:
@@ -157,6 +159,8 @@ def test_the_command_line_backfills_a_partition_range_in_one_run(pilot_home: Eki
             "group:ingestion",
             "--partition-range",
             "2024-03-04...2024-03-05",
+            "--config-json",
+            json.dumps({"ops": {op: {"config": WINDOW_ONLY} for op in PULL_OPS}}),
         ],
         env=_cli_env(pilot_home.env, dagster_home),
         capture_output=True,
