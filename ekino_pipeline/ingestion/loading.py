@@ -7,12 +7,15 @@ grow with the history), and the manifests become a table the coverage marts can 
 only files that committed manifests name, so a half-written attempt never reaches the warehouse.
 """
 
-from datetime import date, datetime
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pyarrow as pa
 
+from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.ingestion.assets import REGISTRY_TABLES, LandingResource
 from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
@@ -51,8 +54,14 @@ MANIFEST_SCHEMA = pa.schema(MANIFEST_COLUMNS)
 
 
 def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema) -> None:
+    """Create the table, or add the columns a warehouse made by an older version lacks (`insert by
+    name` fails on a column the table does not have); existing rows get NULL there: not known."""
     empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
     con.execute(f"create table if not exists {table} as select * from empty")
+    existing = {column[0] for column in con.execute(f"select * from {table} limit 0").description}
+    for name, kind, *_ in con.execute("describe select * from empty").fetchall():
+        if name not in existing:
+            con.execute(f'alter table {table} add column "{name}" {kind}')
 
 
 def _read_parquet(listing: str, *options: str) -> str:
@@ -61,29 +70,92 @@ def _read_parquet(listing: str, *options: str) -> str:
     return f"read_parquet([{listing}], {', '.join(['hive_partitioning = false', *options])})"
 
 
-def _replace_window(
-    con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema, first: date, last: date, files
-) -> int:
-    _ensure_table(con, table, schema)
+def _replace_window(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date, files) -> int:
     con.execute(f"delete from {table} where business_date between ? and ?", [first, last])
+    # The window was just emptied, so the rows inserted are the window's rows.
+    return _insert_files(con, table, files)
+
+
+def _insert_files(con: duckdb.DuckDBPyConnection, table: str, files) -> int:
+    """Insert the rows of Parquet files; the number of rows inserted."""
     if not files:
         return 0
     listing = ", ".join(sql_string(f) for f in files)
-    # The window was just emptied, so the rows inserted are the window's rows.
     return con.execute(f"insert into {table} by name select * from {_read_parquet(listing)}").fetchone()[0]
 
 
-def _manifest_table(zone: LandingZone, days: list[date]) -> pa.Table:
-    rows = []
-    for dataset in ("sessions", "ticket_events"):
-        for _day, _cinema, manifest in zone.manifests(dataset, days):
-            rows.append({name: manifest.get(name) for name in MANIFEST_COLUMNS})
+def _manifest_table(manifests: Iterable[dict]) -> pa.Table:
+    rows = [{name: manifest.get(name) for name in MANIFEST_COLUMNS} for manifest in manifests]
     timestamps = [name for name, kind in MANIFEST_COLUMNS.items() if pa.types.is_timestamp(kind)]
     for row in rows:
         row["business_date"] = date.fromisoformat(row["business_date"])
         for name in timestamps:
             row[name] = datetime.fromisoformat(row[name]) if row[name] else None
     return pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
+
+
+def _window_manifests(zone: LandingZone, days: list[date]) -> Iterator[dict]:
+    for dataset in ("sessions", "ticket_events"):
+        for _day, _cinema, manifest in zone.manifests(dataset, days):
+            yield manifest
+
+
+def _named_files(zone: LandingZone, dataset: str, manifests: list[dict], kind: str) -> list[Path]:
+    files = []
+    for m in manifests:
+        name = m.get("files", {}).get(kind)
+        if name:
+            day = date.fromisoformat(m["business_date"])
+            files.append(zone.cinema_day_dir(dataset, day, m["cinema_id"]) / name)
+    return files
+
+
+def _replace_changed_cinema_days(
+    con: duckdb.DuckDBPyConnection, zone: LandingZone, dataset: str, table: str, days: list[date]
+) -> tuple[int, int]:
+    """Days outside the window (the presale lookback's ticket events, the upcoming days' sessions):
+    only the cinema-days whose committed manifest is not the one the warehouse holds (new, pulled
+    again, or replayed) are replaced, data, quarantine and manifest row together, so that a daily run
+    does not reload a week it already has. Cinema-days without a manifest are left as they are.
+    Returns (cinema-days replaced, data rows inserted)."""
+    if not days:
+        return 0, 0
+    # A pull gives a new attempt_id; a quarantine replay keeps the pull's and names new files
+    # (data_attempt_id): either way the cinema-day changed.
+    loaded = set(
+        con.execute(
+            "select cinema_id, business_date, attempt_id, data_attempt_id from raw.landing_manifests "
+            "where dataset = ? and business_date between ? and ?",
+            [dataset, days[0], days[-1]],
+        ).fetchall()
+    )
+    changed = [
+        m
+        for day, cinema_id, m in zone.manifests(dataset, days)
+        if (cinema_id, day, m.get("attempt_id"), m.get("data_attempt_id")) not in loaded
+    ]
+    if not changed:
+        return 0, 0
+    keys = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
+        {
+            "cinema_id": [m["cinema_id"] for m in changed],
+            "business_date": pa.array([date.fromisoformat(m["business_date"]) for m in changed], pa.date32()),
+        }
+    )
+    same_cinema_day = "t.cinema_id = k.cinema_id and t.business_date = k.business_date"
+    con.execute(f"delete from {table} t using keys k where {same_cinema_day}")
+    con.execute(
+        f"delete from raw.quarantine t using keys k where t.dataset = ? and {same_cinema_day}", [dataset]
+    )
+    con.execute(
+        f"delete from raw.landing_manifests t using keys k where t.dataset = ? and {same_cinema_day}",
+        [dataset],
+    )
+    rows = _insert_files(con, table, _named_files(zone, dataset, changed, "data"))
+    _insert_files(con, "raw.quarantine", _named_files(zone, dataset, changed, "quarantine"))
+    manifests = _manifest_table(changed)  # noqa: F841 - read by DuckDB's replacement scan
+    con.execute("insert into raw.landing_manifests by name select * from manifests")
+    return len(changed), rows
 
 
 def _latest_registry_day(zone: LandingZone) -> date | None:
@@ -94,6 +166,13 @@ def _latest_registry_day(zone: LandingZone) -> date | None:
     ]
     return max(days, default=None)
 
+
+RAW_SCHEMAS = {
+    "raw.ticket_events": TICKET_EVENTS,
+    "raw.sessions": SESSIONS,
+    "raw.quarantine": QUARANTINE,
+    "raw.landing_manifests": MANIFEST_SCHEMA,
+}
 
 RAW_KEYS = [
     "ticket_events",
@@ -121,31 +200,45 @@ RAW_KEYS = [
     pool=WAREHOUSE_POOL,
 )
 def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource):
-    """Replaces the window's rows of the raw tables with what committed manifests name."""
+    """Replaces the window's rows of the raw tables with what committed manifests name; beside the
+    window, the ticket events of the presale lookback and the sessions of the upcoming days that were
+    pulled since the last load."""
     zone = landing.zone()
     days = partition_days(context)
     first, last = days[0], days[-1]
+    lookback = [first - timedelta(days=n) for n in range(PRESALE_HORIZON_DAYS, 0, -1)]
+    upcoming = [last + timedelta(days=n) for n in range(1, PRESALE_HORIZON_DAYS + 1)]
     counts: dict[str, int] = {}
+    extra: dict[str, dict] = {}
     with warehouse.connect() as con:
         con.execute("create schema if not exists raw")
         con.execute("begin")
+        for table, schema in RAW_SCHEMAS.items():
+            _ensure_table(con, table, schema)
         counts["ticket_events"] = _replace_window(
-            con, "raw.ticket_events", TICKET_EVENTS, first, last, zone.committed_files("ticket_events", days)
+            con, "raw.ticket_events", first, last, zone.committed_files("ticket_events", days)
         )
         counts["sessions"] = _replace_window(
-            con, "raw.sessions", SESSIONS, first, last, zone.committed_files("sessions", days)
+            con, "raw.sessions", first, last, zone.committed_files("sessions", days)
         )
         quarantine_files = zone.committed_files("sessions", days, "quarantine") + zone.committed_files(
             "ticket_events", days, "quarantine"
         )
-        counts["quarantine"] = _replace_window(
-            con, "raw.quarantine", QUARANTINE, first, last, quarantine_files
-        )
-        manifests = _manifest_table(zone, days)
-        _ensure_table(con, "raw.landing_manifests", MANIFEST_SCHEMA)
+        counts["quarantine"] = _replace_window(con, "raw.quarantine", first, last, quarantine_files)
+        manifests = _manifest_table(_window_manifests(zone, days))
         con.execute("delete from raw.landing_manifests where business_date between ? and ?", [first, last])
         con.execute("insert into raw.landing_manifests by name select * from manifests")
         counts["landing_manifests"] = manifests.num_rows
+        for dataset, table, extra_days, name in (
+            ("ticket_events", "raw.ticket_events", lookback, "lookback"),
+            ("sessions", "raw.sessions", upcoming, "upcoming"),
+        ):
+            cinema_days, rows = _replace_changed_cinema_days(con, zone, dataset, table, extra_days)
+            extra[dataset] = {
+                f"{name}_days": f"{extra_days[0]}..{extra_days[-1]}",
+                f"{name}_cinema_days_loaded": cinema_days,
+                f"{name}_rows_loaded": rows,
+            }
         # Which cinemas were connected on each day: the registry snapshot of that day.
         cinema_files = zone.committed_files("registry_cinemas", days)
         con.execute(
@@ -175,7 +268,11 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
     for name in RAW_KEYS:
         yield dg.MaterializeResult(
             asset_key=["raw", name],
-            metadata={"dagster/row_count": counts.get(name, 0), "window": f"{first}..{last}"},
+            metadata={
+                "dagster/row_count": counts.get(name, 0),
+                "window": f"{first}..{last}",
+                **extra.get(name, {}),
+            },
         )
 
 
