@@ -42,6 +42,17 @@
     {{- conditions | join(' and ') if conditions else 'true' -}}
 {%- endmacro %}
 
+{#- Days before the window's first session day (the presale lookback's event days, read from
+    events_for_session_window): false for a build without a window. -#}
+{% macro before_session_window(column) -%}
+    {%- set window = session_window() -%}
+    {%- if window.first is none -%}
+        false
+    {%- else -%}
+        {{ column }} < date '{{ window.first }}'
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Ticket events that can belong to sessions of the window: presales start at most
     presale_horizon_days before their session's day. Only a lower bound: a sale long after its session
     started is still that session's (and an anomaly). -#}

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='event_date',
+        unique_key=['event_date', 'cinema_id'],
         pre_hook="{{ clear_session_window('event_date') }}",
         on_schema_change='fail',
     )
@@ -60,9 +60,29 @@ attributed as (
         on events.ticket_id = first_sales.ticket_id
 ),
 
-final as (
+in_window as (
     select * from attributed
     where {{ in_session_window('event_date') }}
+),
+
+lookback as (
+    select * from attributed
+    where {{ before_session_window('event_date') }}
+    {%- if is_incremental() %}
+        and not exists (
+            select 1 from {{ this }} as present
+            where present.cinema_id = attributed.cinema_id
+                and present.event_date = attributed.event_date
+                and {{ before_session_window('present.event_date') }}
+                and {{ events_for_session_window('present.event_date') }}
+        )
+    {%- endif %}
+),
+
+final as (
+    select * from in_window
+    union all by name
+    select * from lookback
 )
 
 select * from final
