@@ -16,12 +16,12 @@
 {#- Why a day's figures are not final yet, in a fixed order (empty when final), from the flags of
     `covered`, an alias of int_region_days_covered or int_national_days_covered:
       day_open               the day has not closed (closing_lag_days after it)
+      coverage_unknown       no coverage is known for the day
       cinemas_missing        a connected cinema's pull of the day failed or was not made
       cinemas_silent         a connected cinema answered with no sales while sessions were scheduled
       presales_not_loaded    ticket events of a day before it that can hold presales were not loaded
       late_sales_not_loaded  the next day's ticket events (sales after midnight) were not loaded
       records_quarantined    records of the day were quarantined (see the quarantine mart)
-      coverage_unknown       no coverage is known for the day
     `extra` adds reasons of the caller's own, as SQL expressions yielding a reason or null. -#}
 {% macro provisional_reasons(day_column, covered, extra=[]) -%}
     list_filter(

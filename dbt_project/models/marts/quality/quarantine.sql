@@ -16,12 +16,23 @@ films as (
     select * from {{ ref('stg_raw__films') }}
 ),
 
+-- Two identical copies of one broken record served in one pull are two records: numbered apart.
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by record_kind, dataset, cinema_id, pulled_date, event_id, session_id, raw_record, reason
+            order by attempt_id
+        ) as copy_number,
+    from located
+),
+
 final as (
     select
         md5(
             located.record_kind || ':' || located.dataset || ':' || located.cinema_id || ':'
             || located.pulled_date || ':' || coalesce(located.event_id, located.session_id, '')
-            || ':' || coalesce(located.raw_record, '') || ':' || located.reason
+            || ':' || coalesce(located.raw_record, '') || ':' || located.reason || ':' || located.copy_number
         ) as quarantine_record_id,
         located.record_kind,
         located.dataset,
@@ -42,7 +53,7 @@ final as (
         located.reason_code,
         located.raw_record,
         located.attempt_id,
-    from located
+    from numbered as located
     left join cinemas
         on located.cinema_id = cinemas.cinema_id
     left join films
