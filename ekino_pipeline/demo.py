@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_FAULTS = Path(__file__).parent / "exchange" / "simulator" / "demo_faults.yaml"
 SILENT_CINEMA = "ALA-0001"
 DOWN_CINEMA = "ZKO-0001"
+UNKNOWN_FILM = "F99999"  # screened by MAN-0001 (demo_faults.yaml), absent from the shipped registry
 
 
 def _say(text: str = "") -> None:
@@ -70,16 +71,36 @@ def _print_table(columns: list[str], rows: list[tuple]) -> None:
             _say("  " + "  ".join("-" * w for w in widths))
 
 
-def print_headline(exports: Path, last: date) -> None:
+def _reasons(reasons: list[str] | None) -> str:
+    return ", ".join(reasons) if reasons else "final"
+
+
+def print_headline(exports: Path, first: date, last: date) -> None:
     """The headline, read from the Parquet exports (the analysts' path: no warehouse lock)."""
     con = duckdb.connect()
     try:
         cur = con.cursor()
         mart = lambda name: f"read_parquet('{exports / (name + '.parquet')}')"  # noqa: E731
         _say(
-            f"\nTop 10 films on {last} "
-            "(box office by session day; coverage = cinemas reporting/connected/all)"
+            "\nThe nation by session day (coverage = cinemas reporting/connected/all; "
+            "what keeps a day provisional)"
         )
+        _print_table(
+            *_table(
+                cur,
+                f"""select business_date as day, gross_kzt, admissions,
+                           cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage,
+                           quarantined_gross_kzt_claimed as quarantined_kzt,
+                           array_to_string(provisional_reasons, ', ') as provisional
+                    from {mart("national_daily")}
+                    where business_date between ? and ? order by business_date""",
+                [first, last],
+            )
+        )
+        [(reasons,)] = cur.execute(
+            f"select provisional_reasons from {mart('national_daily')} where business_date = ?", [last]
+        ).fetchall() or [(None,)]
+        _say(f"\nTop 10 films on {last} ({_reasons(reasons)})")
         _print_table(
             *_table(
                 cur,
@@ -90,7 +111,7 @@ def print_headline(exports: Path, last: date) -> None:
                 [last],
             )
         )
-        _say(f"\nRegions on {last}")
+        _say(f"\nRegions on {last} (no figure where no cinema is connected)")
         _print_table(
             *_table(
                 cur,
@@ -98,8 +119,27 @@ def print_headline(exports: Path, last: date) -> None:
                            domestic_gross_share as domestic_share,
                            kazakh_language_admissions_share as kazakh_share,
                            cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage
-                    from {mart("region_daily")} where business_date = ? order by gross_kzt desc""",
+                    from {mart("region_daily")} where business_date = ?
+                    order by gross_kzt desc nulls last""",
                 [last],
+            )
+        )
+        _say("\nAdvance sales: the upcoming sessions' top 5 films, sold so far")
+        _print_table(
+            *_table(
+                cur,
+                f"""select session_date, title, gross_kzt, admissions_so_far as tickets,
+                           n_sessions_listed as sessions, sales_through_date as sold_through
+                    from {mart("advance_sales")} order by gross_kzt desc limit 5""",
+            )
+        )
+        _say("\nQuarantine: records kept out of the box office, and the money they claim")
+        _print_table(
+            *_table(
+                cur,
+                f"""select reason_code as reason, dataset, count(*) as records,
+                           count(distinct cinema_id) as cinemas, sum(gross_kzt_claimed) as claimed_kzt
+                    from {mart("quarantine")} group by all order by records desc""",
             )
         )
         _say("\nState film funding outcomes by grant year (box office within the loaded window)")
@@ -115,7 +155,50 @@ def print_headline(exports: Path, last: date) -> None:
         con.close()
 
 
+def register_unknown_film(registry_dir: Path) -> None:
+    """The registry catches up: the film the MAN-0001 fault screens (F99999) gets its registry row."""
+    films = registry_dir / "films.csv"
+    with films.open("a", encoding="utf-8") as fh:
+        fh.write(
+            f"{UNKNOWN_FILM},Koktem Ani,Koktem Ani,drama,KZ,kk,{date.today().isoformat()},"
+            "Steppe Distribution,true,,104\n"
+        )
+
+
+def print_revisions(warehouse_copy: Path, replayed_at: datetime) -> None:
+    """What the replay revised: every change of a published figure is kept, with its instant."""
+    con = duckdb.connect(str(warehouse_copy), read_only=True)
+    try:
+        cur = con.cursor()
+        _say("\nRevisions the replay made (revisions.region_daily_revisions, valid from/to in UTC)")
+        _print_table(
+            *_table(
+                cur,
+                """with revised as (
+                       select region_code, business_date from revisions.region_daily_revisions
+                       group by all having count(*) > 1
+                   )
+                   select r.region_code as region, r.business_date as day, r.gross_kzt,
+                          r.quarantined_gross_kzt_claimed as quarantined_kzt,
+                          array_to_string(r.provisional_reasons, ', ') as provisional,
+                          strftime(timezone('UTC', r.dbt_valid_from), '%H:%M:%S') as valid_from,
+                          coalesce(strftime(timezone('UTC', r.dbt_valid_to), '%H:%M:%S'), 'now') as valid_to
+                   from revisions.region_daily_revisions r join revised using (region_code, business_date)
+                   where r.business_date = (select max(business_date) from revised)
+                   order by r.region_code, r.dbt_valid_from""",
+            )
+        )
+        [(n_film_days,)] = cur.execute(
+            "select count(*) from revisions.film_daily_box_office_revisions where dbt_valid_from >= ?",
+            [replayed_at],
+        ).fetchall()
+        _say(f"  ... and {n_film_days} film-day revisions since {replayed_at:%H:%M:%S} UTC")
+    finally:
+        con.close()
+
+
 def run_demo(days: int = 14, home: Path | None = None) -> int:
+    from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
     from ekino_pipeline.exchange.simulator.server import SimulatorServer
 
     home = (home or ROOT / ".ekino" / "demo").resolve()
@@ -124,9 +207,17 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True)
     shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", dagster_home / "dagster.yaml")
+    # The registry the pipeline reads is the demo's own copy, so that it can catch up later.
+    registry_dir = home / "registry"
+    shutil.copytree(SHIPPED_REGISTRY_DIR, registry_dir)
     secrets = home / "secrets.json"
     last = business_date_of(datetime.now(UTC)) - timedelta(days=1)
     first = last - timedelta(days=days - 1)
+    window = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    logging = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     started = time.monotonic()
     _say(f"e-Kino demo: daily_job for {days} business days {first}..{last} (Asia/Almaty), home {home}")
     with SimulatorServer(seed=1, secrets_file=secrets, faults=demo_faults(last)) as sim:
@@ -141,22 +232,18 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
                 "EKINO_EXCHANGE_BASE_URL": sim.url,
                 "EKINO_SECRETS_FILE": str(secrets),
                 "EKINO_START_DATE": (first - timedelta(days=1)).isoformat(),
+                "EKINO_REGISTRY_DIR": str(registry_dir),
             }
         )
         from ekino_pipeline.definitions import build_definitions, build_resources
+        from ekino_pipeline.ingestion.assets import national_registries
         from ekino_pipeline.monitoring.sensors import build_silent_cinema_sensor
         from ekino_pipeline.settings import Settings
 
         defs = build_definitions()
         instance = dg.DagsterInstance.get()
-        result = defs.get_job_def("daily_job").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": first.isoformat(),
-                "dagster/asset_partition_range_end": last.isoformat(),
-            },
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
+        result = defs.resolve_job_def("daily_job").execute_in_process(
+            instance=instance, tags=window, run_config=logging, raise_on_error=False
         )
         if not result.success:
             _say("daily_job failed; see the log above")
@@ -167,7 +254,7 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
             dg.build_sensor_context(instance=instance, resources=build_resources(settings), cursor=None)
         )
     _say(f"\ndaily_job succeeded in {time.monotonic() - started:.0f} s (run {result.run_id[:8]})")
-    print_headline(settings.exports_dir, last)
+    print_headline(settings.exports_dir, first, last)
     _say("\nCinemas the silent-cinema sensor flags")
     flagged = []
     for request in evaluation.run_requests or []:
@@ -179,6 +266,25 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
         )
     else:
         _say("  none")
+
+    # The registry catches up with the film MAN-0001 screens: its quarantined sessions are replayed and
+    # the window republished without asking the exchange again (the simulator is gone).
+    _say(
+        f"\nThe national film registry registers {UNKNOWN_FILM}; quarantine_replay_job republishes the window"
+    )
+    register_unknown_film(registry_dir)
+    resources = build_resources(settings)
+    snapshot = dg.materialize(
+        [national_registries], instance=instance, resources=resources, partition_key=last.isoformat()
+    )
+    replayed_at = datetime.now(UTC)
+    replay = defs.resolve_job_def("quarantine_replay_job").execute_in_process(
+        instance=instance, tags=window, raise_on_error=False
+    )
+    if not (snapshot.success and replay.success):
+        _say("quarantine_replay_job failed; see the log above")
+        return 1
+    print_revisions(settings.exports_dir / settings.warehouse_path.name, replayed_at)
     _say(f"\nExports for analysts: {settings.exports_dir}")
     _say(f"Browse the run: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
     return 0
