@@ -120,4 +120,24 @@ def with_anomalies(fx: RawFixture) -> RawFixture:
     }
     fx.quarantine("ticket_events", "SHY-0001", MAR2, quarantined_sale, "seat_row: expected an integer")
     fx.refund("SHY-0001:TQ1", local(MAR2, 10, 0), session_id="SHY-0001:S20240302-001")
+
+    # ALA-0004 answered, and the one event it sent was quarantined: a whole-feed quarantine.
+    fx.quarantine(
+        "ticket_events",
+        "ALA-0004",
+        MAR2,
+        {
+            "event_id": "ALA-0004:EQ1",
+            "event_type": "sale",
+            "ticket_id": "ALA-0004:TQ1",
+            "session_id": "ALA-0004:evening",
+            "occurred_at": local(MAR2, 12, 0).isoformat(),
+            "amount_kzt": "2000.00",
+            "seat_row": 1,
+            "seat_number": 1,
+            "channel": "telepathy",
+            "category": "adult",
+        },
+        "channel: 'telepathy' is not one of box_office, online, kiosk",
+    )
     return fx

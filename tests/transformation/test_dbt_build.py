@@ -135,11 +135,12 @@ def test_an_unknown_session_is_one_finding_dated_by_its_events_whatever_its_id_l
 def test_every_figure_carries_how_many_connected_cinemas_reported_that_day(built_scenario):
     national = {r["business_date"]: r for r in mart(built_scenario.warehouse, "national_daily", "1")}
     # 68 of 103 cinemas are connected and all answered, but ALA-0020 failed on 2024-03-01 and was silent
-    # on 2024-03-02 (a screening scheduled, nothing sold): neither day counts it as reporting.
+    # on 2024-03-02 (a screening scheduled, nothing sold): neither day counts it as reporting; nor does
+    # 2024-03-02 count ALA-0004, whose every record was quarantined.
     assert [
         (national[d]["cinemas_reporting"], national[d]["cinemas_connected"], national[d]["cinemas_total"])
         for d in (FEB29, MAR1, MAR2)
-    ] == [(68, 68, 103), (67, 68, 103), (67, 68, 103)]
+    ] == [(68, 68, 103), (67, 68, 103), (66, 68, 103)]
     assert _film_day(built_scenario, FOREIGN_FILM, MAR1)["cinemas_reporting"] == 67
     [almaty] = query(
         built_scenario.warehouse,
@@ -160,7 +161,8 @@ def test_every_figure_carries_how_many_connected_cinemas_reported_that_day(built
     }
     assert status["ALA-0001"] == "reported"
     assert status["ALA-0020"] == "silent"  # answered on the last day, nothing sold, a screening scheduled
-    assert status["ALA-0004"] == "no_sessions"  # answered, nothing scheduled: its zero is true
+    assert status["ALA-0007"] == "no_sessions"  # answered, nothing scheduled: its zero is true
+    assert status["ALA-0004"] == "quarantined"  # answered, but nothing it sent could be landed
     assert status["AST-0001"] == "not_connected"
 
 
@@ -203,21 +205,23 @@ def test_quarantined_money_is_counted_where_an_analyst_can_see_it(built_scenario
     [nation] = query(
         built_scenario.warehouse, "select * from marts.national_daily where business_date = ?", MAR2
     )
-    # A quarantined sale of 1500.00, and two sales of 1500.00 held back with their unregistered session.
-    assert (nation["quarantined_events"], nation["quarantined_sessions"]) == (3, 1)
-    assert nation["quarantined_gross_kzt_claimed"] == Decimal("4500.00")
+    # Quarantined sales of 1500.00 and 2000.00, and two sales of 1500.00 held back with their
+    # unregistered session.
+    assert (nation["quarantined_events"], nation["quarantined_sessions"]) == (4, 1)
+    assert nation["quarantined_gross_kzt_claimed"] == Decimal("6500.00")
     regions = query(
         built_scenario.warehouse,
         "select sum(quarantined_gross_kzt_claimed) as claimed from marts.region_daily "
         "where business_date = ?",
         MAR2,
     )
-    assert regions == [{"claimed": Decimal("4500.00")}]
+    assert regions == [{"claimed": Decimal("6500.00")}]
     quarantine = mart(built_scenario.warehouse, "quarantine", "record_kind, dataset, event_id")
     assert [(q["record_kind"], q["dataset"], q["reason_code"]) for q in quarantine] == [
         ("held_back", "ticket_events", "session_unknown_film"),
         ("held_back", "ticket_events", "session_unknown_film"),
         ("quarantined", "sessions", "unknown_film"),
+        ("quarantined", "ticket_events", "invalid_channel"),
         ("quarantined", "ticket_events", "invalid_seat_row"),
     ]
     assert all(q["film_id"] == UNREGISTERED_FILM and not q["is_film_registered"] for q in quarantine[:3])
