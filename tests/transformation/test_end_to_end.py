@@ -126,9 +126,16 @@ def faulty_network(tmp_path_factory):
 @pytest.fixture(scope="module")
 def first_build(faulty_network):
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _run(monkeypatch, faulty_network, FIRST, LAST)
+        result = _run(monkeypatch, faulty_network, FIRST, LAST)
     warehouse = Settings.from_env(faulty_network.env).warehouse_path
+    # One materialization per partition of the range, each with the run's metadata.
+    landed = next(
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["landing", "ticket_events"])
+    )
     return {
+        "landing_metadata": landed.materialization.metadata,
         "anomalies": mart(warehouse, "anomalies", "anomaly_id"),
         "film_days": {
             (r["film_id"], r["business_date"]): r for r in mart(warehouse, "film_daily_box_office", "1, 2")
@@ -149,6 +156,22 @@ def test_the_simulators_anomaly_scenarios_appear_and_clean_days_raise_none(fault
     found = [a for a in anomalies if a["anomaly_type"] != "unknown_session"]
     assert {a["anomaly_type"] for a in found} == {FOUND_AS[s] for s in CONTENT_FAULTS}
     assert all(a["business_date"] == DAY for a in found)
+
+
+def test_coverage_is_the_same_number_in_the_landing_asset_and_the_marts(faulty_network, first_build):
+    warehouse = Settings.from_env(faulty_network.env).warehouse_path
+    [nation] = query(warehouse, "select * from marts.national_daily where business_date = ?", LAST)
+    [film_day] = query(
+        warehouse, "select * from marts.film_daily_box_office where business_date = ? limit 1", LAST
+    )
+    metadata = first_build["landing_metadata"]
+    landed = (metadata["cinemas_reporting"].value, metadata["cinemas_connected"].value)
+    assert landed == (nation["cinemas_reporting"], nation["cinemas_connected"])
+    assert landed == (film_day["cinemas_reporting"], film_day["cinemas_connected"])
+    # The simulator's clock stands before the last day: the two cinemas pulled have its sessions
+    # scheduled and nothing sold (silent); the other connected cinemas were not pulled.
+    assert metadata["cinema_states"].value == {"not_pulled": 66, "silent": 2} and landed[0] == 0
+    assert {"cinemas_missing", "cinemas_silent"} <= set(nation["provisional_reasons"])
 
 
 def test_every_mart_has_its_parquet_export(faulty_network, first_build):
