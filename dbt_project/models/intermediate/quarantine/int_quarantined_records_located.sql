@@ -32,16 +32,7 @@ events as (
 ),
 
 quarantined_sessions as (
-    select
-        cinema_id,
-        claimed_session_id as session_id,
-        any_value(business_date) as session_date,
-        any_value(claimed_film_id) as film_id,
-        any_value(reason) as reason,
-        any_value(reason_code) as reason_code,
-    from quarantined
-    where dataset = 'sessions' and claimed_session_id is not null
-    group by cinema_id, claimed_session_id
+    select * from {{ ref('int_quarantined_sessions') }}
 ),
 
 quarantined_records as (
