@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 import yaml
 
+from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.transformation.dbt_args import dbt_build_args
 from ekino_pipeline.transformation.project import DBT_PROJECT_DIR
 
@@ -52,3 +53,9 @@ def test_full_history_tests_are_asked_for_by_a_var_and_off_unless_asked():
     assert _vars(args)["full_history_tests"] is True
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     assert project["vars"]["full_history_tests"] is False
+
+
+def test_the_presale_horizon_of_the_pulls_is_the_one_dbt_judges_completeness_by():
+    # The lookback pulls (Python) and the completeness of a session day (dbt) must mean the same days.
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["presale_horizon_days"] == PRESALE_HORIZON_DAYS
