@@ -55,12 +55,7 @@ quarantined_records as (
         quarantined.claimed_event_type as event_type,
         quarantined.claimed_occurred_at as occurred_at,
         quarantined.claimed_amount_kzt as amount_kzt,
-        case
-            when quarantined.dataset <> 'ticket_events' or quarantined.reason_code = 'conflicting_duplicate'
-                then null
-            when quarantined.claimed_event_type = 'sale' then quarantined.claimed_amount_kzt
-            when quarantined.claimed_event_type = 'refund' then -quarantined.claimed_amount_kzt
-        end as gross_kzt_claimed,
+        quarantined.claimed_gross_kzt as gross_kzt_claimed,
         quarantined.reason,
         quarantined.reason_code,
         quarantined.raw_record,

@@ -41,19 +41,12 @@ event_days as (
     group by cinema_id, event_date
 ),
 
--- The money quarantined events claim, where type and amount can be read (a conflicting duplicate's
--- event is counted already).
+-- The money quarantined events claim, where type and amount can be read.
 quarantined_days as (
     select
         cinema_id,
         business_date,
-        sum(
-            case
-                when reason_code = 'conflicting_duplicate' then null
-                when claimed_event_type = 'sale' then claimed_amount_kzt
-                when claimed_event_type = 'refund' then -claimed_amount_kzt
-            end
-        ) as quarantined_gross_kzt_claimed,
+        sum(claimed_gross_kzt) as quarantined_gross_kzt_claimed,
         count(*) filter (where claimed_amount_kzt is null or claimed_event_type not in ('sale', 'refund'))
             as n_quarantined_unreadable,
     from quarantined
