@@ -46,3 +46,20 @@ def daterange(first: date, last: date):
     while day <= last:
         yield day
         day += timedelta(days=1)
+
+
+# Film weeks run Thursday to Wednesday (releases open on Thursdays); the trade's weekend is Friday to
+# Sunday. The dbt macros film_week_start and weekend_start (macros/film_week.sql) follow the same rule.
+FILM_WEEK_FIRST_WEEKDAY = 3  # date.weekday() of Thursday
+WEEKEND_FIRST_WEEKDAY = 4  # date.weekday() of Friday
+
+
+def film_week_start(day: date) -> date:
+    """The Thursday that opens the film week holding `day`."""
+    return day - timedelta(days=(day.weekday() - FILM_WEEK_FIRST_WEEKDAY) % 7)
+
+
+def weekend_start(day: date) -> date | None:
+    """The Friday that opens the weekend holding `day`, or None for Monday to Thursday."""
+    offset = (day.weekday() - WEEKEND_FIRST_WEEKDAY) % 7
+    return day - timedelta(days=offset) if offset < 3 else None
