@@ -1,11 +1,12 @@
 """Film weeks and weekends: the Python rule and the dbt macros give the same days."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import jinja2
 
-from ekino_pipeline.calendar import film_week_start, weekend_start
+from ekino_pipeline.calendar import BUSINESS_TZ, film_week_start, weekend_start
+from ekino_pipeline.partitions import film_week_partitions
 from ekino_pipeline.transformation.project import DBT_PROJECT_DIR
 
 
@@ -31,3 +32,10 @@ def test_the_dbt_macros_agree_with_the_python_rule_on_every_weekday():
     with duckdb.connect() as con:
         rows = con.execute(sql, {"days": days}).fetchall()
     assert [(d, w, e) for d, w, e in rows] == [(d, film_week_start(d), weekend_start(d)) for d in days]
+
+
+def test_film_week_partitions_are_keyed_by_thursdays_and_exist_once_the_week_has_closed():
+    weeks = film_week_partitions(date(2024, 3, 1))  # a Friday: the first whole week opens on 7 March
+    keys = weeks.get_partition_keys(current_time=datetime(2024, 3, 21, 8, tzinfo=BUSINESS_TZ))
+    assert keys == ["2024-03-07", "2024-03-14"]  # the week of 21 March has not closed
+    assert all(film_week_start(date.fromisoformat(k)) == date.fromisoformat(k) for k in keys)
