@@ -7,13 +7,20 @@ network for benchmarks, say). Connecting a cinema is a registry row, never a cod
 from __future__ import annotations
 
 import csv
+import ipaddress
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urljoin
+from typing import TypeVar
+from urllib.parse import urljoin, urlsplit
+
+from ekino_pipeline.errors import ConfigError
+
+T = TypeVar("T")
 
 SHIPPED_REGISTRY_DIR = Path(__file__).parent / "registry_data"
 
@@ -22,6 +29,70 @@ CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
 FILM_ID_PATTERN = re.compile(r"^F[0-9]{5}$")
 
 REGISTRY_FILES = ("regions", "cinemas", "halls", "films", "funding_grants")
+
+
+class RegistryError(ConfigError):
+    """A registry file that cannot be used; the message names the file and, where one is at fault,
+    the row (counted as a spreadsheet does, the header being row 1) and the column."""
+
+
+@dataclass(frozen=True)
+class RegistryRow:
+    """One row of a registry CSV, which knows where it came from so that its errors can say so."""
+
+    path: Path
+    number: int
+    values: dict[str, str]
+
+    def __getitem__(self, column: str) -> str:
+        return self.values[column]
+
+    def parse(self, column: str, parse: Callable[[str], T]) -> T:
+        try:
+            return parse(self.values[column])
+        except (ValueError, InvalidOperation) as exc:
+            raise self.error(column, str(exc) or f"{self.values[column]!r} is not valid") from None
+
+    def error(self, column: str, message: str) -> RegistryError:
+        return RegistryError(f"{self.path}, row {self.number}, column {column}: {message}")
+
+
+def read_registry_csv(
+    path: Path, columns: Sequence[str], key: str | Sequence[str] | None = None
+) -> list[RegistryRow]:
+    """The rows of a registry CSV that has every one of `columns` and a value in each of them (an
+    empty value is fine; a missing one is not), and whose `key` columns are unique: a row listed twice
+    would otherwise win silently, and for a cinema its base URL decides where its token goes."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise RegistryError(f"{path}: missing column(s) {', '.join(missing)}")
+            rows = []
+            for values in reader:
+                number = len(rows) + 2
+                if None in values:
+                    raise RegistryError(f"{path}, row {number}: more values than the header has columns")
+                for column in columns:
+                    if values[column] is None:
+                        raise RegistryError(f"{path}, row {number}, column {column}: no value")
+                rows.append(RegistryRow(path, number, values))
+    except FileNotFoundError:
+        raise RegistryError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RegistryError(f"{path} cannot be read: {exc}") from None
+    if key is not None:
+        names = (key,) if isinstance(key, str) else tuple(key)
+        first_row: dict[tuple[str, ...], int] = {}
+        for row in rows:
+            value = tuple(row[c] for c in names)
+            if value in first_row:
+                shown = ", ".join(f"{c} {v}" for c, v in zip(names, value, strict=True))
+                raise RegistryError(f"{path}: rows {first_row[value]} and {row.number} both have {shown}")
+            first_row[value] = row.number
+    return rows
 
 
 def validate_cinema_id(cinema_id: object) -> str:
@@ -116,12 +187,6 @@ class Registry:
         return frozenset(f.film_id for f in self.films)
 
 
-def _rows(directory: Path, name: str) -> list[dict[str, str]]:
-    path = directory / f"{name}.csv"
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split("|") if part)
 
@@ -132,74 +197,125 @@ def _bool(text: str) -> bool:
     return text == "true"
 
 
-def load_registry(directory: Path | str | None = None) -> Registry:
-    """Read and validate the registry CSVs; a malformed row is an error naming file and row."""
-    directory = Path(directory) if directory else SHIPPED_REGISTRY_DIR
+def _base_url(text: str) -> str:
+    """A cinema's address as registered: an absolute http(s) URL, or a path below the exchange's."""
+    parts = urlsplit(text)
+    if not text or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{text!r} is not a base URL (no query, fragment or user name belongs in one)")
+    if (parts.scheme or parts.netloc) and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ValueError(f"{text!r} is neither an http(s) URL nor a path below the exchange's")
+    return text
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: a host whose plain http never leaves the machine."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
     try:
-        regions = tuple(
-            Region(r["region_code"], r["name"], r["kind"], r["capital"], int(r["population"]), r["timezone"])
-            for r in _rows(directory, "regions")
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+REGISTRY_COLUMNS = {
+    "regions": ("region_code", "name", "kind", "capital", "population", "timezone"),
+    "halls": ("hall_id", "cinema_id", "name", "seats", "seat_rows", "format"),
+    "cinemas": ("cinema_id", "name", "chain", "city", "region_code", "timezone", "connected", "base_url"),
+    "films": (
+        "film_id",
+        "title",
+        "original_title",
+        "genres",
+        "production_countries",
+        "original_language",
+        "release_date",
+        "distributor",
+        "is_domestic",
+        "funding_project_id",
+        "runtime_minutes",
+    ),
+    "funding_grants": ("project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"),
+}
+REGISTRY_KEYS = {
+    "regions": "region_code",
+    "halls": "hall_id",
+    "cinemas": "cinema_id",
+    "films": "film_id",
+    "funding_grants": "project_id",
+}
+
+
+def load_registry(directory: Path | str | None = None) -> Registry:
+    """Read and validate the registry CSVs; anything wrong is a RegistryError naming file, row and column."""
+    directory = Path(directory) if directory else SHIPPED_REGISTRY_DIR
+
+    def rows(name: str) -> list[RegistryRow]:
+        return read_registry_csv(directory / f"{name}.csv", REGISTRY_COLUMNS[name], REGISTRY_KEYS[name])
+
+    regions = tuple(
+        Region(
+            r["region_code"], r["name"], r["kind"], r["capital"], r.parse("population", int), r["timezone"]
         )
-        halls: dict[str, list[Hall]] = {}
-        for r in _rows(directory, "halls"):
-            hall = Hall(
-                r["hall_id"],
-                validate_cinema_id(r["cinema_id"]),
+        for r in rows("regions")
+    )
+    halls: dict[str, list[Hall]] = {}
+    for r in rows("halls"):
+        hall = Hall(
+            r["hall_id"],
+            r.parse("cinema_id", validate_cinema_id),
+            r["name"],
+            r.parse("seats", int),
+            r.parse("seat_rows", int),
+            r["format"],
+        )
+        halls.setdefault(hall.cinema_id, []).append(hall)
+    region_codes = {r.region_code for r in regions}
+    cinemas = []
+    for r in rows("cinemas"):
+        cinema_id = r.parse("cinema_id", validate_cinema_id)
+        if r["region_code"] not in region_codes:
+            raise r.error("region_code", f"cinema {cinema_id} names unknown region {r['region_code']!r}")
+        cinemas.append(
+            Cinema(
+                cinema_id,
                 r["name"],
-                int(r["seats"]),
-                int(r["seat_rows"]),
-                r["format"],
+                r["chain"],
+                r["city"],
+                r["region_code"],
+                r["timezone"],
+                r.parse("connected", _bool),
+                r.parse("base_url", _base_url),
+                tuple(halls.get(cinema_id, ())),
             )
-            halls.setdefault(hall.cinema_id, []).append(hall)
-        region_codes = {r.region_code for r in regions}
-        cinemas = []
-        for r in _rows(directory, "cinemas"):
-            cinema_id = validate_cinema_id(r["cinema_id"])
-            if r["region_code"] not in region_codes:
-                raise ValueError(f"cinema {cinema_id} names unknown region {r['region_code']!r}")
-            cinemas.append(
-                Cinema(
-                    cinema_id,
-                    r["name"],
-                    r["chain"],
-                    r["city"],
-                    r["region_code"],
-                    r["timezone"],
-                    _bool(r["connected"]),
-                    r["base_url"],
-                    tuple(halls.get(cinema_id, ())),
-                )
-            )
-        films = tuple(
-            Film(
-                r["film_id"],
-                r["title"],
-                r["original_title"],
-                _split(r["genres"]),
-                _split(r["production_countries"]),
-                r["original_language"],
-                date.fromisoformat(r["release_date"]),
-                r["distributor"],
-                _bool(r["is_domestic"]),
-                r["funding_project_id"] or None,
-                int(r["runtime_minutes"]),
-            )
-            for r in _rows(directory, "films")
         )
-        grants = tuple(
-            FundingGrant(
-                r["project_id"],
-                r["title"],
-                r["producer"],
-                int(r["grant_year"]),
-                Decimal(r["amount_kzt"]),
-                r["status"],
-                r["film_id"] or None,
-            )
-            for r in _rows(directory, "funding_grants")
+    films = tuple(
+        Film(
+            r["film_id"],
+            r["title"],
+            r["original_title"],
+            _split(r["genres"]),
+            _split(r["production_countries"]),
+            r["original_language"],
+            r.parse("release_date", date.fromisoformat),
+            r["distributor"],
+            r.parse("is_domestic", _bool),
+            r["funding_project_id"] or None,
+            r.parse("runtime_minutes", int),
         )
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"registry in {directory} is malformed: {exc}") from exc
+        for r in rows("films")
+    )
+    grants = tuple(
+        FundingGrant(
+            r["project_id"],
+            r["title"],
+            r["producer"],
+            r.parse("grant_year", int),
+            r.parse("amount_kzt", Decimal),
+            r["status"],
+            r["film_id"] or None,
+        )
+        for r in rows("funding_grants")
+    )
     return Registry(regions, tuple(cinemas), films, grants)
 
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
-from ekino_pipeline.exchange.registry import Registry, load_registry, validate_cinema_id
+from ekino_pipeline.exchange.registry import Registry, RegistryError, load_registry, validate_cinema_id
 from ekino_pipeline.ingestion.landing import NATIONAL, new_attempt_id
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
 from ekino_pipeline.ingestion.workers import (
@@ -49,7 +49,11 @@ class RegistryResource(dg.ConfigurableResource):
     directory: str
 
     def load(self) -> Registry:
-        return load_registry(Path(self.directory))
+        try:
+            return load_registry(Path(self.directory))
+        except RegistryError as exc:
+            # The message names file, row and column; the operator edits the CSV, not our code.
+            raise dg.Failure(str(exc)) from None
 
 
 class PullConfig(dg.Config):
