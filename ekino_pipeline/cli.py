@@ -1,11 +1,52 @@
-"""`ekino`: the project's command line."""
+"""`ekino`: the project's command line.
+
+A fault in the command line or the configuration (an argument, an environment variable, a registry,
+secrets or faults file) is one line on stderr naming its cause, and exit code 2; `--verbose` or
+`EKINO_DEBUG=1` shows the traceback as well. Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+from ekino_pipeline.errors import ConfigError
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line: the usage is one `--help` away."""
+
+    def error(self, message: str) -> None:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535; 0 picks a free one)")
+    return port
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    parse.__name__ = f"integer of at least {minimum}"
+    return parse
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -108,28 +149,32 @@ def _replay_quarantine(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ekino", description="e-Kino national film-monitoring pipeline")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    parser = _Parser(prog="ekino", description="e-Kino national film-monitoring pipeline")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log at debug level; show the traceback of an error"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("simulate", help="serve a simulated national cinema network over HTTP")
     sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--port", type=_port, default=8765)
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--secrets-file", required=True, help="where to write cinema_id -> token (JSON)")
-    sim.add_argument("--cinemas", type=int, default=103, help="network size (103 = the e-Kino pilot)")
+    sim.add_argument(
+        "--cinemas", type=_at_least(1), default=103, help="network size (103 = the e-Kino pilot)"
+    )
     sim.add_argument("--faults", help="fault scenarios file (YAML or JSON)")
     sim.add_argument("--registry-dir", help="also write the served network's registry CSVs here")
     sim.set_defaults(func=_simulate)
 
     reg = sub.add_parser("registry", help="write the national registry CSVs for a network size")
     reg.add_argument("--out", required=True)
-    reg.add_argument("--cinemas", type=int, default=103)
+    reg.add_argument("--cinemas", type=_at_least(1), default=103)
     reg.add_argument("--seed", type=int, default=2024)
     reg.set_defaults(func=_registry)
 
     demo = sub.add_parser("demo", help="run the pipeline on embedded defaults against the simulator")
-    demo.add_argument("--days", type=int, default=14)
+    demo.add_argument("--days", type=_at_least(1), default=14)
     demo.add_argument("--home", help="EKINO_HOME for the demo (default ./.ekino/demo)")
     demo.set_defaults(func=_demo)
 
@@ -150,10 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="start the simulator and the Dagster UI together")
     ui.add_argument("--home", default=".ekino", help="EKINO_HOME (default ./.ekino)")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--simulator-port", type=int, default=8765)
+    ui.add_argument("--port", type=_port, default=3000)
+    ui.add_argument("--simulator-port", type=_port, default=8765)
     ui.set_defaults(func=_ui)
     return parser
+
+
+def _debug(args: argparse.Namespace) -> bool:
+    return args.verbose or os.environ.get("EKINO_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +211,14 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        if _debug(args):
+            raise
+        # One line, whatever the message carries (a YAML parser's, say, spans several).
+        print(f"ekino {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":

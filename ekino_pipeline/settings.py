@@ -7,15 +7,49 @@ production points the same variables elsewhere.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from ekino_pipeline.calendar import parse_date
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
 
 DEFAULT_START_DATE = date(2024, 1, 1)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+T = TypeVar("T")
+N = TypeVar("N", int, float)
+
+
+def env_value(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T, what: str) -> T:
+    """The variable parsed, its default when unset or empty; a bad value is a ConfigError naming the
+    variable (these are read at import of the Dagster definitions, where a bare ValueError says not
+    which of them is wrong)."""
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={text[:40]!r} is not {what}: {exc}") from None
+
+
+def _positive(parse: Callable[[str], N]) -> Callable[[str], N]:
+    def read(text: str) -> N:
+        value = parse(text)
+        if not value > 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    return read
+
+
+def _flag(text: str) -> bool:
+    if text.strip().lower() not in _TRUE + _FALSE:
+        raise ValueError(f"expected one of {', '.join(_TRUE + _FALSE)}")
+    return text.strip().lower() in _TRUE
 
 
 @dataclass(frozen=True)
@@ -32,12 +66,13 @@ class Settings:
     intraday_cron: str = "15 * * * *"
     silent_after_hours: float = 8.0
     silent_lookback_days: int = 7
+    # Plain http to a non-loopback exchange sends bearer tokens in clear text: only on purpose.
+    allow_plain_http: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         home = Path(env.get("EKINO_HOME") or ".ekino").resolve()
-        start = env.get("EKINO_START_DATE")
         secrets = env.get("EKINO_SECRETS_FILE")
         return cls(
             home=home,
@@ -47,9 +82,20 @@ class Settings:
             registry_dir=Path(env.get("EKINO_REGISTRY_DIR") or SHIPPED_REGISTRY_DIR).resolve(),
             exchange_base_url=env.get("EKINO_EXCHANGE_BASE_URL") or None,
             secrets_file=Path(secrets).resolve() if secrets else None,
-            start_date=parse_date(start) if start else DEFAULT_START_DATE,
+            start_date=env_value(
+                env, "EKINO_START_DATE", parse_date, DEFAULT_START_DATE, "a date YYYY-MM-DD"
+            ),
             daily_cron=env.get("EKINO_DAILY_CRON") or cls.daily_cron,
             intraday_cron=env.get("EKINO_INTRADAY_CRON") or cls.intraday_cron,
-            silent_after_hours=float(env.get("EKINO_SILENT_AFTER_HOURS") or cls.silent_after_hours),
-            silent_lookback_days=int(env.get("EKINO_SILENT_LOOKBACK_DAYS") or cls.silent_lookback_days),
+            silent_after_hours=env_value(
+                env, "EKINO_SILENT_AFTER_HOURS", _positive(float), cls.silent_after_hours, "a number of hours"
+            ),
+            silent_lookback_days=env_value(
+                env,
+                "EKINO_SILENT_LOOKBACK_DAYS",
+                _positive(int),
+                cls.silent_lookback_days,
+                "a number of days",
+            ),
+            allow_plain_http=env_value(env, "EKINO_ALLOW_PLAIN_HTTP", _flag, False, "a yes or no"),
         )

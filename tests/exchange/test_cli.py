@@ -81,3 +81,28 @@ def test_ekino_registry_writes_the_pilot_registry_that_ships_with_the_package(tm
     shipped = load_registry()
     written = load_registry(tmp_path)
     assert written == shipped
+
+
+def test_a_simulator_that_cannot_bind_its_port_leaves_the_secrets_file_as_it_was(tmp_path):
+    # It wrote the secrets file before binding: a failed start replaced the running simulator's tokens.
+    secrets = tmp_path / "secrets.json"
+    secrets.write_bytes(b'{"ALA-0001": "the-running-simulators-token"}\n')
+    secrets.chmod(0o600)
+    before = secrets.read_bytes()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        failed = subprocess.run(
+            [EKINO, "simulate", "--port", str(port), "--seed", "9", "--secrets-file", str(secrets)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert failed.returncode == 2
+    assert failed.stderr.strip() == (
+        f"ekino simulate: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert secrets.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]  # no temporary file left either

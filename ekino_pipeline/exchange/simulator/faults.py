@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from ekino_pipeline.calendar import parse_date
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
 
 # Response-level.
@@ -249,27 +250,33 @@ def load_faults(
     """Faults from a YAML/JSON file or a list of mappings; anything malformed is a ValueError."""
     if source is None:
         return ()
+    where = "faults"
     if isinstance(source, str | Path):
         path = Path(source)
+        where = f"fault file {path}"
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ValueError(f"cannot read fault file {path}: {exc}") from exc
+            raise ConfigError(f"cannot read {where}: {exc.strerror or exc}") from exc
         try:
             entries = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
-            raise ValueError(
-                f"fault file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
-            ) from exc
+            raise ConfigError(f"{where} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
         if entries is None:
             return ()
         if not isinstance(entries, list):
-            raise ValueError(f"fault file {path} must hold a list of faults")
+            raise ConfigError(f"{where} must hold a list of faults")
     elif isinstance(source, Mapping):
-        raise ValueError("faults must be a list of mappings, not one mapping")
+        raise ConfigError("faults must be a list of mappings, not one mapping")
     else:
         entries = list(source)
-    return tuple(parse_fault(entry, cinema_ids) for entry in entries)
+    faults = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            faults.append(parse_fault(entry, cinema_ids))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}, entry {number}: {exc}") from exc
+    return tuple(faults)
 
 
 class FaultPlan:

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ekino_pipeline.calendar import business_date_of, parse_date
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, load_registry
 from ekino_pipeline.exchange.simulator import faults as F
 from ekino_pipeline.exchange.simulator import reference
@@ -127,9 +128,14 @@ def _parse_instant(name: str, text: str) -> datetime:
         digits = re.match(r"\d+", rest).group()
         text = f"{main}.{digits[:6]}{rest[len(digits) :]}"
     try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(f"{name} is not a valid timestamp: {exc}") from exc
+        value = datetime.fromisoformat(text)
+        # An instant near the ends of the calendar (9999-12-31) cannot be moved into another zone:
+        # the client's fault, a 400, not the simulator's.
+        value.astimezone(UTC)
+        business_date_of(value)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"{name} is not a valid timestamp: {exc}") from None
+    return value
 
 
 def _micros(ts: datetime) -> int:
@@ -204,10 +210,22 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         if self._httpd is not None:
             return self
+        # Bind before writing the tokens: a start that cannot listen (the port is taken, say by the
+        # simulator already running) must leave the secrets file that one serves untouched.
+        try:
+            httpd = _HTTPServer((self.host, self.port), self)
+        except (OSError, OverflowError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot listen on {self.host}:{self.port}: {reason}") from exc
         if self.secrets_file is not None:
-            write_secrets(self.secrets_file, self.tokens)
-        self._httpd = _HTTPServer((self.host, self.port), self)
-        self.port = self._httpd.server_address[1]
+            try:
+                write_secrets(self.secrets_file, self.tokens)
+            except OSError as exc:
+                httpd.server_close()
+                where = self.secrets_file
+                raise ConfigError(f"cannot write the secrets file {where}: {exc.strerror}") from exc
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -449,7 +467,7 @@ class SimulatorServer:
             first, last = business_date_of(start), business_date_of(end - timedelta(microseconds=1))
             check_day(first)
             check_day(last)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise BadRequest(str(exc)) from None
         # [start, end) in whole seconds: events happen on whole seconds
         lo, hi = -(-_micros(start) // 10**6), -(-_micros(end) // 10**6)

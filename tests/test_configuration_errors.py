@@ -1,0 +1,159 @@
+"""Every fault of configuration or command line is one line on stderr naming its cause, and exit 2."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ekino_pipeline.cli import main
+from ekino_pipeline.errors import ConfigError
+from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
+from ekino_pipeline.settings import Settings
+
+EKINO = str(Path(sys.executable).parent / "ekino")
+
+
+def run(argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # --port 70000 was an OverflowError traceback from bind().
+        (["simulate", "--port", "70000", "--secrets-file", "s.json"], "argument --port: 70000 is not a port"),
+        (["ui", "--simulator-port", "-1"], "argument --simulator-port: -1 is not a port"),
+        # --days -3 was an IndexError, after the demo's home had been deleted.
+        (["demo", "--days", "-3"], "argument --days: -3 is below 1"),
+        (["demo", "--days", "many"], "argument --days: 'many' is not a whole number"),
+        (["registry", "--out", "x", "--cinemas", "0"], "argument --cinemas: 0 is below 1"),
+        (["replay-quarantine", "--from", "2024-13-01", "--to", "2024-01-02"], "--from '2024-13-01' is not"),
+    ],
+)
+def test_a_bad_argument_is_one_line_naming_it_and_exit_2(tmp_path, monkeypatch, capsys, argv, expected):
+    monkeypatch.chdir(tmp_path)  # a regression would write its files here
+    code, err = run(argv, capsys)
+    assert code == 2
+    assert expected in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("- {scenario: outage}\n", "entry 1: fault 'outage': cinema_id must look like ALA-0001"),
+        ("- {cinema_id: ALA-0001, scenario: nope}\n", "entry 1: fault for ALA-0001: unknown scenario 'nope'"),
+        (
+            "- {cinema_id: ALA-0001, scenario: outage}\n"
+            "- {cinema_id: ALA-0001, scenario: slow, delay_seconds: x}\n",
+            "entry 2: fault slow for ALA-0001: delay_seconds",
+        ),
+        ("{{{\n", "is not valid yaml"),
+        ("cinema_id: ALA-0001\n", "must hold a list of faults"),
+    ],
+)
+def test_a_malformed_or_unknown_fault_scenario_is_one_line_naming_the_file_and_entry(
+    tmp_path, capsys, content, expected
+):
+    faults = tmp_path / "faults.yaml"
+    faults.write_text(content)
+    secrets = tmp_path / "secrets.json"
+    code, err = run(
+        ["simulate", "--port", "0", "--secrets-file", str(secrets), "--faults", str(faults)], capsys
+    )
+    assert code == 2
+    line = one_line(err)
+    assert line.startswith(f"ekino simulate: fault file {faults}")
+    assert expected in line
+    assert not secrets.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        # A bad EKINO_START_DATE was 77 lines ending in "month must be in 1..12", the variable unnamed.
+        ("EKINO_START_DATE", "2024-13-01", "EKINO_START_DATE='2024-13-01' is not a date YYYY-MM-DD"),
+        ("EKINO_SILENT_AFTER_HOURS", "soon", "EKINO_SILENT_AFTER_HOURS='soon' is not a number of hours"),
+        ("EKINO_SILENT_LOOKBACK_DAYS", "0", "EKINO_SILENT_LOOKBACK_DAYS='0' is not a number of days"),
+        ("EKINO_ALLOW_PLAIN_HTTP", "maybe", "EKINO_ALLOW_PLAIN_HTTP='maybe' is not a yes or no"),
+    ],
+)
+def test_a_bad_environment_variable_is_a_config_error_naming_it(monkeypatch, capsys, name, value, expected):
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env({name: value})
+    monkeypatch.setenv(name, value)
+    code, err = run(["replay-quarantine", "--from", "2024-01-01", "--to", "2024-01-02"], capsys)
+    assert code == 2
+    assert one_line(err).startswith(f"ekino replay-quarantine: {expected}")
+
+
+def test_plain_http_beyond_loopback_is_allowed_only_by_a_setting():
+    assert Settings.from_env({}).allow_plain_http is False
+    assert Settings.from_env({"EKINO_ALLOW_PLAIN_HTTP": "1"}).allow_plain_http is True
+    assert Settings.from_env({"EKINO_ALLOW_PLAIN_HTTP": "no"}).allow_plain_http is False
+
+
+def test_a_registry_missing_a_column_is_one_line_naming_the_file_and_column(tmp_path, monkeypatch, capsys):
+    registry = tmp_path / "registry"
+    shutil.copytree(SHIPPED_REGISTRY_DIR, registry)
+    cinemas = registry / "cinemas.csv"
+    lines = cinemas.read_text().splitlines()
+    cinemas.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines) + "\n")
+    monkeypatch.setenv("EKINO_HOME", str(tmp_path / "home"))
+    code, err = run(
+        ["replay-quarantine", "--from", "2024-01-01", "--to", "2024-01-02", "--registry-dir", str(registry)],
+        capsys,
+    )
+    assert code == 2
+    assert f"{cinemas}: missing column(s) base_url" in one_line(err)
+
+
+def _cli(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [EKINO, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_installed_command_prints_one_line_and_ekino_debug_shows_the_traceback():
+    args = ["replay-quarantine", "--from", "2024-01-01", "--to", "2024-01-02"]
+    plain = _cli(args, EKINO_START_DATE="2024-13-01")
+    assert plain.returncode == 2
+    assert one_line(plain.stderr) == (
+        "ekino replay-quarantine: EKINO_START_DATE='2024-13-01' is not a date YYYY-MM-DD: "
+        "month must be in 1..12"
+    )
+    debug = _cli(args, EKINO_START_DATE="2024-13-01", EKINO_DEBUG="1")
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr and "EKINO_START_DATE" in debug.stderr
+
+
+def test_loading_the_dagster_definitions_with_a_bad_start_date_names_the_variable():
+    # partitions.py reads EKINO_START_DATE at import: Dagster's load error must say which variable.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import ekino_pipeline.definitions"],
+        env={**os.environ, "EKINO_START_DATE": "2024-13-01"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert loaded.returncode != 0
+    assert loaded.stderr.strip().splitlines()[-1] == (
+        "ekino_pipeline.errors.ConfigError: EKINO_START_DATE='2024-13-01' is not a date YYYY-MM-DD: "
+        "month must be in 1..12"
+    )
