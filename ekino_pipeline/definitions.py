@@ -27,6 +27,7 @@ def build_resources(settings: Settings, **exchange_options) -> dict:
             base_url=_env("EKINO_EXCHANGE_BASE_URL"),
             secrets_file=_env("EKINO_SECRETS_FILE"),
             tokens_json=_env("EKINO_CINEMA_TOKENS"),
+            allow_plain_http=settings.allow_plain_http,
             **exchange_options,
         ),
         "landing": LandingResource(root=str(settings.landing_root)),

@@ -8,7 +8,9 @@ rejected and counted, never allowed to stop the pull.
 
 The bearer token lives only in the auth object that writes the header; it is kept out of logs,
 exception messages, reprs, and exception chains (requests' exceptions carry the prepared request and
-with it the header, so they are not chained).
+with it the header, so they are not chained). That object writes it only on a request to the cinema's
+own origin (scheme, host and port of its base URL), which must be https unless it is a loopback host
+or plain http is allowed on purpose (`EKINO_ALLOW_PLAIN_HTTP`); redirects are never followed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +37,7 @@ from urllib3.util.retry import Retry
 
 from ekino_pipeline.exchange import contract
 from ekino_pipeline.exchange.contract import Rejected
-from ekino_pipeline.exchange.registry import validate_cinema_id
+from ekino_pipeline.exchange.registry import is_loopback_host, validate_cinema_id
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,11 @@ _PAGE_TAIL = re.compile(rb'\],"next_page_token":(null|"([^"\\\x00-\x1f]+)")\}\Z'
 
 class ExchangeError(Exception):
     """Base of every error the client raises; messages never contain the token."""
+
+
+class ExchangeConfigError(ExchangeError, ValueError):
+    """The cinema's settings forbid the request: no usable token, an address a token must not travel
+    to, a request leaving the cinema's origin. Nothing was sent, and retrying cannot help."""
 
 
 class ExchangeHTTPError(ExchangeError):
@@ -122,11 +130,37 @@ class Page:
         return self.table.num_rows if self.table is not None else len(self.valid)
 
 
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, the port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise ExchangeConfigError(f"{url[:200]!r} has no valid port") from None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def _show(where: tuple[str, str, int]) -> str:
+    scheme, host, port = where
+    return f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+
+
 class _BearerAuth(requests.auth.AuthBase):
-    def __init__(self, token: str):
+    """Writes the cinema's token on requests to the cinema's own origin, and refuses any other."""
+
+    def __init__(self, token: str, cinema_id: str, own_origin: tuple[str, str, int]):
         self._token = token
+        self._cinema_id = cinema_id
+        self._origin = own_origin
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        target = origin(request.url or "")
+        if target != self._origin:
+            raise ExchangeConfigError(
+                f"{self._cinema_id}: refusing to send its token to {_show(target)}, "
+                f"which is not its exchange {_show(self._origin)}"
+            )
         request.headers["Authorization"] = f"Bearer {self._token}"
         return request
 
@@ -213,17 +247,27 @@ class ExchangeClient:
         deadline_seconds: float = 300.0,
         max_response_bytes: int = 16 * 2**20,
         verify: bool | str = True,
+        allow_plain_http: bool = False,
         known_film_ids: frozenset[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ):
         self.cinema_id = validate_cinema_id(cinema_id)
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+            raise ExchangeConfigError(
+                f"{cinema_id}: base_url must be an absolute http(s) URL, got {str(base_url)[:200]!r}"
+            )
+        own_origin = origin(base_url)
+        if own_origin[0] != "https" and not (allow_plain_http or is_loopback_host(own_origin[1])):
+            raise ExchangeConfigError(
+                f"{cinema_id}: refusing plain http to {_show(own_origin)}: its token would cross the "
+                "network in clear text (use https, or set EKINO_ALLOW_PLAIN_HTTP=1 on purpose)"
+            )
         # Checked here because requests would otherwise quote a malformed header value, token and all.
         if not isinstance(token, str) or not BEARER_TOKEN_PATTERN.fullmatch(token):
-            raise ValueError(
-                "token must be a non-empty RFC 6750 bearer token (no spaces or control characters)"
+            raise ExchangeConfigError(
+                f"{cinema_id}: token must be a non-empty RFC 6750 bearer token "
+                "(no spaces or control characters)"
             )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
@@ -241,7 +285,7 @@ class ExchangeClient:
         self._monotonic = monotonic
         self._deadline_at = monotonic() + deadline_seconds
         self._deadline_seconds = deadline_seconds
-        self._auth = _BearerAuth(token)
+        self._auth = _BearerAuth(token, self.cinema_id, own_origin)
 
         retry = _ExchangeRetry(
             total=retries,
@@ -538,6 +582,8 @@ class ExchangeClient:
         except requests.RequestException as exc:
             raise ExchangeConnectionError(f"{self.cinema_id} GET {path}: {self._describe(exc)}") from None
         with response:
+            if response.is_redirect:
+                raise self._redirect_error(path, response)
             if response.status_code != 200:
                 raise self._http_error(path, response)
             return self._read_body(path, response, self.max_response_bytes)
@@ -586,6 +632,20 @@ class ExchangeClient:
         error_type = ExchangeAuthError if status in (401, 403) else ExchangeHTTPError
         logger.warning("%s", message)
         return error_type(message, status=status, code=code, server_message=server_message)
+
+    def _redirect_error(self, path: str, response: requests.Response) -> ExchangeHTTPError:
+        status = response.status_code
+        # Where it points is named by its origin only: a path or query could carry anything.
+        location = response.headers.get("Location", "")
+        try:
+            target = origin(urljoin(response.url, location)) if location else None
+        except (ExchangeConfigError, ValueError):
+            target = None
+        where = _show(target) if target else "an unreadable location"
+        own = "" if target == self._auth._origin else ", another origin than the cinema's"
+        message = f"{self.cinema_id} GET {path}: HTTP {status} redirect to {where}{own}, not followed"
+        logger.warning("%s", message)
+        return ExchangeHTTPError(message, status=status)
 
     def _describe(self, exc: BaseException) -> str:
         return self._redact(f"{type(exc).__name__}: {exc}")

@@ -28,6 +28,7 @@ from ekino_pipeline.calendar import business_day_bounds
 from ekino_pipeline.exchange.client import (
     ExchangeAuthError,
     ExchangeClient,
+    ExchangeConfigError,
     ExchangeError,
     Page,
     ResponseTooLarge,
@@ -38,8 +39,9 @@ from ekino_pipeline.ingestion.schemas import DATASET_KEYS, DATASET_SCHEMAS, QUAR
 log = logging.getLogger(__name__)
 
 DATASETS = ("sessions", "ticket_events")
-# Errors a second try cannot fix: a wrong token, or a cinema that serves pages over our limit.
-PERMANENT_ERRORS = (ExchangeAuthError, ResponseTooLarge)
+# Errors a second try cannot fix: a wrong or missing token, an address the token must not go to, or a
+# cinema that serves pages over our limit.
+PERMANENT_ERRORS = (ExchangeAuthError, ExchangeConfigError, ResponseTooLarge)
 
 
 @dataclass(frozen=True)

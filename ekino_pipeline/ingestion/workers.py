@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ekino_pipeline.exchange.client import ExchangeClient
+from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError
 from ekino_pipeline.exchange.registry import resolve_base_url
 from ekino_pipeline.ingestion.landing import LandingZone
 from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_failed_pull
@@ -47,7 +47,7 @@ MIN_TASKS_PER_PROCESS = 200
 _EXIT_ORPHANED = 70  # the parent closed our stdin before we were done
 
 
-class MissingToken(Exception):
+class MissingToken(ExchangeConfigError):
     """No token for a cinema in the secrets (the message names the cinema, never a token)."""
 
 

@@ -27,6 +27,7 @@ from ekino_pipeline.exchange.client import (
     DeadlineExceeded,
     ExchangeAuthError,
     ExchangeClient,
+    ExchangeConfigError,
     ExchangeConnectionError,
     ExchangeError,
     ExchangeHTTPError,
@@ -404,10 +405,93 @@ def test_an_error_status_without_an_error_body_still_raises_with_its_status(exch
 
 
 def test_a_redirect_is_not_followed(exchange):
-    exchange.on("/v1/halls", Reply(302, b"", headers={"Location": "http://example.invalid/steal"}))
+    exchange.on("/v1/halls", Reply(302, b"", headers={"Location": "http://example.invalid/steal?t=1"}))
     with make_client(exchange) as client, pytest.raises(ExchangeHTTPError) as caught:
         client.halls()
     assert caught.value.status == 302
+    assert str(caught.value) == (
+        f"{CINEMA} GET /v1/halls: HTTP 302 redirect to http://example.invalid:80, "
+        "another origin than the cinema's, not followed"
+    )
+
+
+class _Listener:
+    """A TCP listener that counts the connections it is offered and answers none."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def listener():
+    other = _Listener()
+    yield other
+    other.close()
+
+
+def test_a_redirect_to_another_host_sends_it_nothing(exchange, listener):
+    # A registry row could point a cinema's token at another listener; a redirect must not either.
+    elsewhere = f"http://127.0.0.1:{listener.port}/steal"
+    exchange.on("/v1/halls", Reply(307, b"", headers={"Location": elsewhere}))
+    with make_client(exchange) as client, pytest.raises(ExchangeHTTPError) as caught:
+        client.halls()
+    assert f"redirect to http://127.0.0.1:{listener.port}, another origin" in str(caught.value)
+    time.sleep(0.3)
+    assert listener.connections == 0
+
+
+@pytest.mark.parametrize(
+    "other", ["http://127.0.0.1:{port}", "https://127.0.0.1:{port}", "http://localhost:{port}"]
+)
+def test_the_token_is_refused_to_any_origin_but_the_cinemas_own(exchange, listener, other):
+    # Whatever builds a request on the client's session (a page link, a redirect, a bug), the object
+    # that writes the header checks scheme, host and port first.
+    with make_client(exchange) as client, pytest.raises(ExchangeConfigError) as caught:
+        client._session.get(other.format(port=listener.port) + f"/cinemas/{CINEMA}/v1/halls")
+    assert "refusing to send its token to" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+    time.sleep(0.3)
+    assert listener.connections == 0
+    assert exchange.seen == []
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://cinema.example/cinemas/ALA-0001", "http://10.0.0.5:8080", "http://128.0.0.1", "http://[::2]:80"],
+)
+def test_plain_http_beyond_loopback_is_refused_before_anything_is_sent(base_url):
+    with pytest.raises(ExchangeConfigError, match=r"refusing plain http to .*EKINO_ALLOW_PLAIN_HTTP"):
+        ExchangeClient(base_url, TOKEN, cinema_id=CINEMA)
+    with ExchangeClient(base_url, TOKEN, cinema_id=CINEMA, allow_plain_http=True) as client:
+        assert client.base_url == base_url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://cinema.example", "http://127.0.0.1:8765", "http://localhost", "http://[::1]:9"]
+)
+def test_https_and_loopback_addresses_need_no_permission(base_url):
+    with ExchangeClient(base_url, TOKEN, cinema_id=CINEMA) as client:
+        assert client.base_url == base_url
 
 
 # Size limits

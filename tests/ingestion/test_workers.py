@@ -193,7 +193,7 @@ def test_a_worker_whose_parent_goes_away_stops_at_once_and_commits_nothing(tmp_p
 
 
 @pytest.mark.parametrize("processes", [1, 2])
-def test_a_cinema_without_a_token_fails_alone_with_the_reason(monkeypatch, tmp_path, processes):
+def test_a_cinema_without_a_token_fails_alone_with_the_reason(monkeypatch, tmp_path, caplog, processes):
     ids = [c.cinema_id for c in load_registry().connected_cinemas]
     cinemas, missing = [ids[0], ids[20], ids[40]], ids[20]
     sim, secrets = start_simulator(tmp_path)
@@ -215,7 +215,11 @@ def test_a_cinema_without_a_token_fails_alone_with_the_reason(monkeypatch, tmp_p
         assert result.success
         events = manifests(home.env, "ticket_events", DAY)
         assert events[missing]["status"] == "failed"
-        assert events[missing]["error"] == f"MissingToken: no token for cinema {missing} in the secrets"
+        assert events[missing]["error"] == f"no token for cinema {missing} in the secrets"
+        assert events[missing]["error_type"] == "MissingToken"
+        # It was logged as an "unexpected error" with a traceback: it is a setting, and one line.
+        assert "unexpected error" not in caplog.text
+        assert f"{missing} 2024-03-05: attempt 1 failed: no token for cinema {missing}" in caplog.text
         assert [events[c]["status"] for c in cinemas if c != missing] == ["success", "success"]
         assert (_metadata(result).get("worker_processes") or 1) == processes
     finally:
