@@ -67,7 +67,10 @@ def _simulate(args: argparse.Namespace) -> int:
 def _registry(args: argparse.Namespace) -> int:
     from ekino_pipeline.exchange.simulator.reference import write_registry
 
-    out = write_registry(args.out, n_cinemas=args.cinemas, seed=args.seed)
+    try:
+        out = write_registry(args.out, n_cinemas=args.cinemas, seed=args.seed)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the registry to {args.out}: {exc.strerror or exc}") from exc
     print(f"registry written to {out}")
     return 0
 

@@ -84,6 +84,45 @@ def test_a_malformed_or_unknown_fault_scenario_is_one_line_naming_the_file_and_e
 
 
 @pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["registry", "--out", "{file}/registry"],
+            "ekino registry: cannot write the registry to {file}/registry",
+        ),
+        (
+            [
+                "simulate",
+                "--port",
+                "0",
+                "--secrets-file",
+                "{tmp}/s.json",
+                "--registry-dir",
+                "{file}/registry",
+            ],
+            "ekino simulate: cannot write the registry to {file}/registry",
+        ),
+        (
+            ["simulate", "--port", "0", "--secrets-file", "{file}/s.json"],
+            "ekino simulate: cannot write the secrets",
+        ),
+        (
+            ["simulate", "--host", "nowhere.invalid", "--port", "0", "--secrets-file", "{tmp}/s.json"],
+            "ekino simulate: cannot listen on nowhere.invalid:0",
+        ),
+    ],
+)
+def test_a_file_or_address_that_cannot_be_used_is_one_line_naming_it(tmp_path, capsys, argv, expected):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    names = {"file": str(blocker), "tmp": str(tmp_path)}
+    code, err = run([arg.format(**names) for arg in argv], capsys)
+    assert code == 2
+    assert one_line(err).startswith(expected.format(**names))
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
         # A bad EKINO_START_DATE was 77 lines ending in "month must be in 1..12", the variable unnamed.

@@ -81,7 +81,10 @@ def network_registry(
 ) -> Registry:
     """The registry a simulator serves; written to registry_dir so the pipeline can read the same one."""
     if registry_dir is not None:
-        reference.write_registry(registry_dir, n_cinemas, reference.DEFAULT_SEED)
+        try:
+            reference.write_registry(registry_dir, n_cinemas, reference.DEFAULT_SEED)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the registry to {registry_dir}: {exc.strerror or exc}") from exc
         return load_registry(registry_dir)
     if n_cinemas == reference.PILOT_CINEMAS:
         return load_registry()
