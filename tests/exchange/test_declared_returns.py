@@ -24,7 +24,7 @@ from ekino_pipeline.exchange.simulator.server import CONTRACT_PATH, SimulatorSer
 WEEK = date(2024, 3, 7)  # a Thursday
 CLOSED_AT = business_day_bounds(WEEK + timedelta(days=7))[0]
 NOW = datetime(2024, 3, 20, tzinfo=UTC)  # after WEEK was declared, before the next week was
-TRUTHFUL, UNDER, OVER = "ALA-0002", "ALA-0007", "ALA-0008"
+TRUTHFUL, UNDER, OVER, BROKEN = "ALA-0002", "ALA-0007", "ALA-0008", "ALA-0009"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,10 @@ def sim():
     faults = [
         {"cinema_id": UNDER, "scenario": F.MISDECLARED_RETURNS, "factor": 0.8},
         {"cinema_id": OVER, "scenario": F.MISDECLARED_RETURNS, "factor": 1.25, "from_date": "2024-03-14"},
+        *(
+            {"cinema_id": BROKEN, "scenario": scenario, "records": "returns", "rate": 0.2}
+            for scenario in (F.WRONG_TYPES, F.MISSING_FIELDS, F.EXTRA_FIELDS)
+        ),
     ]
     with SimulatorServer(seed=7, faults=faults, now=NOW) as server:
         yield server
@@ -218,3 +222,22 @@ def test_an_under_declaring_cinema_declares_less_than_its_tickets_by_its_factor(
 def test_a_misdeclaring_fault_touches_only_the_weeks_it_covers(sim):
     returns = declared(sim, OVER)  # its fault starts the week after
     assert {f: (r["admissions"], r["gross_kzt"]) for f, r in returns.items()} == tracked(sim, OVER)
+
+
+def test_broken_returns_are_rejected_with_their_reason_and_every_served_one_is_accounted_for(sim):
+    with client_for(sim, BROKEN, page_size=4) as client:
+        pages = list(client.iter_box_office_return_pages(WEEK))
+    served = sum(page.served for page in pages)
+    valid = [r for page in pages for r in page.valid]
+    rejected = [r for page in pages for r in page.rejected]
+    assert served == len(valid) + len(rejected) == len(sim.network.declared_returns(BROKEN, WEEK))
+    assert rejected and valid
+    assert {r.reason.split(":")[0] for r in rejected} <= {
+        "admissions",
+        "gross_kzt",
+        "declared_at",
+        "missing field",
+    }
+    assert sum(page.extra_fields for page in pages) > 0  # an undefined property is accepted, and counted
+    truth = tracked(sim, BROKEN)
+    assert all((r["admissions"], r["gross_kzt"]) == truth[r["film_id"]] for r in valid)

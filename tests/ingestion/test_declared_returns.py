@@ -18,7 +18,7 @@ from tests.ingestion.helpers import manifests, read_landed
 
 WEEK = date(2024, 3, 7)
 CINEMAS = ["ALA-0001", "ALA-0002", "ALA-0004", "ALA-0007", "ALA-0008"]
-DOWN, UNDER = "ALA-0004", "ALA-0007"
+DOWN, UNDER, BROKEN = "ALA-0004", "ALA-0007", "ALA-0008"
 
 
 def run_week(monkeypatch, env: dict[str, str], week: date = WEEK) -> dg.ExecuteInProcessResult:
@@ -35,12 +35,13 @@ def run_week(monkeypatch, env: dict[str, str], week: date = WEEK) -> dg.ExecuteI
     )
 
 
-def test_a_film_week_lands_and_loads_every_cinema_and_a_cinema_that_is_down_fails_alone(
+def test_a_film_week_lands_every_cinema_quarantines_broken_returns_and_a_cinema_that_is_down_fails_alone(
     monkeypatch, tmp_path
 ):
     faults = [
         {"cinema_id": DOWN, "scenario": F.OUTAGE, "from_date": "2024-03-07", "until_date": "2024-03-13"},
         {"cinema_id": UNDER, "scenario": F.MISDECLARED_RETURNS, "factor": 0.8},
+        {"cinema_id": BROKEN, "scenario": F.WRONG_TYPES, "records": "returns", "rate": 0.3},
     ]
     sim, secrets = start_simulator(tmp_path, faults)
     try:
@@ -50,12 +51,15 @@ def test_a_film_week_lands_and_loads_every_cinema_and_a_cinema_that_is_down_fail
         landed = manifests(home.env, "declared_returns", WEEK)
         assert sorted(landed) == CINEMAS
         assert landed[DOWN]["status"] == "failed" and "HTTP 503" in landed[DOWN]["error"]
-        for cinema_id in set(CINEMAS) - {DOWN}:
+        for cinema_id in set(CINEMAS) - {DOWN, BROKEN}:
             truth = sim.network.declared_returns(cinema_id, WEEK)
             manifest = landed[cinema_id]
             assert manifest["status"] == "success"
             assert manifest["served"] == manifest["landed"] == len(truth) > 0
             assert Decimal(manifest["gross_kzt"]) == sum(Decimal(r["gross_kzt"]) for r in truth)
+        broken = landed[BROKEN]
+        assert broken["status"] == "success" and broken["quarantined"] > 0 and broken["landed"] > 0
+        assert broken["served"] == broken["landed"] + broken["quarantined"]
         table = read_landed(home.env, "declared_returns", WEEK)
         assert set(table["film_week_start"].to_pylist()) == {WEEK}
         check = next(e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION")
@@ -71,8 +75,12 @@ def test_a_film_week_lands_and_loads_every_cinema_and_a_cinema_that_is_down_fail
             statuses = dict(
                 con.execute("select cinema_id, status from raw.declared_returns_manifests").fetchall()
             )
+            quarantined = con.execute(
+                "select cinema_id, count(*) from raw.declared_returns_quarantine group by 1"
+            ).fetchall()
         assert loaded == {c: landed[c]["landed"] for c in CINEMAS if c != DOWN}
         assert statuses == {c: landed[c]["status"] for c in CINEMAS}
+        assert quarantined == [(BROKEN, broken["quarantined"])]
 
         # Loading the week again replaces it: nothing doubles.
         assert run_week(monkeypatch, home.env).success

@@ -92,9 +92,10 @@ CONTENT_SCENARIOS = frozenset(
 )
 SCENARIOS = RESPONSE_SCENARIOS | RECORD_SCENARIOS | CONTENT_SCENARIOS
 
-# Which records a record-level fault touches; the scenarios not listed touch events only.
-EVENTS, SESSIONS, BOTH = "events", "sessions", "both"
-RECORDS_CHOICES = (EVENTS, SESSIONS, BOTH)
+# Which records a record-level fault touches; the scenarios not listed touch events only. `both` is events
+# and sessions; `returns` the declared box office returns (the fault's dates: the film week's Thursday).
+EVENTS, SESSIONS, BOTH, RETURNS = "events", "sessions", "both", "returns"
+RECORDS_CHOICES = (EVENTS, SESSIONS, BOTH, RETURNS)
 DEFAULT_RECORDS = {UNKNOWN_FILM: SESSIONS, FOREIGN_CINEMA: BOTH}
 CONFIGURABLE_RECORDS = frozenset({FOREIGN_CINEMA, WRONG_TYPES, MISSING_FIELDS, EXTRA_FIELDS})
 

@@ -36,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, daterange
-from ekino_pipeline.exchange.contract import SESSION_FIELDS
+from ekino_pipeline.exchange.contract import BOX_OFFICE_RETURN_FIELDS, SESSION_FIELDS
 from ekino_pipeline.exchange.contract import TICKET_EVENT_FIELDS as EVENT_FIELDS
 from ekino_pipeline.exchange.registry import Cinema, Film, Hall, Registry
 from ekino_pipeline.exchange.simulator import faults as F
@@ -957,19 +957,42 @@ class Network:
         fault = self.faults.content(cinema_id, F.MISDECLARED_RETURNS, week_start)
         factor = fault.params["factor"] if fault else 1
         stamp = self.clock(cinema_id).format(declared_at)
-        items = []
+        records = []
         for film_id, (admissions, cents) in sorted(totals.items()):
-            record = {
-                "return_id": f"{cinema_id}:R{week_start:%Y%m%d}-{film_id}",
-                "film_id": film_id,
-                "film_week_start": week_start.isoformat(),
-                "admissions": max(0, round(admissions * factor)),
-                "gross_kzt": money(max(0, round(cents * factor))),
-                "declared_at": stamp,
-                "revision": 1,
-            }
-            items.append(json.dumps(record, separators=(",", ":")))
-        return items
+            records.append(
+                {
+                    "return_id": f"{cinema_id}:R{week_start:%Y%m%d}-{film_id}",
+                    "film_id": film_id,
+                    "film_week_start": week_start.isoformat(),
+                    "admissions": max(0, round(admissions * factor)),
+                    "gross_kzt": money(max(0, round(cents * factor))),
+                    "declared_at": stamp,
+                    "revision": 1,
+                }
+            )
+        for broken in self.faults.for_cinema(cinema_id, "record"):
+            if broken.records == F.RETURNS and broken.covers_day(week_start):
+                chosen = self._select(broken, [r["return_id"] for r in records])
+                for index, h in chosen.items():
+                    self._corrupt_return(broken.scenario, records[index], h, cinema_id, declared_at)
+        return [json.dumps(record, separators=(",", ":")) for record in records]
+
+    def _corrupt_return(self, scenario: str, d: dict, h: int, cinema_id: str, declared_at: int) -> None:
+        """Break one served return in place (extra_fields leaves it valid)."""
+        variant = (h >> 16) % 3
+        if scenario == F.FOREIGN_CINEMA:
+            d["return_id"] = self._neighbour[cinema_id] + d["return_id"][len(cinema_id) :]
+        elif scenario == F.WRONG_TYPES:
+            if variant == 0:
+                d["admissions"] = str(d["admissions"])
+            elif variant == 1:
+                d["gross_kzt"] = float(d["gross_kzt"])
+            else:
+                d["declared_at"] = declared_at
+        elif scenario == F.MISSING_FIELDS:
+            d.pop(BOX_OFFICE_RETURN_FIELDS[(h >> 16) % len(BOX_OFFICE_RETURN_FIELDS)])
+        elif scenario == F.EXTRA_FIELDS:
+            d["cashier_note"] = f"checked by {h % 100:02d}"
 
     # -- reconciliation ---------------------------------------------------------------------------
 
