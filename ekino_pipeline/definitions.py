@@ -7,7 +7,7 @@ import os
 import dagster as dg
 
 from ekino_pipeline.ingestion import assets as ingestion_assets
-from ekino_pipeline.ingestion import loading, replay_assets
+from ekino_pipeline.ingestion import declared_returns, loading, replay_assets
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
 from ekino_pipeline.monitoring import alerts, freshness, schedules, sensors
 from ekino_pipeline.settings import Settings
@@ -47,13 +47,23 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *ingestion_assets.ASSETS,
+            *declared_returns.ASSETS,
             *replay_assets.ASSETS,
             *loading.ASSETS,
             *(freshness.with_mart_freshness(a) for a in transformation_assets.ASSETS),
         ],
         asset_checks=[sensors.connected_cinemas_reporting],
-        jobs=[schedules.daily_job, replay_assets.quarantine_replay_job, alerts.cinema_alerts_job],
-        schedules=[schedules.daily_schedule, schedules.intraday_schedule],
+        jobs=[
+            schedules.daily_job,
+            replay_assets.quarantine_replay_job,
+            alerts.cinema_alerts_job,
+            declared_returns.declared_returns_job,
+        ],
+        schedules=[
+            schedules.daily_schedule,
+            schedules.intraday_schedule,
+            declared_returns.declared_returns_schedule,
+        ],
         sensors=[sensors.build_silent_cinema_sensor(), sensors.run_failure_alerts],
         resources=build_resources(settings),
     )

@@ -19,13 +19,14 @@ import dagster as dg
 import duckdb
 import yaml
 
-from ekino_pipeline.calendar import business_date_of
+from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, film_week_start
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FAULTS = Path(__file__).parent / "exchange" / "simulator" / "demo_faults.yaml"
 SILENT_CINEMA = "ALA-0001"
 DOWN_CINEMA = "ZKO-0001"
 UNKNOWN_FILM = "F99999"  # screened by MAN-0001 (demo_faults.yaml), absent from the shipped registry
+UNDER_DECLARING_CINEMA = "AST-0006"  # misdeclared_returns in demo_faults.yaml
 
 
 def _say(text: str = "") -> None:
@@ -155,6 +156,48 @@ def print_headline(exports: Path, first: date, last: date) -> None:
         con.close()
 
 
+def declared_week(first: date, now: datetime) -> date | None:
+    """The last film week of the window that its cinemas have declared: they declare by noon on the
+    Thursday after it closed."""
+    week = film_week_start(business_date_of(now)) - timedelta(days=7)
+    if now.astimezone(BUSINESS_TZ).hour < 12 and now.astimezone(BUSINESS_TZ).date() == week + timedelta(
+        days=7
+    ):
+        week -= timedelta(days=7)
+    return week if week >= first else None
+
+
+def print_discrepancies(exports: Path, week: date) -> None:
+    """Declared returns that differ from the tickets, read from the mart's export."""
+    con = duckdb.connect()
+    try:
+        cur = con.cursor()
+        source = f"read_parquet('{exports / 'declared_returns_discrepancies.parquet'}')"
+        [(pulled, lines, flagged)] = cur.execute(
+            f"""select count(distinct cinema_id), count(*), count(*) filter (where is_discrepancy)
+                from {source} where film_week_start = ?""",
+            [week],
+        ).fetchall()
+        _say(
+            f"\nDeclared returns for the film week {week}..{week + timedelta(days=6)}: {pulled} cinemas, "
+            f"{lines} film lines, {flagged} over the tolerance (largest first)"
+        )
+        _print_table(
+            *_table(
+                cur,
+                f"""select cinema_id as cinema, coalesce(title, film_id) as film,
+                           declared_gross_kzt as declared_kzt, tracked_gross_kzt as tracked_kzt,
+                           difference_kzt, difference_pct as pct, discrepancy,
+                           array_to_string(provisional_reasons, ', ') as provisional
+                    from {source} where film_week_start = ? and is_discrepancy
+                    order by abs(difference_kzt) desc limit 10""",
+                [week],
+            )
+        )
+    finally:
+        con.close()
+
+
 def register_unknown_film(registry_dir: Path) -> None:
     """The registry catches up: the film the MAN-0001 fault screens (F99999) gets its registry row."""
     films = registry_dir / "films.csv"
@@ -242,6 +285,15 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
 
         defs = build_definitions()
         instance = dg.DagsterInstance.get()
+        # The week's declared returns first, so that daily_job's dbt build compares them.
+        week = declared_week(first, datetime.now(UTC))
+        if week is not None:
+            returns = defs.resolve_job_def("declared_returns_job").execute_in_process(
+                instance=instance, partition_key=week.isoformat(), raise_on_error=False
+            )
+            if not returns.success:
+                _say("declared_returns_job failed; see the log above")
+                return 1
         result = defs.resolve_job_def("daily_job").execute_in_process(
             instance=instance, tags=window, run_config=logging, raise_on_error=False
         )
@@ -255,6 +307,8 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
         )
     _say(f"\ndaily_job succeeded in {time.monotonic() - started:.0f} s (run {result.run_id[:8]})")
     print_headline(settings.exports_dir, first, last)
+    if week is not None:
+        print_discrepancies(settings.exports_dir, week)
     _say("\nCinemas the silent-cinema sensor flags")
     flagged = []
     for request in evaluation.run_requests or []:

@@ -1,10 +1,22 @@
-"""The demo's own steps that are not the pipeline's: the registry catching up with the demo's film."""
+"""The demo's own steps that are not the pipeline's: the registry catching up with the demo's film, the
+film week it compares and how it prints the discrepancies."""
 
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from ekino_pipeline.demo import UNKNOWN_FILM, register_unknown_film
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ekino_pipeline.demo import (
+    UNDER_DECLARING_CINEMA,
+    UNKNOWN_FILM,
+    declared_week,
+    print_discrepancies,
+    register_unknown_film,
+)
 from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
 
 
@@ -16,3 +28,39 @@ def test_the_demo_registers_the_film_its_faulty_cinema_screens_in_a_registry_tha
     registry = load_registry(registry_dir)
     assert UNKNOWN_FILM in registry.film_ids
     assert len(registry.films) == len(load_registry(SHIPPED_REGISTRY_DIR).films) + 1
+
+
+def test_the_demo_compares_the_last_film_week_its_cinemas_have_declared():
+    first = date(2026, 11, 10)
+    # Thursday 2026-11-26 at 10:00 in Almaty: the week that closed that morning is not declared yet.
+    assert declared_week(first, datetime(2026, 11, 26, 5, 0, tzinfo=UTC)) == date(2026, 11, 12)
+    # At 13:00 it is.
+    assert declared_week(first, datetime(2026, 11, 26, 8, 0, tzinfo=UTC)) == date(2026, 11, 19)
+    assert declared_week(first, datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) == date(2026, 11, 19)
+    # A window that holds no declared week whole compares none.
+    assert declared_week(date(2026, 11, 25), datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) is None
+
+
+def test_the_demo_prints_the_under_declaring_cinema_and_not_a_truthful_one(tmp_path, capsys):
+    week = date(2026, 11, 19)
+    line = {
+        "film_id": "F00001",
+        "title": "Kelin",
+        "film_week_start": week,
+        "tracked_gross_kzt": Decimal("100000.00"),
+        "provisional_reasons": ["day_open"],
+    }
+    lines = [
+        {**line, "cinema_id": UNDER_DECLARING_CINEMA, "declared_gross_kzt": Decimal("85000.00"),
+         "difference_kzt": Decimal("-15000.00"), "difference_pct": Decimal("-15.00"),
+         "discrepancy": "under_declared", "is_discrepancy": True},
+        {**line, "cinema_id": "ALA-0002", "declared_gross_kzt": Decimal("100000.00"),
+         "difference_kzt": Decimal("0.00"), "difference_pct": Decimal("0.00"),
+         "discrepancy": None, "is_discrepancy": False},
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(lines), tmp_path / "declared_returns_discrepancies.parquet")
+    print_discrepancies(tmp_path, week)
+    printed = capsys.readouterr().out
+    assert "2 cinemas, 2 film lines, 1 over the tolerance" in printed
+    assert UNDER_DECLARING_CINEMA in printed and "under_declared" in printed and "-15000.00" in printed
+    assert "ALA-0002" not in printed

@@ -35,6 +35,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from ekino_pipeline import calendar
 from ekino_pipeline.exchange import contract
 from ekino_pipeline.exchange.contract import Rejected
 from ekino_pipeline.exchange.registry import is_loopback_host, validate_cinema_id
@@ -432,6 +433,35 @@ class ExchangeClient:
             contract.TICKET_EVENT_FIELDS,
             lambda e: (e["occurred_at"], e["event_id"]),
             columnar=(lambda body: _columnar_events(body, validate_table)) if columnar else None,
+        )
+
+    def iter_box_office_return_pages(self, film_week_start: date) -> Iterator[Page]:
+        """Lazily, the pages of the cinema's declared returns for a film week (keyed by its Thursday);
+        none until the cinema has declared the week."""
+        if not isinstance(film_week_start, date) or isinstance(film_week_start, datetime):
+            raise TypeError(f"film_week_start must be a date, got {film_week_start!r}")
+        if film_week_start != calendar.film_week_start(film_week_start):
+            raise ValueError(
+                f"film_week_start must be a Thursday, got {film_week_start} ({film_week_start:%A})"
+            )
+        closed_at = calendar.business_day_bounds(film_week_start + timedelta(days=7))[0]
+
+        def validate(raw: object) -> dict | Rejected:
+            return contract.validate_box_office_return(
+                raw,
+                cinema_id=self.cinema_id,
+                film_week_start=film_week_start,
+                closed_at=closed_at,
+                now=self._clock(),
+            )
+
+        return self._iter_pages(
+            "/v1/box-office-returns",
+            {"week": film_week_start.isoformat()},
+            "returns",
+            validate,
+            contract.BOX_OFFICE_RETURN_FIELDS,
+            lambda r: (r["film_id"], r["return_id"]),
         )
 
     def _iter_pages(

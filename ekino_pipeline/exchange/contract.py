@@ -62,6 +62,15 @@ SESSION_FIELDS = (
     "subtitle_language",
 )
 HALL_FIELDS = ("hall_id", "name", "seats")
+BOX_OFFICE_RETURN_FIELDS = (
+    "return_id",
+    "film_id",
+    "film_week_start",
+    "admissions",
+    "gross_kzt",
+    "declared_at",
+    "revision",
+)
 
 _ZERO = Decimal("0.00")
 _SHOWN_VALUE_CHARS = 40
@@ -259,6 +268,35 @@ def validate_hall(raw: object, *, cinema_id: str) -> dict | Rejected:
     return hall
 
 
+def validate_box_office_return(
+    raw: object, *, cinema_id: str, film_week_start: date, closed_at: datetime, now: datetime
+) -> dict | Rejected:
+    """A declared return of the film week asked for, declared after the week closed (`closed_at`, the
+    start of the next film week) and not after now + 5 min."""
+    _require_aware(closed_at, "closed_at")
+    _require_aware(now, "now")
+    try:
+        record = _object(raw, BOX_OFFICE_RETURN_FIELDS)
+        declared = {
+            "return_id": _own_identifier(record, "return_id", cinema_id),
+            "film_id": _identifier(record, "film_id"),
+            "film_week_start": _date(record, "film_week_start"),
+            "admissions": _non_negative_integer(record, "admissions"),
+            "gross_kzt": _money(record, "gross_kzt"),
+            "declared_at": _timestamp(record, "declared_at")[0],
+            "revision": _positive_integer(record, "revision"),
+        }
+        if declared["film_week_start"] != film_week_start:
+            raise _Invalid(f"film_week_start: not the week asked for ({film_week_start.isoformat()})")
+        if declared["declared_at"] > now + FUTURE_TOLERANCE:
+            raise _Invalid("declared_at: in the future")
+        if declared["declared_at"] < closed_at:
+            raise _Invalid("declared_at: before the film week closed")
+    except _Invalid as exc:
+        return Rejected(raw, str(exc))
+    return declared
+
+
 def parse_timestamp(text: str) -> tuple[datetime, int]:
     """An RFC 3339 timestamp with offset as (aware UTC datetime, offset in minutes); ValueError else."""
     if not RFC3339_PATTERN.fullmatch(text):
@@ -338,6 +376,25 @@ def _positive_integer(record: dict, name: str) -> int:
     if value < 1:
         raise _Invalid(f"{name}: must be at least 1, got {value}")
     return value
+
+
+def _non_negative_integer(record: dict, name: str) -> int:
+    value = record[name]
+    if type(value) is not int:
+        raise _Invalid(f"{name}: expected integer, got {_type_name(value)}")
+    if value < 0:
+        raise _Invalid(f"{name}: negative, got {value}")
+    return value
+
+
+def _date(record: dict, name: str) -> date:
+    value = _string(record, name)
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(f"{name}: not a date YYYY-MM-DD {_shown(value)}") from None
 
 
 def _money(record: dict, name: str) -> Decimal:

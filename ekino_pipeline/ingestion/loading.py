@@ -17,9 +17,12 @@ import pyarrow as pa
 
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.ingestion.assets import REGISTRY_TABLES, LandingResource
+from ekino_pipeline.ingestion.declared_returns import DATASET as DECLARED_RETURNS_DATASET
+from ekino_pipeline.ingestion.declared_returns import RAW_TABLES as RAW_DECLARED_RETURNS_TABLES
+from ekino_pipeline.ingestion.declared_returns import partition_weeks
 from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone
-from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
-from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
+from ekino_pipeline.ingestion.schemas import DECLARED_RETURNS, QUARANTINE, SESSIONS, TICKET_EVENTS
+from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_PARTITIONS, partition_days
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource, sql_string
 
 GROUP = "raw"
@@ -167,11 +170,24 @@ def _latest_registry_day(zone: LandingZone) -> date | None:
     return max(days, default=None)
 
 
+# Declared returns keep tables of their own: their slot is a film week, and the daily windows above
+# replace every dataset's rows of their days in raw.quarantine and raw.landing_manifests.
+DECLARED_RETURNS_SCHEMAS = dict(
+    zip(
+        (f"raw.{table}" for table in RAW_DECLARED_RETURNS_TABLES),
+        (DECLARED_RETURNS, QUARANTINE, MANIFEST_SCHEMA),
+        strict=True,
+    )
+)
+
+# The declared returns' tables are created by the daily load too (empty until a week is loaded): dbt
+# reads them on every build.
 RAW_SCHEMAS = {
     "raw.ticket_events": TICKET_EVENTS,
     "raw.sessions": SESSIONS,
     "raw.quarantine": QUARANTINE,
     "raw.landing_manifests": MANIFEST_SCHEMA,
+    **DECLARED_RETURNS_SCHEMAS,
 }
 
 RAW_KEYS = [
@@ -276,4 +292,52 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
         )
 
 
-ASSETS = [raw_tables]
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["raw", table.removeprefix("raw.")],
+            group_name=GROUP,
+            kinds={"duckdb"},
+            deps=[["landing", DECLARED_RETURNS_DATASET]],
+        )
+        for table in DECLARED_RETURNS_SCHEMAS
+    ],
+    partitions_def=FILM_WEEK_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def raw_declared_returns(
+    context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource
+):
+    """Replaces the window's film weeks of the declared returns, their quarantine and their manifests
+    with what committed manifests name."""
+    zone = landing.zone()
+    weeks = partition_weeks(context)
+    first, last = weeks[0], weeks[-1]
+    manifests = _manifest_table(m for _, _, m in zone.manifests(DECLARED_RETURNS_DATASET, weeks))
+    counts = {}
+    with warehouse.connect() as con:
+        con.execute("create schema if not exists raw")
+        con.execute("begin")
+        for table, schema in DECLARED_RETURNS_SCHEMAS.items():
+            _ensure_table(con, table, schema)
+        for table, kind in (
+            ("raw.declared_returns", "data"),
+            ("raw.declared_returns_quarantine", "quarantine"),
+        ):
+            files = zone.committed_files(DECLARED_RETURNS_DATASET, weeks, kind)
+            counts[table] = _replace_window(con, table, first, last, files)
+        con.execute(
+            "delete from raw.declared_returns_manifests where business_date between ? and ?", [first, last]
+        )
+        con.execute("insert into raw.declared_returns_manifests by name select * from manifests")
+        counts["raw.declared_returns_manifests"] = manifests.num_rows
+        con.execute("commit")
+    for table in DECLARED_RETURNS_SCHEMAS:
+        yield dg.MaterializeResult(
+            asset_key=["raw", table.removeprefix("raw.")],
+            metadata={"dagster/row_count": counts[table], "film_weeks": f"{first}..{last}"},
+        )
+
+
+ASSETS = [raw_tables, raw_declared_returns]

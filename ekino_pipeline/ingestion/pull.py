@@ -60,7 +60,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _timestamp_field(dataset: str) -> str:
-    return "occurred_at" if dataset == "ticket_events" else "starts_at"
+    return {"ticket_events": "occurred_at", "declared_returns": "declared_at"}.get(dataset, "starts_at")
 
 
 class _DayWriter:
@@ -100,6 +100,7 @@ class _DayWriter:
         self.last_ts: datetime | None = None
         self.sales = self.refunds = 0
         self.sales_kzt = self.refunds_kzt = Decimal("0.00")
+        self.declared_kzt = Decimal("0.00")
 
     def add_page(self, page: Page) -> None:
         self.counts["served"] += page.served
@@ -167,6 +168,8 @@ class _DayWriter:
             self.refunds += landed.num_rows - sales
             self.sales_kzt += pc.sum(amounts.filter(is_sale)).as_py() or 0
             self.refunds_kzt += pc.sum(amounts.filter(pc.invert(is_sale))).as_py() or 0
+        elif self.req.dataset == "declared_returns":
+            self.declared_kzt += pc.sum(landed.column("gross_kzt")).as_py() or 0
 
     def _quarantine(self, page_number: int, bad: list[tuple[str | None, object, str]]) -> None:
         n = len(bad)
@@ -207,6 +210,8 @@ class _DayWriter:
                 refunds_kzt=str(self.refunds_kzt),
                 gross_kzt=str(self.sales_kzt - self.refunds_kzt),
             )
+        elif self.req.dataset == "declared_returns":
+            out["gross_kzt"] = str(self.declared_kzt)
         return out
 
 
@@ -216,6 +221,8 @@ def _pages(client: ExchangeClient, req: PullRequest) -> Iterator[Page]:
         return client.iter_ticket_event_pages(start, end, columnar=True)
     if req.dataset == "sessions":
         return client.iter_session_pages(req.business_date)
+    if req.dataset == "declared_returns":  # business_date is the film week's Thursday
+        return client.iter_box_office_return_pages(req.business_date)
     raise ValueError(f"unknown dataset {req.dataset!r}")
 
 

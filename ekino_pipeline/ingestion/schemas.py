@@ -44,6 +44,21 @@ SESSIONS = pa.schema(
     ]
 )
 
+# A cinema's declared box office return per film and film week; business_date is the film week's
+# Thursday, the slot a cinema-day has in the landing zone.
+DECLARED_RETURNS = pa.schema(
+    [
+        pa.field("return_id", pa.string(), nullable=False),
+        pa.field("film_id", pa.string(), nullable=False),
+        pa.field("film_week_start", pa.date32(), nullable=False),
+        pa.field("admissions", pa.int64(), nullable=False),
+        pa.field("gross_kzt", MONEY, nullable=False),
+        pa.field("declared_at", UTC_TS, nullable=False),
+        pa.field("revision", pa.int32(), nullable=False),
+        *_LINEAGE,
+    ]
+)
+
 QUARANTINE = pa.schema(
     [
         pa.field("dataset", pa.string(), nullable=False),
@@ -55,5 +70,5 @@ QUARANTINE = pa.schema(
     ]
 )
 
-DATASET_SCHEMAS = {"ticket_events": TICKET_EVENTS, "sessions": SESSIONS}
-DATASET_KEYS = {"ticket_events": "event_id", "sessions": "session_id"}
+DATASET_SCHEMAS = {"ticket_events": TICKET_EVENTS, "sessions": SESSIONS, "declared_returns": DECLARED_RETURNS}
+DATASET_KEYS = {"ticket_events": "event_id", "sessions": "session_id", "declared_returns": "return_id"}

@@ -6,13 +6,14 @@ from datetime import timedelta
 import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
+from ekino_pipeline.ingestion import declared_returns
 from ekino_pipeline.partitions import DAILY_PARTITIONS
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - declared_returns.WEEKLY_SELECTION,
     partitions_def=DAILY_PARTITIONS,
     description="Ingestion, loading and dbt for a business day (or a window of them).",
 )

@@ -9,7 +9,7 @@ import pytest
 
 from tests.transformation.dbt_helpers import run_dbt
 from tests.transformation.raw_fixture import RawFixture
-from tests.transformation.scenarios import clean_days, with_anomalies
+from tests.transformation.scenarios import clean_days, with_anomalies, with_declared_returns
 
 AS_OF = "2024-03-03"
 
@@ -22,8 +22,9 @@ class Built:
 
 @pytest.fixture(scope="session")
 def built_scenario(tmp_path_factory) -> Built:
-    """Clean days 2024-02-20..2024-03-01 and the anomaly patterns on 2024-03-02, built in full."""
-    fx = with_anomalies(clean_days())
+    """Clean days 2024-02-20..2024-03-01, the anomaly patterns on 2024-03-02 and declared returns for
+    the film week of 2024-02-29, built in full."""
+    fx = with_declared_returns(with_anomalies(clean_days()))
     warehouse = tmp_path_factory.mktemp("scenario") / "warehouse.duckdb"
     fx.write(warehouse)
     run_dbt(warehouse, "build", as_of_date=AS_OF)

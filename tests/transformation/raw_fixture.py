@@ -15,7 +15,7 @@ import pyarrow as pa
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, daterange
 from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
 from ekino_pipeline.ingestion.assets import registry_tables
-from ekino_pipeline.ingestion.loading import MANIFEST_SCHEMA
+from ekino_pipeline.ingestion.loading import DECLARED_RETURNS_SCHEMAS, MANIFEST_SCHEMA
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
 
 EXTRACTED_AT = datetime(2024, 3, 10, tzinfo=UTC)
@@ -42,6 +42,10 @@ class RawFixture:
     quarantined: list[dict] = field(default_factory=list)
     listed_ahead: list[date] = field(default_factory=list)
     others_answer: bool = True
+    # Declared returns (DECLARED_RETURNS rows without lineage) and the film weeks whose returns were
+    # pulled per cinema: (cinema_id, film_week_start) -> success.
+    declared_returns: list[dict] = field(default_factory=list)
+    returns_pulled: dict[tuple[str, date], bool] = field(default_factory=dict)
     _tickets: int = 0
 
     def session(
@@ -175,6 +179,41 @@ class RawFixture:
                     )
         return rows
 
+    def _declared_returns_tables(self, lineage: dict) -> dict[str, pa.Table]:
+        data, quarantine, manifests = DECLARED_RETURNS_SCHEMAS.values()
+        pulls = [
+            {
+                "dataset": "declared_returns",
+                "cinema_id": cinema_id,
+                "business_date": week,
+                "status": "success" if ok else "failed",
+                "error": None if ok else "HTTP 503 maintenance",
+                "attempts": 1 if ok else 2,
+                "served": sum(
+                    r["cinema_id"] == cinema_id and r["film_week_start"] == week
+                    for r in self.declared_returns
+                )
+                if ok
+                else 0,
+                "quarantined": 0,
+                "finished_at": EXTRACTED_AT,
+                "attempt_id": ATTEMPT,
+            }
+            for (cinema_id, week), ok in sorted(self.returns_pulled.items())
+        ]
+        for pull in pulls:
+            pull["landed"] = pull["served"]
+        rows = [
+            {**r, **lineage, "business_date": r["film_week_start"]}
+            for r in self.declared_returns
+            if self.returns_pulled.get((r["cinema_id"], r["film_week_start"]))
+        ]
+        return {
+            "declared_returns": pa.Table.from_pylist(rows, schema=data),
+            "declared_returns_quarantine": quarantine.empty_table(),
+            "declared_returns_manifests": pa.Table.from_pylist(pulls, schema=manifests),
+        }
+
     def quarantine(self, dataset: str, cinema_id: str, day: date, record: dict, reason: str) -> None:
         """A record the contract check rejected, kept as served (JSON) with its reason."""
         self.quarantined.append(
@@ -203,6 +242,7 @@ class RawFixture:
             ),
             "landing_manifests": pa.Table.from_pylist(self.manifests(), schema=MANIFEST_SCHEMA),
         }
+        tables.update(self._declared_returns_tables(lineage))
         registry = load_registry(SHIPPED_REGISTRY_DIR)
         tables.update(registry_tables(registry))
         tables["cinemas_daily"] = pa.Table.from_pylist(

@@ -4,6 +4,7 @@ days after it, and the anomaly patterns added on top."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from tests.transformation.raw_fixture import RawFixture, days, local
 
@@ -18,6 +19,7 @@ HISTORY = days(date(2024, 2, 20), MAR2)
 LISTED_AHEAD = days(MAR2 + timedelta(days=1), MAR2 + timedelta(days=8))
 UNREGISTERED_FILM = "F99999"
 GHOST_SESSION = "ALA-0002:zz-99"
+RETURNS_WEEK = FEB29  # a Thursday: the film week 2024-02-29..2024-03-06
 
 
 def clean_days() -> RawFixture:
@@ -54,6 +56,32 @@ def clean_days() -> RawFixture:
 
     # ALA-0020 is connected but did not answer on 2024-03-01.
     fx.failed.add(("ALA-0020", MAR1))
+    return fx
+
+
+def with_declared_returns(fx: RawFixture) -> RawFixture:
+    """Returns for the film week of 2024-02-29: ALA-0002 declares what its two sessions of FOREIGN_FILM
+    sold (s2 and the 45-ticket one of with_anomalies), ALA-0001 declares one ticket of DOMESTIC_FILM,
+    SHY-0001's returns could not be pulled and ALA-0020's were not asked for."""
+    declared_at = local(MAR1 + timedelta(days=6), 9, 0)
+    for cinema_id, film_id, admissions, gross in (
+        ("ALA-0002", FOREIGN_FILM, 47, "95700.50"),
+        ("ALA-0001", DOMESTIC_FILM, 1, "2200.00"),
+    ):
+        fx.declared_returns.append(
+            {
+                "return_id": f"{cinema_id}:R-{film_id}",
+                "cinema_id": cinema_id,
+                "film_id": film_id,
+                "film_week_start": RETURNS_WEEK,
+                "admissions": admissions,
+                "gross_kzt": Decimal(gross),
+                "declared_at": declared_at,
+                "revision": 1,
+            }
+        )
+        fx.returns_pulled[(cinema_id, RETURNS_WEEK)] = True
+    fx.returns_pulled[("SHY-0001", RETURNS_WEEK)] = False
     return fx
 
 

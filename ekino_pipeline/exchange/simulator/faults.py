@@ -21,6 +21,8 @@ Three kinds of scenario:
 * content-level: valid records that the marts must flag (an oversold session, an orphan refund...),
   built into the generated network so that every window sees them. The dates apply to the session's
   business day (`silent`: to the events' business day); `late_refund` happens on from_date only.
+  `misdeclared_returns` scales the cinema's declared box office returns by `factor` (0.8 declares 20%
+  less than its tickets add up to); its dates apply to the film week's first day.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ DOUBLE_SOLD_SEAT = "double_sold_seat"
 LATE_SALE = "late_sale"
 ORPHAN_REFUND = "orphan_refund"
 SILENT = "silent"
+MISDECLARED_RETURNS = "misdeclared_returns"
 
 RESPONSE_SCENARIOS = frozenset(
     {OUTAGE, SERVER_ERRORS, RATE_LIMIT, SLOW, TRUNCATED_JSON, OVERSIZED_PAGE, API_DOWN}
@@ -86,13 +89,14 @@ RECORD_SCENARIOS = frozenset(
     }
 )
 CONTENT_SCENARIOS = frozenset(
-    {LATE_REFUND, OVERSOLD_SESSION, DOUBLE_SOLD_SEAT, LATE_SALE, ORPHAN_REFUND, SILENT}
+    {LATE_REFUND, OVERSOLD_SESSION, DOUBLE_SOLD_SEAT, LATE_SALE, ORPHAN_REFUND, SILENT, MISDECLARED_RETURNS}
 )
 SCENARIOS = RESPONSE_SCENARIOS | RECORD_SCENARIOS | CONTENT_SCENARIOS
 
-# Which records a record-level fault touches; the scenarios not listed touch events only.
-EVENTS, SESSIONS, BOTH = "events", "sessions", "both"
-RECORDS_CHOICES = (EVENTS, SESSIONS, BOTH)
+# Which records a record-level fault touches; the scenarios not listed touch events only. `both` is events
+# and sessions; `returns` the declared box office returns (the fault's dates: the film week's Thursday).
+EVENTS, SESSIONS, BOTH, RETURNS = "events", "sessions", "both", "returns"
+RECORDS_CHOICES = (EVENTS, SESSIONS, BOTH, RETURNS)
 DEFAULT_RECORDS = {UNKNOWN_FILM: SESSIONS, FOREIGN_CINEMA: BOTH}
 CONFIGURABLE_RECORDS = frozenset({FOREIGN_CINEMA, WRONG_TYPES, MISSING_FIELDS, EXTRA_FIELDS})
 
@@ -129,6 +133,12 @@ def _rate(value: Any) -> float:
     return float(value)
 
 
+def _factor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10 or value == 1:
+        raise ValueError("must be a number from 0 to 10 other than 1 (the truth)")
+    return float(value)
+
+
 def _records(value: Any) -> str:
     if value not in RECORDS_CHOICES:
         raise ValueError(f"must be one of {', '.join(RECORDS_CHOICES)}")
@@ -154,6 +164,7 @@ PARAMETERS: dict[str, dict[str, tuple[Any, Any]]] = {
     LATE_SALE: {},
     ORPHAN_REFUND: {},
     SILENT: {},
+    MISDECLARED_RETURNS: {"factor": (_factor, 0.8)},
 }
 
 

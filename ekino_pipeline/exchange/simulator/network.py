@@ -11,6 +11,11 @@ days are asked in:
   the events that occur on one business day therefore touches only the tickets sold up to that day,
   not whole weeks of presales.
 
+A cinema's declared box office return for a film week comes from the same tickets: per film, those of
+the week's sessions sold and not refunded by the time it declares (the morning after the week closes),
+whatever the ticket-events feed serves (a silent feed or broken records do not change the cinema's
+accounts); the `misdeclared_returns` fault scales it.
+
 Faults (see `faults.py`) are applied here too: content-level ones while planning sessions, record-level
 ones on the events of each business day, before anything is paged.
 """
@@ -31,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, daterange
-from ekino_pipeline.exchange.contract import SESSION_FIELDS
+from ekino_pipeline.exchange.contract import BOX_OFFICE_RETURN_FIELDS, SESSION_FIELDS
 from ekino_pipeline.exchange.contract import TICKET_EVENT_FIELDS as EVENT_FIELDS
 from ekino_pipeline.exchange.registry import Cinema, Film, Hall, Registry
 from ekino_pipeline.exchange.simulator import faults as F
@@ -511,6 +516,7 @@ class Network:
         # Served events of (cinema, business day), ~300 kB each: enough to page many cinemas at once.
         self._days = _LRU(day_cache)
         self._sessions = _LRU(4 * day_cache)
+        self._returns = _LRU(day_cache)
 
     # -- time -------------------------------------------------------------------------------------
 
@@ -907,6 +913,87 @@ class Network:
     def sessions(self, cinema_id: str, day: date) -> list[dict]:
         return [json.loads(text) for text, _, _ in self.session_items(cinema_id, day)]
 
+    # -- declared returns -------------------------------------------------------------------------
+
+    def declared_at(self, cinema_id: str, week_start: date) -> int:
+        """When a cinema declares a film week (epoch seconds): between 06:00 and 12:00 the morning after
+        it closes, at a time of its own."""
+        closed = day_start(week_start + timedelta(days=7))
+        return closed + 6 * 3600 + hash64(f"{self.seed}:declared:{cinema_id}:{week_start}") % (6 * 3600)
+
+    def return_items(self, cinema_id: str, week_start: date) -> list[str]:
+        """The served returns of a film week (JSON texts, ordered by film then id): none before the
+        cinema has declared it."""
+        self.cinema(cinema_id)
+        check_day(week_start)
+        declared_at = self.declared_at(cinema_id, week_start)
+        if declared_at > self.now.timestamp():
+            return []
+        return self._returns.get(
+            (cinema_id, week_start), lambda: self._build_returns(cinema_id, week_start, declared_at)
+        )
+
+    def declared_returns(self, cinema_id: str, week_start: date) -> list[dict]:
+        return [json.loads(text) for text in self.return_items(cinema_id, week_start)]
+
+    def _build_returns(self, cinema_id: str, week_start: date, declared_at: int) -> list[str]:
+        totals: dict[str, list[int]] = {}  # film_id -> [admissions, tiyn]
+        for day in daterange(week_start, week_start + timedelta(days=6)):
+            for s in self.plan(cinema_id, day):
+                total = totals.setdefault(s.film.film_id, [0, 0])
+                for k, (lo_i, hi_i) in enumerate(s.ranges):
+                    for i in range(lo_i, hi_i):
+                        h = _ticket_hash(s.key, i)
+                        ts = s.sale_ts(k, h)
+                        refunded = s.refund_ts(k, h, ts)
+                        if ts < declared_at and (refunded is None or refunded >= declared_at):
+                            total[0] += 1
+                            total[1] += s.tails[s.table[(h >> 10) & 1023]][2]
+                for r in s.extras:  # content faults' tickets are in the cinema's accounts too
+                    if r[TS] < declared_at:
+                        sign = 1 if r[KIND] == SALE else -1
+                        total[0] += sign
+                        total[1] += sign * r[CENTS]
+        fault = self.faults.content(cinema_id, F.MISDECLARED_RETURNS, week_start)
+        factor = fault.params["factor"] if fault else 1
+        stamp = self.clock(cinema_id).format(declared_at)
+        records = []
+        for film_id, (admissions, cents) in sorted(totals.items()):
+            records.append(
+                {
+                    "return_id": f"{cinema_id}:R{week_start:%Y%m%d}-{film_id}",
+                    "film_id": film_id,
+                    "film_week_start": week_start.isoformat(),
+                    "admissions": max(0, round(admissions * factor)),
+                    "gross_kzt": money(max(0, round(cents * factor))),
+                    "declared_at": stamp,
+                    "revision": 1,
+                }
+            )
+        for broken in self.faults.for_cinema(cinema_id, "record"):
+            if broken.records == F.RETURNS and broken.covers_day(week_start):
+                chosen = self._select(broken, [r["return_id"] for r in records])
+                for index, h in chosen.items():
+                    self._corrupt_return(broken.scenario, records[index], h, cinema_id, declared_at)
+        return [json.dumps(record, separators=(",", ":")) for record in records]
+
+    def _corrupt_return(self, scenario: str, d: dict, h: int, cinema_id: str, declared_at: int) -> None:
+        """Break one served return in place (extra_fields leaves it valid)."""
+        variant = (h >> 16) % 3
+        if scenario == F.FOREIGN_CINEMA:
+            d["return_id"] = self._neighbour[cinema_id] + d["return_id"][len(cinema_id) :]
+        elif scenario == F.WRONG_TYPES:
+            if variant == 0:
+                d["admissions"] = str(d["admissions"])
+            elif variant == 1:
+                d["gross_kzt"] = float(d["gross_kzt"])
+            else:
+                d["declared_at"] = declared_at
+        elif scenario == F.MISSING_FIELDS:
+            d.pop(BOX_OFFICE_RETURN_FIELDS[(h >> 16) % len(BOX_OFFICE_RETURN_FIELDS)])
+        elif scenario == F.EXTRA_FIELDS:
+            d["cashier_note"] = f"checked by {h % 100:02d}"
+
     # -- reconciliation ---------------------------------------------------------------------------
 
     def tickets_sold(self, cinema_id: str, day: date) -> int:
@@ -952,7 +1039,7 @@ class Network:
         }
 
     def clear_caches(self) -> None:
-        for cache in (self._catalogues, self._plans, self._days, self._sessions):
+        for cache in (self._catalogues, self._plans, self._days, self._sessions, self._returns):
             cache.clear()
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ekino_pipeline.calendar import business_date_of, parse_date
+from ekino_pipeline.calendar import business_date_of, film_week_start, parse_date
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, load_registry
 from ekino_pipeline.exchange.simulator import faults as F
@@ -46,7 +46,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
 MAX_WINDOW = timedelta(days=31)
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
 ROUTE = re.compile(r"^/cinemas/([^/]+)(/.*)?$")
-ENDPOINTS = ("/v1/health", "/v1/halls", "/v1/sessions", "/v1/ticket-events")
+ENDPOINTS = ("/v1/health", "/v1/halls", "/v1/sessions", "/v1/ticket-events", "/v1/box-office-returns")
 IDLE_CONNECTION_SECONDS = 120  # a keep-alive connection nobody uses is closed after this
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -336,6 +336,8 @@ class SimulatorServer:
             return self._respond(cinema_id, None, self._halls)
         if endpoint == "/v1/sessions":
             return self._sessions(cinema_id, query)
+        if endpoint == "/v1/box-office-returns":
+            return self._box_office_returns(cinema_id, query)
         return self._ticket_events(cinema_id, query)
 
     def _authenticate(self, header: str | None, cinema_id: str) -> Reply | None:
@@ -458,6 +460,23 @@ class SimulatorServer:
 
         self._page_token_check(query, f"{cinema_id}|sessions|{day}")
         return self._respond(cinema_id, (day, day), build)
+
+    def _box_office_returns(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
+        text = self._param(query, "week", required=True)
+        try:
+            week = check_day(parse_date(text))
+        except ValueError as exc:
+            raise BadRequest(f"week must be a day YYYY-MM-DD: {exc}") from None
+        if week != film_week_start(week):
+            raise BadRequest(f"week must be the Thursday that opens a film week, got {week} ({week:%A})")
+        self._limit(query)
+        query_key = f"{cinema_id}|returns|{week}"
+        self._page_token_check(query, query_key)
+
+        def build(cid: str) -> Reply:
+            return self._page("returns", self.network.return_items(cid, week), query, query_key)
+
+        return self._respond(cinema_id, (week, week + timedelta(days=6)), build)
 
     def _ticket_events(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
         start = _parse_instant("from", self._param(query, "from", required=True))
