@@ -16,6 +16,7 @@ import pytest
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.exchange.simulator import network as network_module
 from ekino_pipeline.exchange.simulator.calibration import (
+    main,
     sample_days,
     session_figures,
     simulate_year,
@@ -31,6 +32,7 @@ from ekino_pipeline.exchange.simulator.network import (
     Network,
     year_level,
 )
+from ekino_pipeline.exchange.simulator.reference import write_registry
 
 SEED = 1  # `ekino simulate` and `make demo`
 GROSS_TOLERANCE = 0.05  # every year 2019-2025 within 5% of its published gross
@@ -168,3 +170,11 @@ def test_the_year_summary_is_the_per_day_generator_summed(registry, year_2024):
         expected_admissions = sum(k for _, _, k in expected) / 1024
         assert cents == pytest.approx(expected_cents, rel=0.015)
         assert admissions == pytest.approx(expected_admissions, rel=0.01)
+
+
+def test_the_calibration_command_prints_a_grown_networks_year(tmp_path, capsys):
+    registry_dir = write_registry(tmp_path / "registry", n_cinemas=12)
+    main(["--year", "2023", "--sample-every", "26", "--registry", str(registry_dir)])
+    out = capsys.readouterr().out
+    assert out.startswith("simulated 2023 (seed 1, 12 cinemas, 15 of 365 days computed)")
+    assert "average ticket:" in out and "in Kazakh" in out and " 20. " in out
