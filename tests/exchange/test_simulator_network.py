@@ -145,10 +145,11 @@ def test_sales_open_a_week_ahead_and_close_a_quarter_hour_after_the_start(networ
     assert 0.02 < refunds / sales < 0.045
 
 
-def test_the_pilot_network_sells_about_40000_tickets_a_day_over_a_week(network, registry):
+def test_the_pilot_network_sells_about_35000_tickets_a_day_over_a_week(network, registry):
+    # 2024's published 22 bn tenge at about 1,750 tenge a ticket over 366 days
     week = [DAY + timedelta(days=k) for k in range(7)]
     per_day = {d: sum(network.tickets_sold(c.cinema_id, d) for c in registry.cinemas) for d in week}
-    assert 32_000 <= sum(per_day.values()) / 7 <= 48_000
+    assert 28_000 <= sum(per_day.values()) / 7 <= 42_000
     saturday, tuesday = date(2024, 3, 9), date(2024, 3, 12)
     assert per_day[saturday] > 1.5 * per_day[tuesday], "weekends are the peak"
 
@@ -166,7 +167,7 @@ def test_evening_sessions_sell_better_than_morning_ones(network, registry):
     )
 
 
-def test_tickets_cost_about_1500_tenge_invitations_nothing_and_paid_tickets_something(network, registry):
+def test_tickets_cost_1500_to_2200_tenge_invitations_nothing_and_paid_tickets_something(network, registry):
     total, count, invitations = Decimal(0), 0, 0
     by_city = collections.defaultdict(list)
     for cinema in registry.cinemas:
@@ -180,7 +181,7 @@ def test_tickets_cost_about_1500_tenge_invitations_nothing_and_paid_tickets_some
             invitations += e["category"] == "invitation"
             if e["category"] == "adult":
                 by_city[cinema.city].append(amount)
-    assert 1200 <= total / count <= 1800
+    assert 1500 <= total / count <= 2200
     assert 0.01 < invitations / count < 0.035
     mean = {city: sum(v) / len(v) for city, v in by_city.items()}
     assert mean["Almaty"] > mean["Kokshetau"] and mean["Astana"] > mean["Taraz"]

@@ -70,9 +70,43 @@ REFUND_SAME_DAY = 10
 REFUND_PRESALE = 61
 
 WEEKDAY_DEMAND = (0.75, 0.7, 0.8, 0.9, 1.25, 1.65, 1.45)  # Monday..Sunday
+# Kazakhstan's fixed-date public holidays (month, day) fill halls like a Saturday or better and are
+# priced like a weekend. Kurban Ait moves with the lunar calendar and is left out.
+HOLIDAYS = {
+    (1, 1): 1.9,  # New Year
+    (1, 2): 1.9,
+    (1, 7): 1.4,  # Orthodox Christmas
+    (3, 8): 1.6,  # International Women's Day
+    (3, 21): 1.9,  # Nauryz
+    (3, 22): 1.9,
+    (3, 23): 1.9,
+    (5, 1): 1.5,  # Unity Day
+    (5, 7): 1.4,  # Defender of the Fatherland Day
+    (5, 9): 1.5,  # Victory Day
+    (7, 6): 1.5,  # Capital Day
+    (8, 30): 1.5,  # Constitution Day
+    (10, 25): 1.4,  # Republic Day
+    (12, 16): 1.5,  # Independence Day
+}
 FORMAT_DEMAND = {"2D": 1.0, "3D": 1.05, "IMAX": 1.3, "4DX": 1.15}
-# Calibrated so that the pilot network (103 cinemas) sells about 40,000 tickets a day over a week.
-DEMAND_SCALE = 0.095
+# Domestic comedies and dramas draw Kazakhstan's audiences more than most imports: 14 of 2024's top 20
+# films by gross were domestic, and so are 14 at seed 1. The top 20 is a race of a few Pareto draws, so
+# another seed lands a few films either side (8 to 17 among those tried).
+DOMESTIC_POPULARITY = 1.7
+# Share of screenings in Kazakh of a domestic film shot in Kazakh, of one shot in Russian, and of an
+# import (dubbed); the rest play in Russian, or for one import in seven in the original with subtitles.
+KAZAKH_AUDIO = {"domestic_kk": 0.38, "domestic_other": 0.08, "foreign": 0.1}
+# National gross at all 103 pilot cinemas as published, in bn tenge. Later years grow by LATER_GROWTH a
+# year (an assumption: the market's growth after 2025 is not published yet); earlier ones stay at 2019.
+PUBLISHED_GROSS_BN = {2019: 17.5, 2020: 4.9, 2021: 9.6, 2022: 13.2, 2023: 16.9, 2024: 22.0, 2025: 23.5}
+LATER_GROWTH = 1.05
+# The registry's films differ from year to year (runtimes decide how many screenings a hall fits, genres
+# where they play), which moves a year's gross by a few percent at the same demand. These factors take
+# that out; measured with `calibration.simulate_year(year, sample_every=5)` at seed 1 (see its module).
+YEAR_CALIBRATION = {2019: 0.960, 2020: 0.962, 2021: 0.958, 2022: 0.963, 2023: 1.020, 2024: 0.996, 2025: 0.995}
+# Hall demand in 2024; another year's is scaled by its published gross. Calibrated with
+# `calibration.simulate_year` so that the pilot network's simulated 2024 grosses its 22.0 bn tenge.
+DEMAND_SCALE = 0.0844
 
 CITY_PRICE = {
     "Almaty": 1900,
@@ -84,8 +118,8 @@ CITY_PRICE = {
 }
 OTHER_CITY_PRICE = 1250
 FORMAT_PRICE = {"2D": 1.0, "3D": 1.2, "IMAX": 1.6, "4DX": 1.8}
-# Calibrated so that the average ticket, invitations included, costs about 1,500 tenge.
-PRICE_SCALE = 1.08
+# Calibrated so that the average ticket, invitations included, costs about 1,750 tenge.
+PRICE_SCALE = 1.18
 
 UNKNOWN_FILM_ID = "F99999"
 
@@ -453,6 +487,15 @@ def _hour_demand(minute: int) -> float:
     return 0.7
 
 
+@functools.lru_cache(maxsize=256)
+def year_level(year: int) -> float:
+    """A year's demand relative to 2024's, from the published national gross."""
+    first, last = min(PUBLISHED_GROSS_BN), max(PUBLISHED_GROSS_BN)
+    known = min(max(year, first), last)
+    gross = PUBLISHED_GROSS_BN[known] * LATER_GROWTH ** max(0, year - last)
+    return gross / PUBLISHED_GROSS_BN[2024] * YEAR_CALIBRATION[known]
+
+
 def _round10(amount: float) -> int:
     return math.floor(amount / 10 + 0.5) * 10
 
@@ -471,11 +514,14 @@ class Catalogue:
         ]
         self.cum_regular = list(_accumulate(regular))
         self.cum_premium = list(_accumulate(premium))
-        # A popular film fills its halls better; normalised over how often each film is programmed so
-        # that a week with a hit does not sell more tickets in all than any other week.
+        # A popular film fills its halls better; normalised over how often each film is programmed, in
+        # regular and in premium halls apart, so that a week with a hit does not sell more tickets in all
+        # than any other week (nor a seed whose hits are blockbusters more than another seed).
         appeal = [min(3.0, math.sqrt(p / self.mean_popularity)) for p in popularity]
-        scale = sum(w * a for w, a in zip(regular, appeal, strict=True)) / sum(regular)
-        self.appeal = {f.film_id: a / scale for f, a in zip(films, appeal, strict=True)}
+        self.appeal = {}
+        for is_premium, weights in ((False, regular), (True, premium)):
+            scale = sum(w * a for w, a in zip(weights, appeal, strict=True)) / sum(weights)
+            self.appeal[is_premium] = {f.film_id: a / scale for f, a in zip(films, appeal, strict=True)}
 
 
 def _accumulate(values: list[float]):
@@ -557,6 +603,8 @@ class Network:
             for film in films:
                 u = (hash64(f"{self.seed}:popularity:{film.film_id}") + 1) / 2**64
                 base = min(40.0, u ** (-1 / 1.4))  # Pareto: a few hits, many small films
+                if film.is_domestic:
+                    base *= DOMESTIC_POPULARITY
                 popularity.append(base * 0.72 ** ((day - film.release_date).days / 7))
             return Catalogue(films, popularity)
 
@@ -582,21 +630,25 @@ class Network:
         ds = day_start(day)
         # starts[k]: when the business day k days before this one begins
         starts = [day_start(day - timedelta(days=k)) for k in range(PRESALE_DAYS + 1)]
-        weekday = WEEKDAY_DEMAND[day.weekday()]
-        weekend = day.weekday() >= 4
+        holiday = HOLIDAYS.get((day.month, day.day))
+        weekday = max(WEEKDAY_DEMAND[day.weekday()], holiday or 0.0) * year_level(day.year)
+        weekend = day.weekday() >= 4 or holiday is not None
         city_price = CITY_PRICE.get(cinema.city, OTHER_CITY_PRICE)
-        films, appeal = catalogue.films, catalogue.appeal
+        films = catalogue.films
         ymd = day.strftime("%Y%m%d")
         drafts = []
         random_ = rng.random
         for hall in cinema.halls:
             premium = hall.format in ("IMAX", "4DX")
             cum = catalogue.cum_premium if premium else catalogue.cum_regular
+            appeal = catalogue.appeal[premium]
+            # rng.choices(films, cum_weights=cum) spelled out: the same draw without its checks
+            total, last = cum[-1] + 0.0, len(films) - 1
             hall_demand = DEMAND_SCALE * weekday * (150 / hall.seats) ** 0.35
             minute = 600 + 5 * int(random_() * 30)  # first screening 10:00-12:25
             screenings = 0
             while minute <= 1410 and screenings < 6:
-                film = rng.choices(films, cum_weights=cum)[0]
+                film = films[bisect.bisect(cum, random_() * total, 0, last)]
                 fmt = ("3D" if random_() < 0.5 else "2D") if hall.format == "3D" else hall.format
                 audio, subtitle = self._languages(film, random_)
                 occupancy = (
@@ -647,11 +699,12 @@ class Network:
     def _languages(film: Film, random_: Callable[[], float]) -> tuple[str, str | None]:
         r = random_()
         if film.is_domestic:
-            return ("kk" if r < 0.7 else "ru"), None
-        if r < 0.6:
-            return "ru", None
-        if r < 0.85:
+            kazakh = KAZAKH_AUDIO["domestic_kk" if film.original_language == "kk" else "domestic_other"]
+            return ("kk" if r < kazakh else "ru"), None
+        if r < KAZAKH_AUDIO["foreign"]:
             return "kk", None
+        if r < 0.85:
+            return "ru", None
         audio = film.original_language
         if audio == "ru":
             return "ru", "kk"
