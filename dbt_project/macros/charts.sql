@@ -224,3 +224,12 @@ select * from final
         delete from {{ this }} where {{ chart_periods_rebuilt(period_end) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Pre-hook of distributor_market_share: the film weeks a build rewrites and its calendar years. -#}
+{% macro clear_market_share_window() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where (period = 'film_week' and {{ chart_periods_rebuilt('period_end_date') }})
+            or (period = 'year' and {{ years_read('period_start_date') }})
+    {%- endif -%}
+{%- endmacro %}
