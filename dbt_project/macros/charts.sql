@@ -39,7 +39,7 @@
 
 {#- True for the days of the calendar years a build rewrites (from 1 January of the window's first
     session day): year-to-date figures of a day depend on every earlier day of its year. -#}
-{% macro years_read(day) -%}
+{% macro chart_years_read(day) -%}
     {%- set window = session_window() -%}
     {%- if window.first is none -%}
         true
@@ -230,6 +230,6 @@ select * from final
     {%- if is_incremental() -%}
         delete from {{ this }}
         where (period = 'film_week' and {{ chart_periods_rebuilt('period_end_date') }})
-            or (period = 'year' and {{ years_read('period_start_date') }})
+            or (period = 'year' and {{ chart_years_read('period_start_date') }})
     {%- endif -%}
 {%- endmacro %}

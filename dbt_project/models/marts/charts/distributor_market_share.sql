@@ -22,7 +22,7 @@ film_weeks as (
 
 film_years as (
     select * from {{ ref('film_year_to_date') }}
-    where {{ years_read('through_date') }}
+    where {{ chart_years_read('through_date') }}
 ),
 
 weekly as (

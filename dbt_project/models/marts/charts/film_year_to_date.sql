@@ -17,12 +17,12 @@ with
 
 national_days as (
     select * from {{ ref('national_daily') }}
-    where {{ years_read('business_date') }}
+    where {{ chart_years_read('business_date') }}
 ),
 
 film_days as (
     select * from {{ ref('film_daily_box_office') }}
-    where {{ years_read('business_date') }}
+    where {{ chart_years_read('business_date') }}
 ),
 
 films as (
