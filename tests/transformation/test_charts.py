@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ekino_pipeline.calendar import film_week_start, weekend_start
+from ekino_pipeline.transformation.assets import ekino_dbt_models
 from tests.transformation.conftest import AS_OF
 from tests.transformation.dbt_helpers import mart, query, run_dbt
 from tests.transformation.scenarios import FEB29, HISTORY, MAR2
@@ -165,3 +166,12 @@ def test_a_window_inside_a_week_still_sums_the_whole_week(built_scenario, tmp_pa
     )
     for name, order in CHARTS.items():
         assert mart(warehouse, name, order) == mart(built_scenario.warehouse, name, order), name
+
+
+def test_the_charts_invariants_are_asset_checks_of_the_charts():
+    checks = {(key.asset_key.path[-1], key.name) for key in ekino_dbt_models.check_keys}
+    assert {
+        ("film_weekly_box_office", "assert_chart_periods_add_up_to_their_days"),
+        ("distributor_market_share", "assert_market_shares_sum_to_one"),
+        ("film_weekly_box_office", "unique_combination_film_weekly_box_office_film_id__film_week_start"),
+    } <= checks
