@@ -34,6 +34,12 @@ MARTS = {
     "anomalies": "anomaly_id",
     "quarantine": "quarantine_record_id",
     "advance_sales": "film_id, session_date",
+    "film_weekly_box_office": "film_id, film_week_start",
+    "film_weekend_box_office": "film_id, weekend_start",
+    "film_region_daily": "film_id, region_code, business_date",
+    "film_year_to_date": "film_id, through_date",
+    "distributor_year_to_date": "distributor, through_date",
+    "distributor_market_share": "period, period_start_date, distributor",
 }
 
 
