@@ -13,7 +13,11 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
+
+if TYPE_CHECKING:
+    from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule
 
 SHIPPED_REGISTRY_DIR = Path(__file__).parent / "registry_data"
 
@@ -21,7 +25,7 @@ SHIPPED_REGISTRY_DIR = Path(__file__).parent / "registry_data"
 CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
 FILM_ID_PATTERN = re.compile(r"^F[0-9]{5}$")
 
-REGISTRY_FILES = ("regions", "cinemas", "halls", "films", "funding_grants")
+REGISTRY_FILES = ("regions", "cinemas", "halls", "films", "funding_grants", "rental_terms", "tax_rules")
 
 
 def validate_cinema_id(cinema_id: object) -> str:
@@ -99,6 +103,8 @@ class Registry:
     cinemas: tuple[Cinema, ...]
     films: tuple[Film, ...]
     grants: tuple[FundingGrant, ...]
+    rental_terms: tuple[RentalTerms, ...] = ()
+    tax_rules: tuple[TaxRule, ...] = ()
 
     @property
     def connected_cinemas(self) -> tuple[Cinema, ...]:
@@ -198,9 +204,18 @@ def load_registry(directory: Path | str | None = None) -> Registry:
             )
             for r in _rows(directory, "funding_grants")
         )
+        from ekino_pipeline.exchange.rental_terms import load_rental_terms, load_tax_rules
+
+        rental_terms = load_rental_terms(
+            directory,
+            frozenset(f.film_id for f in films),
+            frozenset(c.chain for c in cinemas),
+            frozenset(c.cinema_id for c in cinemas),
+        )
+        tax_rules = load_tax_rules(directory)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"registry in {directory} is malformed: {exc}") from exc
-    return Registry(regions, tuple(cinemas), films, grants)
+    return Registry(regions, tuple(cinemas), films, grants, rental_terms, tax_rules)
 
 
 def resolve_base_url(base_url: str, exchange_base_url: str | None) -> str:
