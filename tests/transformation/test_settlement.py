@@ -1,10 +1,12 @@
 """settlement_weekly on the built scenario: it adds up to the tenge and to the daily marts."""
 
+import csv
 from collections import defaultdict
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
+from ekino_pipeline.transformation.statements import distributor_file_stem, write_statements
 from tests.transformation.dbt_helpers import mart
 
 TIYN = Decimal("0.01")
@@ -49,3 +51,40 @@ def test_a_week_that_has_not_closed_is_provisional_and_says_why(built_scenario):
     # ALA-0020 did not answer on 2024-03-01 and sold nothing on 2024-03-02.
     [silent] = [line for line in lines if line["cinema_id"] == "ALA-0020"]
     assert {"cinemas_missing", "cinemas_silent"} <= set(silent["provisional_reasons"])
+
+
+def test_each_distributor_gets_a_statement_per_week_whose_lines_add_up_to_settlement_weekly(
+    built_scenario, tmp_path
+):
+    statements = write_statements(built_scenario.warehouse, tmp_path)
+    lines = mart(built_scenario.warehouse, "settlement_weekly", "cinema_id, film_id, film_week_start")
+    expected = defaultdict(lambda: defaultdict(Decimal))
+    for line in lines:
+        for column in ("gross_kzt", "tax_kzt", "net_kzt", "rental_due_kzt", "exhibitor_share_kzt"):
+            expected[line["distributor"], line["film_week_start"]][column] += line[column]
+    assert {(s.distributor, s.film_week_start) for s in statements} == set(expected)
+    for statement in statements:
+        assert statement.totals == expected[statement.distributor, statement.film_week_start]
+        assert statement.csv_path.parent == tmp_path / "statements" / statement.film_week_start.isoformat()
+        with statement.csv_path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == statement.lines
+        for column, total in statement.totals.items():
+            assert sum(Decimal(r[column]) for r in rows) == total
+        assert all(
+            Decimal(r["gross_kzt"])
+            == Decimal(r["tax_kzt"]) + Decimal(r["rental_due_kzt"]) + Decimal(r["exhibitor_share_kzt"])
+            for r in rows
+        )
+        readable = statement.readable_path.read_text()
+        assert (
+            f"Rental due to {statement.distributor}: {statement.totals['rental_due_kzt']:,.2f} KZT"
+            in readable
+        )
+        assert "PROVISIONAL (" in readable and "day_open" in readable
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_a_distributor_name_never_becomes_a_path():
+    assert distributor_file_stem("Aurora Film Distribution") == "aurora-film-distribution"
+    assert distributor_file_stem("../../etc/Kino Ltd.") == "etc-kino-ltd"

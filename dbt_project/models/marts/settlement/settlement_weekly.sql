@@ -123,6 +123,7 @@ final as (
         rental.film_id,
         rental.film_week_start,
         rental.film_week_end,
+        cinemas.cinema_name,
         cinemas.chain,
         cinemas.region_code,
         films.title,
