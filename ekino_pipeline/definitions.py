@@ -51,8 +51,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *(freshness.with_mart_freshness(a) for a in transformation_assets.ASSETS),
         ],
         asset_checks=[sensors.connected_cinemas_reporting],
-        jobs=[schedules.daily_job, replay_assets.quarantine_replay_job, alerts.cinema_alerts_job],
-        schedules=[schedules.daily_schedule, schedules.intraday_schedule],
+        jobs=[
+            schedules.daily_job,
+            schedules.film_week_job,
+            replay_assets.quarantine_replay_job,
+            alerts.cinema_alerts_job,
+        ],
+        schedules=[schedules.daily_schedule, schedules.intraday_schedule, schedules.film_week_schedule],
         sensors=[sensors.build_silent_cinema_sensor(), sensors.run_failure_alerts],
         resources=build_resources(settings),
     )
