@@ -34,6 +34,7 @@ MARTS = {
     "anomalies": "anomaly_id",
     "quarantine": "quarantine_record_id",
     "advance_sales": "film_id, session_date",
+    "settlement_weekly": "cinema_id, film_id, film_week_start",
 }
 
 

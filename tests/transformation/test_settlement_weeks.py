@@ -4,10 +4,12 @@ revises it kept as a new revision."""
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from decimal import Decimal
 
 import dagster as dg
 
+from ekino_pipeline.demo import print_settlement
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_film_week_models, transformation_resources
 from ekino_pipeline.warehouse import WarehouseResource
@@ -43,7 +45,7 @@ def _revisions(warehouse) -> list[dict]:
     )
 
 
-def test_a_late_refund_revises_a_closed_week_and_the_settled_figure_is_kept(built_scenario, tmp_path):
+def test_a_late_refund_revises_a_closed_week_and_the_settled_figure_is_kept(built_scenario, tmp_path, capsys):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_scenario.warehouse, warehouse)
 
@@ -79,5 +81,18 @@ def test_a_late_refund_revises_a_closed_week_and_the_settled_figure_is_kept(buil
     assert revised["gross_kzt"] == settled["gross_kzt"] - Decimal("1500.00")
     assert revised["rental_due_kzt"] < settled["rental_due_kzt"]
     assert settled["dbt_valid_to"] is not None and revised["dbt_valid_to"] is None
-    csv_text = (statements / "aurora-film-distribution.csv").read_text()
-    assert f",{revised['gross_kzt']}," in csv_text.splitlines()[-1] or f",{revised['gross_kzt']}," in csv_text
+    shymkent = next(
+        line
+        for line in (statements / "aurora-film-distribution.csv").read_text().splitlines()
+        if line.startswith("SHY-0001,")
+    )
+    assert f",{revised['gross_kzt']}," in shymkent
+
+    # What `make demo` prints of the week, from the analysts' export.
+    capsys.readouterr()
+    print_settlement(tmp_path / "exports", date.fromisoformat(WEEK))
+    printed = capsys.readouterr().out
+    assert "Aurora Film Distribution" in printed and "Altyn Kino" in printed
+    [summary] = [line for line in printed.splitlines() if "= tax + rental due + exhibitor share" in line]
+    gross, parts = summary.split()[1], summary.split(" share ")[1].split(";")[0]
+    assert Decimal(gross) == Decimal(parts)
