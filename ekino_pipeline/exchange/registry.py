@@ -204,6 +204,7 @@ def load_registry(directory: Path | str | None = None) -> Registry:
             )
             for r in _rows(directory, "funding_grants")
         )
+        # rental_terms reads this module's id patterns: imported here, not at the top, to avoid a cycle.
         from ekino_pipeline.exchange.rental_terms import load_rental_terms, load_tax_rules
 
         rental_terms = load_rental_terms(
