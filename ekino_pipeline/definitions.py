@@ -55,6 +55,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=[sensors.connected_cinemas_reporting],
         jobs=[
             schedules.daily_job,
+            schedules.film_week_job,
             replay_assets.quarantine_replay_job,
             alerts.cinema_alerts_job,
             declared_returns.declared_returns_job,
@@ -62,6 +63,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=[
             schedules.daily_schedule,
             schedules.intraday_schedule,
+            schedules.film_week_schedule,
             declared_returns.declared_returns_schedule,
         ],
         sensors=[sensors.build_silent_cinema_sensor(), sensors.run_failure_alerts],

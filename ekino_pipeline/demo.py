@@ -3,7 +3,8 @@
 Starts the simulator (the pilot network with a few misbehaving cinemas, one of which goes silent and
 one whose API stops answering near the end of the window), runs `daily_job` through Dagster for the
 last N business days as one backfill run, prints the headline from the analysts' Parquet exports and
-what the silent-cinema sensor flags, then stops the simulator.
+what the silent-cinema sensor flags, then stops the simulator; then settles the last film week that
+closed inside the window (`film_week_job`) and prints its settlement by distributor.
 """
 
 from __future__ import annotations
@@ -240,6 +241,37 @@ def print_revisions(warehouse_copy: Path, replayed_at: datetime) -> None:
         con.close()
 
 
+def print_settlement(exports: Path, week: date) -> None:
+    """The film week's settlement by distributor, from the settlement_weekly export."""
+    con = duckdb.connect()
+    try:
+        cur = con.cursor()
+        source = f"read_parquet('{exports / 'settlement_weekly.parquet'}')"
+        _say(f"\nSettlement of the film week {week}..{week + timedelta(days=6)} by distributor (KZT)")
+        _print_table(
+            *_table(
+                cur,
+                f"""select distributor, count(*) as lines, count(distinct cinema_id) as cinemas,
+                           sum(gross_kzt) as gross_kzt, sum(tax_kzt) as tax_kzt,
+                           sum(rental_due_kzt) as rental_due_kzt, sum(exhibitor_share_kzt) as exhibitor_kzt,
+                           string_agg(distinct method, ', ' order by method) as methods,
+                           count(*) filter (where is_provisional) as provisional_lines
+                    from {source} where film_week_start = ? group by distributor order by distributor""",
+                [week],
+            )
+        )
+        [(gross, parts, reasons)] = cur.execute(
+            f"""select sum(gross_kzt), sum(tax_kzt + rental_due_kzt + exhibitor_share_kzt),
+                       list_sort(list_distinct(flatten(list(provisional_reasons))))
+                from {source} where film_week_start = ?""",
+            [week],
+        ).fetchall()
+        _say(f"  gross {gross} = tax + rental due + exhibitor share {parts}; {_reasons(reasons)}")
+        _say(f"  statements: {exports / 'statements' / week.isoformat()}")
+    finally:
+        con.close()
+
+
 def run_demo(days: int = 14, home: Path | None = None) -> int:
     from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
     from ekino_pipeline.exchange.simulator.server import SimulatorServer
@@ -339,6 +371,15 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
         _say("quarantine_replay_job failed; see the log above")
         return 1
     print_revisions(settings.exports_dir / settings.warehouse_path.name, replayed_at)
+    # The Thursday schedule's run for the last film week that closed inside the window.
+    week = film_week_start(last + timedelta(days=1)) - timedelta(days=7)
+    settled = defs.resolve_job_def("film_week_job").execute_in_process(
+        instance=instance, partition_key=week.isoformat(), raise_on_error=False
+    )
+    if not settled.success:
+        _say("film_week_job failed; see the log above")
+        return 1
+    print_settlement(settings.exports_dir, week)
     _say(f"\nExports for analysts: {settings.exports_dir}")
     _say(f"Browse the run: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
     return 0

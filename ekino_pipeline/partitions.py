@@ -34,6 +34,9 @@ def film_week_partitions(start_date: date) -> dg.WeeklyPartitionsDefinition:
 
 DAILY_PARTITIONS = daily_partitions(Settings.from_env().start_date)
 FILM_WEEK_PARTITIONS = film_week_partitions(Settings.from_env().start_date)
+# The assets partitioned by film week: the dbt models tagged film_week (dagster-dbt turns a dbt tag into
+# an asset tag). Jobs over business days leave them out, since a job has one partitioning.
+FILM_WEEK_ASSETS = dg.AssetSelection.tag("film_week", "")
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

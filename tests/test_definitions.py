@@ -9,7 +9,7 @@ import sys
 import dagster as dg
 
 from ekino_pipeline.definitions import defs
-from ekino_pipeline.monitoring.freshness import MARTS_FRESHNESS
+from ekino_pipeline.monitoring.freshness import FILM_WEEK_MARTS_FRESHNESS, MARTS_FRESHNESS
 from tests.transformation.dbt_helpers import ISSUE_MARTS
 
 
@@ -45,5 +45,8 @@ def test_every_mart_must_be_fresh_by_seven_in_the_morning_and_nothing_else_carri
     specs = [spec for assets in defs.assets for spec in getattr(assets, "specs", [])]
     marts = [s for s in specs if s.group_name == "marts"]
     assert {s.key.path[-1] for s in marts} >= ISSUE_MARTS
-    assert {s.freshness_policy for s in marts} == {MARTS_FRESHNESS}
+    # Marts settled per film week are due on Thursday mornings instead.
+    weekly = {s.key.path[-1] for s in marts if s.freshness_policy == FILM_WEEK_MARTS_FRESHNESS}
+    assert weekly == {"settlement_weekly"}
+    assert {s.freshness_policy for s in marts if s.key.path[-1] not in weekly} == {MARTS_FRESHNESS}
     assert all(s.freshness_policy is None for s in specs if s.group_name != "marts")

@@ -15,10 +15,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from ekino_pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule
 
 T = TypeVar("T")
 
@@ -28,7 +31,7 @@ SHIPPED_REGISTRY_DIR = Path(__file__).parent / "registry_data"
 CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
 FILM_ID_PATTERN = re.compile(r"^F[0-9]{5}$")
 
-REGISTRY_FILES = ("regions", "cinemas", "halls", "films", "funding_grants")
+REGISTRY_FILES = ("regions", "cinemas", "halls", "films", "funding_grants", "rental_terms", "tax_rules")
 
 
 class RegistryError(ConfigError):
@@ -170,6 +173,8 @@ class Registry:
     cinemas: tuple[Cinema, ...]
     films: tuple[Film, ...]
     grants: tuple[FundingGrant, ...]
+    rental_terms: tuple[RentalTerms, ...] = ()
+    tax_rules: tuple[TaxRule, ...] = ()
 
     @property
     def connected_cinemas(self) -> tuple[Cinema, ...]:
@@ -316,7 +321,16 @@ def load_registry(directory: Path | str | None = None) -> Registry:
         )
         for r in rows("funding_grants")
     )
-    return Registry(regions, tuple(cinemas), films, grants)
+    # rental_terms reads this module's id patterns: imported here, not at the top, to avoid a cycle.
+    from ekino_pipeline.exchange.rental_terms import load_rental_terms, load_tax_rules
+
+    rental_terms = load_rental_terms(
+        directory,
+        frozenset(f.film_id for f in films),
+        frozenset(c.chain for c in cinemas),
+        frozenset(c.cinema_id for c in cinemas),
+    )
+    return Registry(regions, tuple(cinemas), films, grants, rental_terms, load_tax_rules(directory))
 
 
 def resolve_base_url(base_url: str, exchange_base_url: str | None) -> str:

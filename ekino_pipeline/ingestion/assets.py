@@ -99,7 +99,7 @@ class PullConfig(dg.Config):
 # Registries
 # ----------------------------------------------------------------------------------------------
 
-REGISTRY_TABLES = ("regions", "cinemas", "halls", "films", "funding_grants")
+REGISTRY_TABLES = ("regions", "cinemas", "halls", "films", "funding_grants", "rental_terms", "tax_rules")
 
 
 def registry_tables(registry: Registry) -> dict[str, pa.Table]:
@@ -148,7 +148,42 @@ def registry_tables(registry: Registry) -> dict[str, pa.Table]:
                 "film_id": [g.film_id for g in registry.grants],
             }
         ),
+        "rental_terms": _rental_terms_table(registry),
+        "tax_rules": pa.table(
+            {
+                "rule_id": pa.array([t.rule_id for t in registry.tax_rules], pa.string()),
+                "effective_from": pa.array([t.effective_from for t in registry.tax_rules], pa.date32()),
+                "effective_to": pa.array([t.effective_to for t in registry.tax_rules], pa.date32()),
+                "vat_rate_pct": pa.array([t.vat_rate_pct for t in registry.tax_rules], pa.decimal128(5, 2)),
+                "film_fund_levy_pct": pa.array(
+                    [t.film_fund_levy_pct for t in registry.tax_rules], pa.decimal128(5, 2)
+                ),
+            }
+        ),
     }
+
+
+def _rental_terms_table(registry: Registry) -> pa.Table:
+    terms = registry.rental_terms
+    money = pa.decimal128(16, 2)
+    return pa.table(
+        {
+            "terms_id": pa.array([t.terms_id for t in terms], pa.string()),
+            "film_id": pa.array([t.film_id for t in terms], pa.string()),
+            "distributor": pa.array([t.distributor for t in terms], pa.string()),
+            "scope": pa.array([t.scope for t in terms], pa.string()),
+            "chain": pa.array([t.chain for t in terms], pa.string()),
+            "cinema_id": pa.array([t.cinema_id for t in terms], pa.string()),
+            "method": pa.array([t.method for t in terms], pa.string()),
+            "rates_pct": pa.array([list(t.rates) for t in terms], pa.list_(pa.decimal128(5, 2))),
+            "house_allowance_kzt": pa.array([t.house_allowance_kzt for t in terms], money),
+            "fee_kzt": pa.array([t.fee_kzt for t in terms], money),
+            "minimum_guarantee_kzt": pa.array([t.minimum_guarantee_kzt for t in terms], money),
+            "effective_from": pa.array([t.effective_from for t in terms], pa.date32()),
+            "effective_to": pa.array([t.effective_to for t in terms], pa.date32()),
+            "terms_version": pa.array([t.terms_version for t in terms], pa.int32()),
+        }
+    )
 
 
 @dg.multi_asset(

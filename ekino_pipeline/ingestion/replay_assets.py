@@ -19,7 +19,7 @@ from ekino_pipeline.ingestion.assets import GROUP, RECONCILE_CHECK, RegistryReso
 from ekino_pipeline.ingestion.landing import LandingZone
 from ekino_pipeline.ingestion.replay import DATASETS, ReplayResult, replay_quarantine
 from ekino_pipeline.ingestion.resources import LandingResource
-from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
+from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, partition_days
 
 REPLAY_KEY = dg.AssetKey(["landing", "quarantine_replay"])
 
@@ -156,7 +156,7 @@ def quarantine_replay(
 
 quarantine_replay_job = dg.define_asset_job(
     "quarantine_replay_job",
-    selection=dg.AssetSelection.assets(REPLAY_KEY).downstream(),
+    selection=dg.AssetSelection.assets(REPLAY_KEY).downstream() - FILM_WEEK_ASSETS,
     description=(
         "Replays the quarantine of a window of landed days and reloads the warehouse and the marts for it, "
         "without pulling from the exchange."

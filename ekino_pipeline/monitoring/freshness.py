@@ -9,19 +9,25 @@ from datetime import timedelta
 import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
+from ekino_pipeline.partitions import FILM_WEEK_PARTITIONS
 
 MARTS_GROUP = "marts"
 MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 7 * * *", lower_bound_delta=timedelta(hours=3), timezone=str(BUSINESS_TZ)
 )
 
+# Marts settled per film week are due on Thursday by 09:00 (the weekly run starts at 07:00).
+FILM_WEEK_MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * 4", lower_bound_delta=timedelta(hours=3), timezone=str(BUSINESS_TZ)
+)
+
 
 def with_mart_freshness(assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """The same assets, the marts among them carrying the freshness policy."""
+    """The same assets, the marts among them carrying the freshness policy of their cadence."""
+    weekly = assets.partitions_def == FILM_WEEK_PARTITIONS
+    policy = FILM_WEEK_MARTS_FRESHNESS if weekly else MARTS_FRESHNESS
     return assets.map_asset_specs(
         lambda spec: (
-            spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
-            if spec.group_name == MARTS_GROUP
-            else spec
+            spec.replace_attributes(freshness_policy=policy) if spec.group_name == MARTS_GROUP else spec
         )
     )

@@ -1,5 +1,6 @@
 """The main job and its schedules: yesterday every early morning (with the full-history data tests
-once a week), today every hour."""
+once a week), today every hour; and the film-week job, settling on Thursday mornings the week that
+closed and, once more, the week before it (final by then, late refunds included)."""
 
 from datetime import timedelta
 
@@ -7,15 +8,22 @@ import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.ingestion import declared_returns
-from ekino_pipeline.partitions import DAILY_PARTITIONS
+from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, FILM_WEEK_PARTITIONS
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.all() - declared_returns.WEEKLY_SELECTION,
+    selection=dg.AssetSelection.all() - FILM_WEEK_ASSETS - declared_returns.WEEKLY_SELECTION,
     partitions_def=DAILY_PARTITIONS,
     description="Ingestion, loading and dbt for a business day (or a window of them).",
+)
+
+film_week_job = dg.define_asset_job(
+    "film_week_job",
+    selection=FILM_WEEK_ASSETS,
+    partitions_def=FILM_WEEK_PARTITIONS,
+    description="Settlement and distributor statements for a film week (Thursday to Wednesday).",
 )
 
 SETTINGS = Settings.from_env()
@@ -53,3 +61,25 @@ def daily_schedule(context: dg.ScheduleEvaluationContext):
 def intraday_schedule(context: dg.ScheduleEvaluationContext):
     at = context.scheduled_execution_time.astimezone(BUSINESS_TZ)
     return dg.RunRequest(run_key=f"intraday-{at.isoformat()}", partition_key=at.date().isoformat())
+
+
+# Thursday 07:00, after the daily run of 05:00 has loaded Wednesday (and the sales after its midnight).
+FILM_WEEK_CRON = "0 7 * * 4"
+
+
+@dg.schedule(
+    cron_schedule=FILM_WEEK_CRON,
+    execution_timezone=str(BUSINESS_TZ),
+    job=film_week_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description=(
+        "Thursday mornings, Asia/Almaty: settles the film week that closed (provisional while its last "
+        "days close) and again the week before, which has turned final since; each change is a revision."
+    ),
+)
+def film_week_schedule(context: dg.ScheduleEvaluationContext):
+    closed = _business_day(context) - timedelta(days=7)
+    for week in (closed, closed - timedelta(days=7)):
+        yield dg.RunRequest(
+            run_key=f"film-week-{week}-{_business_day(context)}", partition_key=week.isoformat()
+        )

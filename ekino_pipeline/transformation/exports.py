@@ -102,6 +102,10 @@ class ExportsResource(dg.ConfigurableResource):
 
     directory: str
 
+    @property
+    def directory_path(self) -> Path:
+        return Path(self.directory)
+
     def publish(self, warehouse_path: str | Path) -> tuple[list[ExportedTable], Path]:
         source = Path(warehouse_path)
         exports_dir = Path(self.directory)

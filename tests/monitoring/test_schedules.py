@@ -58,3 +58,27 @@ def test_once_a_week_the_daily_run_tests_the_whole_history_and_its_config_is_val
     }
     job = defs.resolve_job_def("daily_job")
     assert dg.validate_run_config(job, weekly["2024-03-04"])
+
+
+def test_thursday_morning_settles_the_week_that_closed_and_again_the_week_before():
+    from ekino_pipeline.definitions import defs
+    from ekino_pipeline.monitoring.schedules import film_week_schedule
+
+    assert (film_week_schedule.execution_timezone, film_week_schedule.cron_schedule) == (
+        "Asia/Almaty",
+        "0 7 * * 4",
+    )
+    tick = datetime(2026, 11, 26, 7, 0, tzinfo=BUSINESS_TZ)  # a Thursday
+    requests = list(film_week_schedule(dg.build_schedule_context(scheduled_execution_time=tick)))
+    assert [r.partition_key for r in requests] == ["2026-11-19", "2026-11-12"]
+    assert len({r.run_key for r in requests}) == 2
+    weekly_keys = set(defs.resolve_job_def("film_week_job").asset_layer.executable_asset_keys)
+    daily_keys = set(defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys)
+    assert {k.path[-1] for k in weekly_keys} == {
+        "int_cinema_film_weeks_taxed",
+        "settlement_weekly",
+        "settlement_weekly_revisions",
+    }
+    assert (
+        weekly_keys.isdisjoint(daily_keys) and dg.AssetKey(["marts", "film_daily_box_office"]) in daily_keys
+    )

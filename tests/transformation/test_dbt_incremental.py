@@ -40,6 +40,7 @@ MARTS = {
     "film_year_to_date": "film_id, through_date",
     "distributor_year_to_date": "distributor, through_date",
     "distributor_market_share": "period, period_start_date, distributor",
+    "settlement_weekly": "cinema_id, film_id, film_week_start",
 }
 
 

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from ekino_pipeline.exchange.rental_terms import RENTAL_METHODS
+
 PILOT_CINEMAS = 103
 PILOT_CONNECTED = 68
 DEFAULT_SEED = 2024
@@ -370,6 +372,93 @@ def generate_regions():
     ]
 
 
+# Films released in these months carry every rental method in turn, so the demo weeks settle by all.
+EVERY_METHOD_RELEASES = (date(2026, 10, 1), date(2026, 11, 30))
+
+
+def _terms_parameters(method: str, rng: random.Random) -> dict:
+    parameters = {"rates": "", "house_allowance_kzt": "", "fee_kzt": "", "minimum_guarantee_kzt": ""}
+    if method == "sliding_by_week":
+        first = rng.choice([60, 55, 55, 50])
+        parameters["rates"] = "|".join(f"{first - 5 * n}.00" for n in range(4))
+    elif method == "fixed_percentage":
+        parameters["rates"] = f"{rng.choice([35, 40, 45, 50])}.00"
+    elif method == "house_allowance":
+        parameters["rates"] = "90.00"
+        parameters["house_allowance_kzt"] = f"{rng.choice([50, 80, 100, 150]) * 1000}.00"
+    elif method == "flat_fee_per_session":
+        parameters["fee_kzt"] = f"{rng.choice([3, 4, 5, 6]) * 1000}.00"
+    elif method == "flat_fee_per_week":
+        parameters["fee_kzt"] = f"{rng.choice([60, 80, 120]) * 1000}.00"
+    else:
+        parameters["rates"] = f"{rng.choice([45, 50])}.00"
+        parameters["minimum_guarantee_kzt"] = f"{rng.choice([50, 75, 100]) * 1000}.00"
+    return parameters
+
+
+def generate_rental_terms(films: list[dict], cinemas: list[dict], seed: int = DEFAULT_SEED) -> list[dict]:
+    """Film hire per film: mostly a percentage sliding by week of release, with chain and cinema deals
+    and renegotiated second versions on top, as a distributor's booking sheet has them."""
+    rng = random.Random(f"rental_terms:{seed}")
+    chains = sorted({c["chain"] for c in cinemas if c["chain"] != "Independent"})
+    cinema_ids = [c["cinema_id"] for c in cinemas]
+    first_demo, last_demo = EVERY_METHOD_RELEASES
+    in_turn = 0
+    terms = []
+
+    def add(film, method, scope, chain, cinema_id, effective_from, effective_to, version):
+        terms.append(
+            {
+                "terms_id": f"RT-{film['film_id']}-{len(terms) + 1:06d}",
+                "film_id": film["film_id"],
+                "distributor": film["distributor"],
+                "scope": scope,
+                "chain": chain,
+                "cinema_id": cinema_id,
+                "method": method,
+                **_terms_parameters(method, rng),
+                "effective_from": effective_from.isoformat(),
+                "effective_to": effective_to.isoformat() if effective_to else "",
+                "terms_version": version,
+            }
+        )
+
+    for film in films:
+        release = date.fromisoformat(film["release_date"])
+        if first_demo <= release <= last_demo:
+            method = RENTAL_METHODS[in_turn % len(RENTAL_METHODS)]
+            in_turn += 1
+        else:
+            method = rng.choices(RENTAL_METHODS, [50, 20, 10, 5, 5, 10])[0]
+        renegotiated = rng.random() < 0.1
+        # Terms may be signed before the release (previews screen ahead of it).
+        opens = release - timedelta(days=14)
+        if renegotiated:
+            changes = release + timedelta(days=28)
+            add(film, method, "film", "", "", opens, changes - timedelta(days=1), 1)
+            add(film, "fixed_percentage", "film", "", "", changes, None, 2)
+        else:
+            add(film, method, "film", "", "", opens, None, 1)
+        if rng.random() < 0.08:
+            add(film, rng.choice(RENTAL_METHODS), "chain", rng.choice(chains), "", opens, None, 1)
+        if rng.random() < 0.04:
+            add(film, rng.choice(RENTAL_METHODS), "cinema", "", rng.choice(cinema_ids), opens, None, 1)
+    return terms
+
+
+def generate_tax_rules() -> list[dict]:
+    """VAT included in the ticket price and the film fund levy (none yet; KOBIS-style 3% would be 3.00)."""
+    return [
+        {
+            "rule_id": "TAX-2018",
+            "effective_from": "2018-01-01",
+            "effective_to": "",
+            "vat_rate_pct": "12.00",
+            "film_fund_levy_pct": "0.00",
+        }
+    ]
+
+
 def generate_registry(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED) -> dict[str, list[dict]]:
     cinemas, halls = generate_cinemas(n_cinemas, seed)
     films = generate_films(seed)
@@ -380,6 +469,8 @@ def generate_registry(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED) 
         "halls": halls,
         "films": films,
         "funding_grants": grants,
+        "rental_terms": generate_rental_terms(films, cinemas, seed),
+        "tax_rules": generate_tax_rules(),
     }
 
 
@@ -401,6 +492,23 @@ COLUMNS = {
         "runtime_minutes",
     ],
     "funding_grants": ["project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"],
+    "rental_terms": [
+        "terms_id",
+        "film_id",
+        "distributor",
+        "scope",
+        "chain",
+        "cinema_id",
+        "method",
+        "rates",
+        "house_allowance_kzt",
+        "fee_kzt",
+        "minimum_guarantee_kzt",
+        "effective_from",
+        "effective_to",
+        "terms_version",
+    ],
+    "tax_rules": ["rule_id", "effective_from", "effective_to", "vat_rate_pct", "film_fund_levy_pct"],
 }
 
 

@@ -1,0 +1,165 @@
+"""Distributor statements: for each distributor and film week, what each cinema owes it, film by film.
+
+Written from settlement_weekly under `<exports>/statements/<film_week_start>/`, one pair of files per
+distributor: `<distributor>.csv` (one line per cinema and film, exact decimals, for their accounts)
+and `<distributor>.md` (the same lines with the totals and whether the week is final, for people).
+Each file is replaced atomically, like the mart exports. A statement's lines add up to its totals, and
+its totals to the distributor's rows of settlement_weekly.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from ekino_pipeline.transformation.exports import MARTS_SCHEMA, _fsync, _source, _temporary
+
+STATEMENTS_DIR = "statements"
+LINE_COLUMNS = (
+    "cinema_id",
+    "cinema_name",
+    "film_id",
+    "title",
+    "week_of_release",
+    "n_sessions",
+    "admissions",
+    "gross_kzt",
+    "tax_kzt",
+    "net_kzt",
+    "method",
+    "terms_id",
+    "terms_version",
+    "rate_pct",
+    "rental_due_kzt",
+    "exhibitor_share_kzt",
+    "is_provisional",
+    "provisional_reasons",
+)
+TOTALS = ("gross_kzt", "tax_kzt", "net_kzt", "rental_due_kzt", "exhibitor_share_kzt")
+
+
+@dataclass(frozen=True)
+class Statement:
+    distributor: str
+    film_week_start: date
+    csv_path: Path
+    readable_path: Path
+    lines: int
+    totals: dict[str, Decimal]
+    is_provisional: bool
+
+
+def distributor_file_stem(distributor: str) -> str:
+    """A file name for a distributor: lower case, words joined by '-' (never a path of its own)."""
+    stem = re.sub(r"[^a-z0-9]+", "-", distributor.lower()).strip("-")
+    if not stem:
+        raise ValueError(f"distributor {distributor!r} gives no file name")
+    return stem
+
+
+def _write_atomically(target: Path, write) -> None:
+    tmp = _temporary(target)
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            write(fh)
+        _fsync(tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _readable(distributor: str, week: date, lines: list[dict], totals: dict[str, Decimal]) -> str:
+    provisional = sorted({reason for line in lines for reason in line["provisional_reasons"]})
+    status = f"PROVISIONAL ({', '.join(provisional)})" if provisional else "final"
+    end = lines[0]["film_week_end"]
+    out = [
+        f"# Statement for {distributor}",
+        "",
+        f"Film week {week} to {end} (Thursday to Wednesday, Asia/Almaty): {status}.",
+        f"{len(lines)} lines, {len({line['cinema_id'] for line in lines})} cinemas.",
+        "",
+        f"- Gross box office: {_money(totals['gross_kzt'])} KZT",
+        f"- Taxes (VAT and levy): {_money(totals['tax_kzt'])} KZT",
+        f"- Net box office: {_money(totals['net_kzt'])} KZT",
+        f"- **Rental due to {distributor}: {_money(totals['rental_due_kzt'])} KZT**",
+        f"- Exhibitors' share: {_money(totals['exhibitor_share_kzt'])} KZT",
+        "",
+        "| cinema | film | week | sessions | admissions | gross | net | terms | rate % | rental due |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for line in lines:
+        terms = f"{line['method']} v{line['terms_version']}" if line["method"] else "none in effect"
+        out.append(
+            f"| {line['cinema_name']} ({line['cinema_id']}) | {line['title']} | {line['week_of_release']} "
+            f"| {line['n_sessions']} | {line['admissions']} | {_money(line['gross_kzt'])} "
+            f"| {_money(line['net_kzt'])} | {terms} | {line['rate_pct'] or ''} "
+            f"| {_money(line['rental_due_kzt'])} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def write_statements(
+    warehouse_path: Path, exports_dir: Path, weeks: list[date] | None = None
+) -> list[Statement]:
+    """The statements of `weeks` (every settled week when None), from the warehouse opened read-only."""
+    con = _source(warehouse_path)
+    try:
+        cursor = con.cursor()
+        where = "" if weeks is None else "where film_week_start in (select unnest($weeks))"
+        cursor.execute(
+            f"select * from source.{MARTS_SCHEMA}.settlement_weekly {where} "
+            "order by film_week_start, distributor, cinema_id, film_id",
+            {} if weeks is None else {"weeks": weeks},
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+    grouped: dict[tuple[date, str], list[dict]] = {}
+    for row in rows:
+        grouped.setdefault((row["film_week_start"], row["distributor"]), []).append(row)
+    statements = []
+    for (week, distributor), lines in grouped.items():
+        folder = exports_dir / STATEMENTS_DIR / week.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = distributor_file_stem(distributor)
+        totals = {
+            column: sum((line[column] for line in lines if line[column] is not None), Decimal("0.00"))
+            for column in TOTALS
+        }
+
+        def write_csv(fh, lines=lines):
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(LINE_COLUMNS)
+            for line in lines:
+                values = {
+                    **line,
+                    "is_provisional": "true" if line["is_provisional"] else "false",
+                    "provisional_reasons": "|".join(line["provisional_reasons"]),
+                }
+                writer.writerow(["" if values[c] is None else values[c] for c in LINE_COLUMNS])
+
+        csv_path, readable_path = folder / f"{stem}.csv", folder / f"{stem}.md"
+        _write_atomically(csv_path, write_csv)
+        text = _readable(distributor, week, lines, totals)
+        _write_atomically(readable_path, lambda fh, text=text: fh.write(text))
+        statements.append(
+            Statement(
+                distributor,
+                week,
+                csv_path,
+                readable_path,
+                len(lines),
+                totals,
+                any(line["is_provisional"] for line in lines),
+            )
+        )
+    return statements
