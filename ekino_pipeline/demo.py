@@ -161,7 +161,7 @@ def register_unknown_film(registry_dir: Path) -> None:
     with films.open("a", encoding="utf-8") as fh:
         fh.write(
             f"{UNKNOWN_FILM},Koktem Ani,Koktem Ani,drama,KZ,kk,{date.today().isoformat()},"
-            "Steppe Distribution,true,,104\n"
+            "Steppe Distribution,true,,104,,\n"
         )
 
 

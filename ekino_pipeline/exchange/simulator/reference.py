@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, add_release_records, generate_history
+
 PILOT_CINEMAS = 103
 PILOT_CONNECTED = 68
 DEFAULT_SEED = 2024
@@ -374,12 +376,14 @@ def generate_registry(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED) 
     cinemas, halls = generate_cinemas(n_cinemas, seed)
     films = generate_films(seed)
     grants = generate_grants(films, seed)
+    add_release_records(films, seed)
     return {
         "regions": generate_regions(),
         "cinemas": cinemas,
         "halls": halls,
         "films": films,
         "funding_grants": grants,
+        "box_office_history": generate_history(films, grants, seed),
     }
 
 
@@ -399,8 +403,11 @@ COLUMNS = {
         "is_domestic",
         "funding_project_id",
         "runtime_minutes",
+        "distribution_certificate",
+        "certificate_date",
     ],
     "funding_grants": ["project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"],
+    "box_office_history": HISTORY_COLUMNS,
 }
 
 
