@@ -105,6 +105,8 @@ def print_headline(exports: Path, first: date, last: date) -> None:
             *_table(
                 cur,
                 f"""select rank_of_day as rank, title, gross_kzt, admissions, n_screenings as screenings,
+                           days_in_release as day_of_release, cumulative_gross_kzt as since_release_kzt,
+                           gross_source as source,
                            cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage
                     from {mart("film_daily_box_office")}
                     where business_date = ? order by rank_of_day limit 10""",
@@ -142,17 +144,54 @@ def print_headline(exports: Path, first: date, last: date) -> None:
                     from {mart("quarantine")} group by all order by records desc""",
             )
         )
-        _say("\nState film funding outcomes by grant year (box office within the loaded window)")
-        _print_table(
-            *_table(
-                cur,
-                f"""select grant_year, n_projects as projects, funded_amount_kzt, n_released as released,
-                           n_reached_theatres as screened_in_window, gross_kzt, recoupment_rate
-                    from {mart("funding_outcomes_by_year")} order by grant_year""",
-            )
-        )
+        print_history(cur, mart)
     finally:
         con.close()
+
+
+def print_history(cur, mart) -> None:
+    """What the state's money achieved and the nation's years, from release records and the box office
+    reported before e-Kino plus what it tracked (each figure names its source)."""
+    _say(
+        "\nState film funding outcomes by grant year (reached theatres: release records; "
+        "lifetime box office since release = reported history + tracked)"
+    )
+    _print_table(
+        *_table(
+            cur,
+            f"""select grant_year, n_projects as projects, funded_amount_kzt,
+                       n_reached_theatres as reached_theatres, lifetime_gross_kzt,
+                       reported_gross_kzt as reported_kzt, tracked_gross_kzt as tracked_kzt,
+                       gross_source as source, recoupment_rate
+                from {mart("funding_outcomes_by_year")} order by grant_year""",
+        )
+    )
+    [(projects, funded, reached, earned, reported, tracked)] = cur.execute(
+        f"""select count(*), sum(amount_kzt), count(*) filter (where reached_theatres),
+                   sum(lifetime_gross_kzt), sum(reported_gross_kzt), sum(tracked_gross_kzt)
+            from {mart("funding_outcomes")}"""
+    ).fetchall()
+    _say(
+        f"  In all: {projects} projects, {funded / 10**9:.1f} bn tenge granted, {reached} reached theatres, "
+        f"earning {earned / 10**9:.2f} bn tenge ({reported / 10**9:.2f} bn reported before e-Kino, "
+        f"{tracked / 10**6:.1f} M tracked)"
+    )
+    _say(
+        "\nNational years (the ministry's published totals until e-Kino tracks a whole year; "
+        "top 20 and domestic share over the registry's films)"
+    )
+    _print_table(
+        *_table(
+            cur,
+            f"""select year, gross_kzt, admissions, avg_ticket_price_kzt as avg_ticket,
+                       gross_change_rate as change, domestic_gross_share as domestic_share,
+                       n_top20_domestic || '/20' as top20_domestic, source,
+                       n_days_tracked as days_tracked,
+                       coalesce(nullif(array_to_string(provisional_reasons, ', '), ''), 'final')
+                           as provisional
+                from {mart("national_yearly")} order by year""",
+        )
+    )
 
 
 def register_unknown_film(registry_dir: Path) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import shutil
 from decimal import Decimal
 
+import duckdb
 import pytest
 
+from ekino_pipeline.demo import print_history
 from ekino_pipeline.exchange.registry import load_registry
+from ekino_pipeline.transformation.exports import export_marts
 from tests.transformation.dbt_helpers import mart, query, run_dbt
 from tests.transformation.scenarios import DOMESTIC_FILM, FOREIGN_FILM, MAR2
 
@@ -66,7 +69,7 @@ def test_a_year_with_some_tracked_days_keeps_the_published_total_and_says_it_is_
 
 
 def test_on_the_shipped_registry_funding_and_national_years_show_the_published_facts(
-    built_scenario, tmp_path
+    built_scenario, tmp_path, capsys
 ):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_scenario.warehouse, warehouse)
@@ -94,3 +97,17 @@ def test_on_the_shipped_registry_funding_and_national_years_show_the_published_f
     assert 1700 <= y2024["avg_ticket_price_kzt"] <= 1900
     assert y2024["films_gross_kzt"] <= y2024["gross_kzt"]
     assert y2024["provisional_reasons"] == []
+
+    # The demo prints them from the analysts' Parquet exports, with their sources.
+    exports = tmp_path / "exports"
+    export_marts(warehouse, exports)
+    con = duckdb.connect()
+    try:
+        print_history(con.cursor(), lambda name: f"read_parquet('{exports / (name + '.parquet')}')")
+    finally:
+        con.close()
+    printed = capsys.readouterr().out
+    assert "In all: 98 projects, 19.0 bn tenge granted, 23 reached theatres, earning 1.50 bn tenge" in printed
+    assert "1.50 bn reported before e-Kino" in printed
+    [line_2024] = [line for line in printed.splitlines() if line.strip().startswith("2024 ")]
+    assert "22000000000.00" in line_2024 and "0.3018" in line_2024 and "14/20" in line_2024
