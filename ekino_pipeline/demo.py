@@ -8,6 +8,7 @@ what the silent-cinema sensor flags, then stops the simulator.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import sys
@@ -176,6 +177,16 @@ def print_history(cur, mart) -> None:
         f"earning {earned / 10**9:.2f} bn tenge ({reported / 10**9:.2f} bn reported before e-Kino, "
         f"{tracked / 10**6:.1f} M tracked)"
     )
+    _say("\nReported periods tracking superseded (history_overlaps: tracked wins, the difference is kept)")
+    _print_table(
+        *_table(
+            cur,
+            f"""select finding, count(*) as periods, count(distinct film_id) as films,
+                       sum(reported_gross_kzt) as reported_kzt, sum(tracked_gross_kzt) as tracked_kzt,
+                       sum(gross_difference_kzt) as difference_kzt
+                from {mart("history_overlaps")} group by finding order by finding""",
+        )
+    )
     _say(
         "\nNational years (the ministry's published totals until e-Kino tracks a whole year; "
         "top 20 and domestic share over the registry's films)"
@@ -191,6 +202,30 @@ def print_history(cur, mart) -> None:
                            as provisional
                 from {mart("national_yearly")} order by year""",
         )
+    )
+
+
+def import_recent_reports(registry_dir: Path, first: date, reports: Path) -> None:
+    """A deployment starts with the distributors' reports up to its first day: the shipped history
+    (through 2025) plus the weekly reports of the films released since, imported as an operator would
+    (`ekino import-history`), so lifetime figures in the window count from release."""
+    from ekino_pipeline.exchange.registry import HISTORY_FILE, import_box_office_history
+    from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, recent_distributor_reports
+    from ekino_pipeline.exchange.simulator.reference import DEFAULT_SEED
+
+    with (registry_dir / HISTORY_FILE).open(newline="", encoding="utf-8") as fh:
+        shipped = list(csv.DictReader(fh))
+    with (registry_dir / "films.csv").open(newline="", encoding="utf-8") as fh:
+        films = list(csv.DictReader(fh))
+    recent = recent_distributor_reports(films, DEFAULT_SEED, first)
+    with reports.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(shipped + recent)
+    records = import_box_office_history(reports, registry_dir)
+    _say(
+        f"box office history: {len(records)} reported periods imported, {len(recent)} of them distributors' "
+        f"weeks of {len({r['film_id'] for r in recent})} films released since 2026 (up to {first})"
     )
 
 
@@ -252,6 +287,7 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
     secrets = home / "secrets.json"
     last = business_date_of(datetime.now(UTC)) - timedelta(days=1)
     first = last - timedelta(days=days - 1)
+    import_recent_reports(registry_dir, first, home / "distributor_reports.csv")
     window = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),

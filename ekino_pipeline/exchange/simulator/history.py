@@ -220,3 +220,35 @@ def _festival_screenings(rng: random.Random, films: dict[str, dict], funded: set
             }
         )
     return rows
+
+
+def recent_distributor_reports(films: list[dict], seed: int, before: date) -> list[dict]:
+    """Distributors' weekly reports of the films released after HISTORY_THROUGH, for the film weeks
+    that open before `before` (the day tracking begins): what a deployment imports when it starts.
+
+    The week holding `before` is reported too, as distributors report whole weeks, so tracking
+    supersedes it (history_overlaps). Figures follow the 2025 scale; no national total is published yet.
+    """
+    rng = random.Random(f"recent:{seed}:{before.isoformat()}")
+    rows = []
+    for film in films:
+        released = date.fromisoformat(film["release_date"])
+        if not HISTORY_THROUGH < released < before:
+            continue
+        lifetime = rng.lognormvariate(18.0, 1.0)  # about 65 M tenge for a typical film, some far more
+        for week, share in _run(rng, released):
+            if week >= before:
+                break
+            gross = Decimal(str(lifetime * share)).quantize(Decimal("1"))
+            rows.append(
+                {
+                    "film_id": film["film_id"],
+                    "period": "film_week",
+                    "period_start": week.isoformat(),
+                    "gross_kzt": f"{gross:.2f}",
+                    "admissions": int(gross / AVERAGE_TICKET_KZT[2025]),
+                    "source": "distributor_report",
+                    "source_date": (week + timedelta(days=12)).isoformat(),
+                }
+            )
+    return rows

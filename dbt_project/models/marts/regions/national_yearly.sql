@@ -163,9 +163,10 @@ final as (
         chosen.admissions,
         cast({{ exact_ratio('chosen.gross_kzt', 'chosen.admissions', 2) }} as decimal(18, 2)) as avg_ticket_price_kzt,
         previous.gross_kzt as previous_year_gross_kzt,
-        cast(chosen.gross_kzt - previous.gross_kzt as decimal(18, 2)) as gross_change_kzt,
-        cast({{ exact_ratio('chosen.gross_kzt - previous.gross_kzt', 'previous.gross_kzt', 4) }} as decimal(12, 4))
-            as gross_change_rate,
+        cast(comparable.gross_kzt - previous.gross_kzt as decimal(18, 2)) as gross_change_kzt,
+        cast(
+            {{ exact_ratio('comparable.gross_kzt - previous.gross_kzt', 'previous.gross_kzt', 4) }} as decimal(12, 4)
+        ) as gross_change_rate,
         cast({{ exact_ratio('chosen.domestic_gross_kzt', 'chosen.films_gross_kzt') }} as decimal(9, 4))
             as domestic_gross_share,
         cast(coalesce(chosen.n_top20_domestic, 0) as integer) as n_top20_domestic,
@@ -184,8 +185,13 @@ final as (
         len(chosen.provisional_reasons) > 0 as is_provisional,
         chosen.provisional_reasons,
     from flagged as chosen
+    -- A year that covers only some of its days is no basis for a change on the previous year.
+    left join flagged as comparable
+        on chosen.year = comparable.year
+        and not list_contains(comparable.provisional_reasons, 'days_not_tracked')
     left join flagged as previous
         on chosen.year - 1 = previous.year
+        and not list_contains(previous.provisional_reasons, 'days_not_tracked')
 )
 
 select * from final
