@@ -75,6 +75,21 @@ def _registry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_history(args: argparse.Namespace) -> int:
+    from ekino_pipeline.exchange.registry import import_box_office_history
+    from ekino_pipeline.settings import Settings
+
+    registry_dir = Path(args.registry_dir) if args.registry_dir else Settings.from_env().registry_dir
+    try:
+        records = import_box_office_history(args.file, registry_dir)
+    except (OSError, ValueError) as exc:
+        print(f"ekino import-history: {exc}", file=sys.stderr)
+        return 2
+    films = len({r.film_id for r in records if r.film_id})
+    print(f"box office history of {films} films ({len(records)} periods) imported into {registry_dir}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ekino_pipeline.demo import run_demo
 
@@ -175,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--cinemas", type=_at_least(1), default=103)
     reg.add_argument("--seed", type=int, default=2024)
     reg.set_defaults(func=_registry)
+
+    history = sub.add_parser(
+        "import-history",
+        help="validate a box office history CSV (reported before e-Kino) and make it the registry's",
+    )
+    history.add_argument("file", help="CSV with the columns of registry_data/box_office_history.csv")
+    history.add_argument("--registry-dir", help="registry to import into (default EKINO_REGISTRY_DIR)")
+    history.set_defaults(func=_import_history)
 
     demo = sub.add_parser("demo", help="run the pipeline on embedded defaults against the simulator")
     demo.add_argument("--days", type=_at_least(1), default=14)

@@ -9,6 +9,7 @@ closed inside the window (`film_week_job`) and prints its settlement by distribu
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import sys
@@ -107,6 +108,8 @@ def print_headline(exports: Path, first: date, last: date) -> None:
             *_table(
                 cur,
                 f"""select rank_of_day as rank, title, gross_kzt, admissions, n_screenings as screenings,
+                           days_in_release as day_of_release, cumulative_gross_kzt as since_release_kzt,
+                           gross_source as source,
                            cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage
                     from {mart("film_daily_box_office")}
                     where business_date = ? order by rank_of_day limit 10""",
@@ -144,15 +147,7 @@ def print_headline(exports: Path, first: date, last: date) -> None:
                     from {mart("quarantine")} group by all order by records desc""",
             )
         )
-        _say("\nState film funding outcomes by grant year (box office within the loaded window)")
-        _print_table(
-            *_table(
-                cur,
-                f"""select grant_year, n_projects as projects, funded_amount_kzt, n_released as released,
-                           n_reached_theatres as screened_in_window, gross_kzt, recoupment_rate
-                    from {mart("funding_outcomes_by_year")} order by grant_year""",
-            )
-        )
+        print_history(cur, mart)
     finally:
         con.close()
 
@@ -199,13 +194,92 @@ def print_discrepancies(exports: Path, week: date) -> None:
         con.close()
 
 
+def print_history(cur, mart) -> None:
+    """What the state's money achieved and the nation's years, from release records and the box office
+    reported before e-Kino plus what it tracked (each figure names its source)."""
+    _say(
+        "\nState film funding outcomes by grant year (reached theatres: release records; "
+        "lifetime box office since release = reported history + tracked)"
+    )
+    _print_table(
+        *_table(
+            cur,
+            f"""select grant_year, n_projects as projects, funded_amount_kzt,
+                       n_reached_theatres as reached_theatres, lifetime_gross_kzt,
+                       reported_gross_kzt as reported_kzt, tracked_gross_kzt as tracked_kzt,
+                       gross_source as source, recoupment_rate
+                from {mart("funding_outcomes_by_year")} order by grant_year""",
+        )
+    )
+    [(projects, funded, reached, earned, reported, tracked)] = cur.execute(
+        f"""select count(*), sum(amount_kzt), count(*) filter (where reached_theatres),
+                   sum(lifetime_gross_kzt), sum(reported_gross_kzt), sum(tracked_gross_kzt)
+            from {mart("funding_outcomes")}"""
+    ).fetchall()
+    _say(
+        f"  In all: {projects} projects, {funded / 10**9:.1f} bn tenge granted, {reached} reached theatres, "
+        f"earning {earned / 10**9:.2f} bn tenge ({reported / 10**9:.2f} bn reported before e-Kino, "
+        f"{tracked / 10**6:.1f} M tracked)"
+    )
+    _say("\nReported periods tracking superseded (history_overlaps: tracked wins, the difference is kept)")
+    _print_table(
+        *_table(
+            cur,
+            f"""select finding, count(*) as periods, count(distinct film_id) as films,
+                       sum(reported_gross_kzt) as reported_kzt, sum(tracked_gross_kzt) as tracked_kzt,
+                       sum(gross_difference_kzt) as difference_kzt
+                from {mart("history_overlaps")} group by finding order by finding""",
+        )
+    )
+    _say(
+        "\nNational years (the ministry's published totals until e-Kino tracks a whole year; "
+        "top 20 and domestic share over the registry's films)"
+    )
+    _print_table(
+        *_table(
+            cur,
+            f"""select year, gross_kzt, admissions, avg_ticket_price_kzt as avg_ticket,
+                       gross_change_rate as change, domestic_gross_share as domestic_share,
+                       n_top20_domestic || '/20' as top20_domestic, source,
+                       n_days_tracked as days_tracked,
+                       coalesce(nullif(array_to_string(provisional_reasons, ', '), ''), 'final')
+                           as provisional
+                from {mart("national_yearly")} order by year""",
+        )
+    )
+
+
+def import_recent_reports(registry_dir: Path, first: date, reports: Path) -> None:
+    """A deployment starts with the distributors' reports up to its first day: the shipped history
+    (through 2025) plus the weekly reports of the films released since, imported as an operator would
+    (`ekino import-history`), so lifetime figures in the window count from release."""
+    from ekino_pipeline.exchange.registry import HISTORY_FILE, import_box_office_history
+    from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, recent_distributor_reports
+    from ekino_pipeline.exchange.simulator.reference import DEFAULT_SEED
+
+    with (registry_dir / HISTORY_FILE).open(newline="", encoding="utf-8") as fh:
+        shipped = list(csv.DictReader(fh))
+    with (registry_dir / "films.csv").open(newline="", encoding="utf-8") as fh:
+        films = list(csv.DictReader(fh))
+    recent = recent_distributor_reports(films, DEFAULT_SEED, first)
+    with reports.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(shipped + recent)
+    records = import_box_office_history(reports, registry_dir)
+    _say(
+        f"box office history: {len(records)} reported periods imported, {len(recent)} of them distributors' "
+        f"weeks of {len({r['film_id'] for r in recent})} films released since 2026 (up to {first})"
+    )
+
+
 def register_unknown_film(registry_dir: Path) -> None:
     """The registry catches up: the film the MAN-0001 fault screens (F99999) gets its registry row."""
     films = registry_dir / "films.csv"
     with films.open("a", encoding="utf-8") as fh:
         fh.write(
             f"{UNKNOWN_FILM},Koktem Ani,Koktem Ani,drama,KZ,kk,{date.today().isoformat()},"
-            "Steppe Distribution,true,,104\n"
+            "Steppe Distribution,true,,104,,\n"
         )
 
 
@@ -288,6 +362,7 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
     secrets = home / "secrets.json"
     last = business_date_of(datetime.now(UTC)) - timedelta(days=1)
     first = last - timedelta(days=days - 1)
+    import_recent_reports(registry_dir, first, home / "distributor_reports.csv")
     window = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),

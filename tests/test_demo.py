@@ -1,5 +1,6 @@
 """The demo's own steps that are not the pipeline's: the registry catching up with the demo's film, the
-film week it compares and how it prints the discrepancies."""
+film week it compares, how it prints the discrepancies, and the distributors' reports a deployment starts
+with."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ekino_pipeline.demo import (
     UNDER_DECLARING_CINEMA,
     UNKNOWN_FILM,
     declared_week,
+    import_recent_reports,
     print_discrepancies,
     register_unknown_film,
 )
@@ -64,3 +66,20 @@ def test_the_demo_prints_the_under_declaring_cinema_and_not_a_truthful_one(tmp_p
     assert "2 cinemas, 2 film lines, 1 over the tolerance" in printed
     assert UNDER_DECLARING_CINEMA in printed and "under_declared" in printed and "-15000.00" in printed
     assert "ALA-0002" not in printed
+
+
+def test_the_demo_starts_with_distributors_reports_from_each_films_release_up_to_its_first_day(tmp_path):
+    registry_dir = tmp_path / "registry"
+    shutil.copytree(SHIPPED_REGISTRY_DIR, registry_dir)
+    first = date(2026, 11, 16)  # a Monday: the film week holding it opened on Thursday 2026-11-12
+    import_recent_reports(registry_dir, first, tmp_path / "reports.csv")
+    registry = load_registry(registry_dir)
+    films = {f.film_id: f for f in registry.films}
+    recent = [r for r in registry.history if r.film_id and films[r.film_id].release_date.year == 2026]
+    assert len({r.film_id for r in recent}) > 100
+    assert max(r.period_start for r in recent) == date(2026, 11, 12)
+    for film_id in {r.film_id for r in recent}:
+        weeks = sorted(r.period_start for r in recent if r.film_id == film_id)
+        assert weeks[0] == films[film_id].release_date
+    shipped = load_registry(SHIPPED_REGISTRY_DIR).history
+    assert set(shipped) <= set(registry.history)

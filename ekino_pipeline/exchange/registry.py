@@ -1,4 +1,5 @@
-"""The national registries that cinemas do not own: regions, cinemas (with halls), films, grants.
+"""The national registries that cinemas do not own: regions, cinemas (with halls), films, grants,
+and the box office reported before e-Kino tracked it (box_office_history).
 
 They ship as CSV files in `registry_data/`; `EKINO_REGISTRY_DIR` points at another folder (a grown
 network for benchmarks, say). Connecting a cinema is a registry row, never a code change.
@@ -11,9 +12,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -31,7 +33,19 @@ SHIPPED_REGISTRY_DIR = Path(__file__).parent / "registry_data"
 CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
 FILM_ID_PATTERN = re.compile(r"^F[0-9]{5}$")
 
-REGISTRY_FILES = ("regions", "cinemas", "halls", "films", "funding_grants", "rental_terms", "tax_rules")
+REGISTRY_FILES = (
+    "regions",
+    "cinemas",
+    "halls",
+    "films",
+    "funding_grants",
+    "rental_terms",
+    "tax_rules",
+    "box_office_history",
+)
+HISTORY_FILE = "box_office_history.csv"
+HISTORY_PERIODS = ("year", "film_week")
+HISTORY_SOURCES = ("distributor_report", "ministry", "festival")
 
 
 class RegistryError(ConfigError):
@@ -154,6 +168,9 @@ class Film:
     is_domestic: bool
     funding_project_id: str | None
     runtime_minutes: int
+    # The release record: a film reaches theatres with a distribution certificate, on its release date.
+    distribution_certificate: str | None = None
+    certificate_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +185,26 @@ class FundingGrant:
 
 
 @dataclass(frozen=True)
+class ReportedBoxOffice:
+    """Box office reported for a period before (or beside) e-Kino's tracking: a film's, or the nation's
+    published total when film_id is None."""
+
+    film_id: str | None
+    period: str
+    period_start: date
+    gross_kzt: Decimal
+    admissions: int
+    source: str
+    source_date: date
+
+    @property
+    def period_end(self) -> date:
+        if self.period == "year":
+            return date(self.period_start.year, 12, 31)
+        return self.period_start + timedelta(days=6)
+
+
+@dataclass(frozen=True)
 class Registry:
     regions: tuple[Region, ...]
     cinemas: tuple[Cinema, ...]
@@ -175,6 +212,7 @@ class Registry:
     grants: tuple[FundingGrant, ...]
     rental_terms: tuple[RentalTerms, ...] = ()
     tax_rules: tuple[TaxRule, ...] = ()
+    history: tuple[ReportedBoxOffice, ...] = ()
 
     @property
     def connected_cinemas(self) -> tuple[Cinema, ...]:
@@ -238,6 +276,8 @@ REGISTRY_COLUMNS = {
         "is_domestic",
         "funding_project_id",
         "runtime_minutes",
+        "distribution_certificate",
+        "certificate_date",
     ),
     "funding_grants": ("project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"),
 }
@@ -306,6 +346,8 @@ def load_registry(directory: Path | str | None = None) -> Registry:
             r.parse("is_domestic", _bool),
             r["funding_project_id"] or None,
             r.parse("runtime_minutes", int),
+            r["distribution_certificate"] or None,
+            r.parse("certificate_date", lambda text: date.fromisoformat(text) if text else None),
         )
         for r in rows("films")
     )
@@ -330,7 +372,138 @@ def load_registry(directory: Path | str | None = None) -> Registry:
         frozenset(c.chain for c in cinemas),
         frozenset(c.cinema_id for c in cinemas),
     )
-    return Registry(regions, tuple(cinemas), films, grants, rental_terms, load_tax_rules(directory))
+    # The history is optional: a registry without it has no reported box office before tracking.
+    history_path = directory / HISTORY_FILE
+    history = (
+        load_box_office_history(history_path, {f.film_id for f in films}) if history_path.exists() else ()
+    )
+    return Registry(regions, tuple(cinemas), films, grants, rental_terms, load_tax_rules(directory), history)
+
+
+class HistoryError(RegistryError):
+    """A box office history file that cannot be used, naming its file, row and column."""
+
+
+def load_box_office_history(
+    path: Path | str, film_ids: set[str] | frozenset[str]
+) -> tuple[ReportedBoxOffice, ...]:
+    """Read and validate a box office history CSV (the shipped one, or a real one to import).
+
+    Every film must be in the film registry; a national total (no film_id) is a year; a film week
+    starts on a Thursday and a year on 1 January; money is exact tenge; two periods of one film from
+    whatever their sources may not overlap, so nothing reported is counted twice.
+    """
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _HISTORY_PARSERS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise HistoryError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        records = []
+        # Row 1 is the header, as a spreadsheet numbers it.
+        for row_number, row in enumerate(reader, start=2):
+            values = {}
+            for column, parse in _HISTORY_PARSERS.items():
+                try:
+                    values[column] = parse(row[column] or "")
+                except (ValueError, ArithmeticError) as exc:
+                    raise HistoryError(f"{path.name} row {row_number} column {column}: {exc}") from None
+            record = ReportedBoxOffice(**values)
+            problem = _history_problem(record, film_ids)
+            if problem:
+                column, message = problem
+                raise HistoryError(f"{path.name} row {row_number} column {column}: {message}")
+            records.append((row_number, record))
+    _check_no_overlaps(path.name, records)
+    return tuple(record for _row, record in records)
+
+
+def import_box_office_history(source: Path | str, registry_dir: Path | str) -> tuple[ReportedBoxOffice, ...]:
+    """Validate a box office history file against the registry's films, then make it the registry's
+    history (written to a temporary name, then renamed: a reader never sees half a file)."""
+    source, registry_dir = Path(source), Path(registry_dir)
+    if registry_dir.resolve() == SHIPPED_REGISTRY_DIR.resolve():
+        raise HistoryError(
+            "the shipped registry is not overwritten: set EKINO_REGISTRY_DIR or --registry-dir"
+        )
+    films = load_registry(registry_dir).film_ids
+    records = load_box_office_history(source, films)
+    tmp = registry_dir / f".{HISTORY_FILE}.tmp"
+    tmp.write_bytes(source.read_bytes())
+    tmp.replace(registry_dir / HISTORY_FILE)
+    return records
+
+
+def _money(text: str) -> Decimal:
+    problem = f"expected tenge as a non-negative amount with at most 2 decimals, got {text!r}"
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(problem) from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValueError(problem)
+    return value.quantize(Decimal("0.01"))
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"expected a whole non-negative number, got {text!r}")
+    return int(text)
+
+
+def _choice(options: tuple[str, ...]):
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
+        return text
+
+    return parse
+
+
+def _iso_date(text: str) -> date:
+    if len(text) != 10:
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}")
+    return date.fromisoformat(text)
+
+
+_HISTORY_PARSERS = {
+    "film_id": lambda text: text or None,
+    "period": _choice(HISTORY_PERIODS),
+    "period_start": _iso_date,
+    "gross_kzt": _money,
+    "admissions": _count,
+    "source": _choice(HISTORY_SOURCES),
+    "source_date": _iso_date,
+}
+
+
+def _history_problem(record: ReportedBoxOffice, film_ids) -> tuple[str, str] | None:
+    if record.film_id is not None and record.film_id not in film_ids:
+        return "film_id", f"{record.film_id!r} is not in the film registry"
+    if record.film_id is None and record.period != "year":
+        return "period", "a national total (no film_id) must be a year"
+    if record.period == "year" and (record.period_start.month, record.period_start.day) != (1, 1):
+        return "period_start", f"a year starts on 1 January, got {record.period_start}"
+    if record.period == "film_week" and record.period_start.weekday() != 3:
+        return "period_start", f"a film week starts on a Thursday, got {record.period_start}"
+    if record.source_date < record.period_start:
+        return "source_date", f"reported on {record.source_date}, before its period began"
+    return None
+
+
+def _check_no_overlaps(name: str, records: list[tuple[int, ReportedBoxOffice]]) -> None:
+    by_key: dict[str | None, list[tuple[int, ReportedBoxOffice]]] = {}
+    for row_number, record in records:
+        by_key.setdefault(record.film_id, []).append((row_number, record))
+    for rows in by_key.values():
+        rows.sort(key=lambda item: item[1].period_start)
+        for (_, before), (row_number, after) in pairwise(rows):
+            if after.period_start <= before.period_end:
+                who = after.film_id or "the national total"
+                raise HistoryError(
+                    f"{name} row {row_number} column period_start: {who}'s {after.period} from "
+                    f"{after.period_start} overlaps its {before.period} from {before.period_start}"
+                )
 
 
 def resolve_base_url(base_url: str, exchange_base_url: str | None) -> str:

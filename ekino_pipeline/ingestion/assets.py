@@ -99,7 +99,16 @@ class PullConfig(dg.Config):
 # Registries
 # ----------------------------------------------------------------------------------------------
 
-REGISTRY_TABLES = ("regions", "cinemas", "halls", "films", "funding_grants", "rental_terms", "tax_rules")
+REGISTRY_TABLES = (
+    "regions",
+    "cinemas",
+    "halls",
+    "films",
+    "funding_grants",
+    "rental_terms",
+    "tax_rules",
+    "box_office_history",
+)
 
 
 def registry_tables(registry: Registry) -> dict[str, pa.Table]:
@@ -135,6 +144,10 @@ def registry_tables(registry: Registry) -> dict[str, pa.Table]:
                 "is_domestic": [f.is_domestic for f in registry.films],
                 "funding_project_id": [f.funding_project_id for f in registry.films],
                 "runtime_minutes": pa.array([f.runtime_minutes for f in registry.films], pa.int32()),
+                "distribution_certificate": pa.array(
+                    [f.distribution_certificate for f in registry.films], pa.string()
+                ),
+                "certificate_date": pa.array([f.certificate_date for f in registry.films], pa.date32()),
             }
         ),
         "funding_grants": pa.table(
@@ -158,6 +171,17 @@ def registry_tables(registry: Registry) -> dict[str, pa.Table]:
                 "film_fund_levy_pct": pa.array(
                     [t.film_fund_levy_pct for t in registry.tax_rules], pa.decimal128(5, 2)
                 ),
+            }
+        ),
+        "box_office_history": pa.table(
+            {
+                "film_id": pa.array([h.film_id for h in registry.history], pa.string()),
+                "period": pa.array([h.period for h in registry.history], pa.string()),
+                "period_start": pa.array([h.period_start for h in registry.history], pa.date32()),
+                "gross_kzt": pa.array([h.gross_kzt for h in registry.history], pa.decimal128(18, 2)),
+                "admissions": pa.array([h.admissions for h in registry.history], pa.int64()),
+                "source": pa.array([h.source for h in registry.history], pa.string()),
+                "source_date": pa.array([h.source_date for h in registry.history], pa.date32()),
             }
         ),
     }

@@ -68,6 +68,11 @@ def test_loading_a_day_twice_leaves_exactly_the_landed_events_in_the_warehouse(
     assert distinct_cinemas == distinct_daily == 103
     [(grants, amount)] = _count(pilot_home.env, "select count(*), sum(amount_kzt) from raw.funding_grants")
     assert grants == 98 and str(amount) == "19000000000.00"
+    [(national_2024,)] = _count(
+        pilot_home.env,
+        "select gross_kzt from raw.box_office_history where film_id is null and period_start = '2024-01-01'",
+    )
+    assert str(national_2024) == "22000000000.00"
     [(money_type,)] = _count(
         pilot_home.env,
         "select data_type from information_schema.columns "

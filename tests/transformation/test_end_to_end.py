@@ -223,3 +223,28 @@ def test_a_late_refund_moves_its_session_day_and_the_earlier_figure_is_kept(
         {"gross_kzt": now["gross_kzt"], "refunds_kzt": now["refunds_kzt"]},
     ]
     _assert_marts_equal_the_landed_events(faulty_network)
+
+
+def test_lifetimes_count_reported_weeks_before_tracking_once_and_list_the_weeks_tracking_superseded(
+    faulty_network, first_build
+):
+    warehouse = Settings.from_env(faulty_network.env).warehouse_path
+    first_tracked: dict[str, date] = {}
+    for film_id, day in first_build["film_days"]:
+        first_tracked[film_id] = min(day, first_tracked.get(film_id, day))
+    performance = {r["film_id"]: r for r in mart(warehouse, "film_performance", "film_id")}
+    history = load_registry().history
+    superseded = set()
+    for film_id, first in first_tracked.items():
+        periods = [r for r in history if r.film_id == film_id]
+        film = performance[film_id]
+        assert film["reported_gross_kzt"] == sum(r.gross_kzt for r in periods if r.period_end < first)
+        assert film["lifetime_gross_kzt"] == film["reported_gross_kzt"] + film["gross_kzt"]
+        superseded |= {(film_id, r.period_start) for r in periods if r.period_end >= first}
+    # The simulator screens films whose distributors' weeks reach into the tracked days.
+    assert superseded
+    overlaps = mart(warehouse, "history_overlaps", "film_id, period_start")
+    assert {(r["film_id"], r["period_start"]) for r in overlaps} == superseded
+    assert all(
+        r["gross_difference_kzt"] == r["reported_gross_kzt"] - r["tracked_gross_kzt"] for r in overlaps
+    )

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ekino_pipeline.exchange.rental_terms import RENTAL_METHODS
+from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, add_release_records, generate_history
 
 PILOT_CINEMAS = 103
 PILOT_CONNECTED = 68
@@ -463,6 +464,7 @@ def generate_registry(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED) 
     cinemas, halls = generate_cinemas(n_cinemas, seed)
     films = generate_films(seed)
     grants = generate_grants(films, seed)
+    add_release_records(films, seed)
     return {
         "regions": generate_regions(),
         "cinemas": cinemas,
@@ -471,6 +473,7 @@ def generate_registry(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED) 
         "funding_grants": grants,
         "rental_terms": generate_rental_terms(films, cinemas, seed),
         "tax_rules": generate_tax_rules(),
+        "box_office_history": generate_history(films, grants, seed),
     }
 
 
@@ -490,6 +493,8 @@ COLUMNS = {
         "is_domestic",
         "funding_project_id",
         "runtime_minutes",
+        "distribution_certificate",
+        "certificate_date",
     ],
     "funding_grants": ["project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"],
     "rental_terms": [
@@ -509,6 +514,7 @@ COLUMNS = {
         "terms_version",
     ],
     "tax_rules": ["rule_id", "effective_from", "effective_to", "vat_rate_pct", "film_fund_levy_pct"],
+    "box_office_history": HISTORY_COLUMNS,
 }
 
 

@@ -26,6 +26,10 @@ national_coverage as (
     select * from {{ ref('int_national_days_covered') }}
 ),
 
+lifetimes as (
+    select * from {{ ref('int_film_lifetimes') }}
+),
+
 running as (
     select
         film_days.*,
@@ -76,8 +80,18 @@ final as (
             {{ exact_ratio('ranked.gross_kzt - previous_week.gross_kzt', 'previous_week.gross_kzt', 4) }}
             as decimal(12, 4)
         ) as gross_change_wow_rate,
-        cast(running.cumulative_gross_kzt as decimal(18, 2)) as cumulative_gross_kzt,
-        cast(running.cumulative_admissions as bigint) as cumulative_admissions,
+        -- From release: the reported history before the film's first tracked day, then what was tracked.
+        cast(coalesce(lifetimes.reported_gross_kzt, 0) + running.cumulative_gross_kzt as decimal(18, 2))
+            as cumulative_gross_kzt,
+        cast(coalesce(lifetimes.reported_admissions, 0) + running.cumulative_admissions as bigint)
+            as cumulative_admissions,
+        cast(running.cumulative_gross_kzt as decimal(18, 2)) as tracked_cumulative_gross_kzt,
+        cast(running.cumulative_admissions as bigint) as tracked_cumulative_admissions,
+        cast(coalesce(lifetimes.reported_gross_kzt, 0) as decimal(18, 2)) as reported_gross_kzt,
+        cast(coalesce(lifetimes.reported_admissions, 0) as bigint) as reported_admissions,
+        lifetimes.reported_through_date,
+        case when coalesce(lifetimes.gross_source, 'tracked') = 'tracked' then 'tracked' else 'mixed' end
+            as gross_source,
         -- Counted from the release date in the registry, or from the first screening on record.
         cast(
             ranked.business_date - coalesce(films.release_date, running.first_screening_date) + 1 as integer
@@ -101,6 +115,8 @@ final as (
         and ranked.business_date - 7 = previous_week.business_date
     left join national_coverage
         on ranked.business_date = national_coverage.business_date
+    left join lifetimes
+        on ranked.film_id = lifetimes.film_id
 )
 
 select * from final

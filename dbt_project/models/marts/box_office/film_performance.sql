@@ -1,4 +1,6 @@
-{#- Lifetime figures over every session day on record; rebuilt whole on each build (one row per film). -#}
+{#- Box office over every session day on record, and the lifetime since release (reported history before
+    the film's first tracked day plus the tracked figures); rebuilt whole on each build (one row per film
+    screened). -#}
 
 with
 
@@ -8,6 +10,10 @@ sessions as (
 
 films as (
     select * from {{ ref('stg_raw__films') }}
+),
+
+lifetimes as (
+    select * from {{ ref('int_film_lifetimes') }}
 ),
 
 film_totals as (
@@ -51,6 +57,14 @@ final as (
         film_totals.first_screening_date,
         film_totals.last_screening_date,
         film_totals.n_days_screened,
+        lifetimes.first_reported_date,
+        lifetimes.reported_through_date,
+        lifetimes.lifetime_gross_kzt,
+        lifetimes.lifetime_admissions,
+        lifetimes.reported_gross_kzt,
+        lifetimes.reported_admissions,
+        lifetimes.superseded_gross_kzt,
+        lifetimes.gross_source,
         film_totals.gross_kzt,
         film_totals.sales_kzt,
         film_totals.refunds_kzt,
@@ -74,6 +88,8 @@ final as (
     from film_totals
     left join films
         on film_totals.film_id = films.film_id
+    left join lifetimes
+        on film_totals.film_id = lifetimes.film_id
 )
 
 select * from final

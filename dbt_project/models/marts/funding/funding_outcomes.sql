@@ -1,5 +1,7 @@
-{#- What each state-funded project achieved in cinemas: lifetime box office over every session day on
-    record, set against the grant. Rebuilt whole on each build (98 rows in the pilot registry). -#}
+{#- What each state-funded project achieved in cinemas: whether its film reached theatres (the film
+    registry's release record: a distribution certificate and a release date passed) and its lifetime
+    box office since release (reported history before tracking plus what e-Kino tracked), set against
+    the grant. Rebuilt whole on each build (98 rows in the pilot registry). -#}
 
 with
 
@@ -11,16 +13,17 @@ films as (
     select * from {{ ref('stg_raw__films') }}
 ),
 
+lifetimes as (
+    select * from {{ ref('int_film_lifetimes') }}
+),
+
 film_days as (
     select * from {{ ref('int_film_days_aggregated') }}
 ),
 
-film_totals as (
+screenings as (
     select
         film_id,
-        min(business_date) as first_screening_date,
-        cast(sum(gross_kzt) as decimal(18, 2)) as gross_kzt,
-        cast(sum(admissions) as bigint) as admissions,
         cast(sum(n_screenings) as bigint) as n_screenings,
     from film_days
     group by film_id
@@ -36,19 +39,30 @@ final as (
         grants.status,
         grants.film_id,
         films.release_date,
+        films.distribution_certificate,
+        films.certificate_date,
         coalesce(films.release_date <= {{ as_of_date() }}, false) as is_released,
-        film_totals.first_screening_date,
-        film_totals.first_screening_date is not null as reached_theatres,
-        coalesce(film_totals.gross_kzt, 0) as gross_kzt,
-        coalesce(film_totals.admissions, 0) as admissions,
-        coalesce(film_totals.n_screenings, 0) as n_screenings,
-        cast({{ exact_ratio('coalesce(film_totals.gross_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6))
+        coalesce(
+            films.distribution_certificate is not null and films.release_date <= {{ as_of_date() }}, false
+        ) as reached_theatres,
+        lifetimes.first_tracked_date as first_screening_date,
+        coalesce(lifetimes.lifetime_gross_kzt, 0) as lifetime_gross_kzt,
+        coalesce(lifetimes.lifetime_admissions, 0) as lifetime_admissions,
+        coalesce(lifetimes.reported_gross_kzt, 0) as reported_gross_kzt,
+        coalesce(lifetimes.reported_admissions, 0) as reported_admissions,
+        coalesce(lifetimes.tracked_gross_kzt, 0) as tracked_gross_kzt,
+        coalesce(lifetimes.tracked_admissions, 0) as tracked_admissions,
+        lifetimes.gross_source,
+        coalesce(screenings.n_screenings, 0) as n_screenings,
+        cast({{ exact_ratio('coalesce(lifetimes.lifetime_gross_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6))
             as recoupment_rate,
     from grants
     left join films
         on grants.film_id = films.film_id
-    left join film_totals
-        on grants.film_id = film_totals.film_id
+    left join lifetimes
+        on grants.film_id = lifetimes.film_id
+    left join screenings
+        on grants.film_id = screenings.film_id
 )
 
 select * from final

@@ -13,9 +13,17 @@ final as (
         count(*) filter (where reached_theatres) as n_reached_theatres,
         cast({{ exact_ratio('count(*) filter (where reached_theatres)', 'count(*)') }} as decimal(9, 4))
             as reached_theatres_share,
-        cast(sum(gross_kzt) as decimal(18, 2)) as gross_kzt,
-        cast(sum(admissions) as bigint) as admissions,
-        cast({{ exact_ratio('sum(gross_kzt)', 'sum(amount_kzt)', 6) }} as decimal(18, 6)) as recoupment_rate,
+        cast(sum(lifetime_gross_kzt) as decimal(18, 2)) as lifetime_gross_kzt,
+        cast(sum(lifetime_admissions) as bigint) as lifetime_admissions,
+        cast(sum(reported_gross_kzt) as decimal(18, 2)) as reported_gross_kzt,
+        cast(sum(tracked_gross_kzt) as decimal(18, 2)) as tracked_gross_kzt,
+        case
+            when count(gross_source) = 0 then null
+            when count(distinct gross_source) = 1 then any_value(gross_source)
+            else 'mixed'
+        end as gross_source,
+        cast({{ exact_ratio('sum(lifetime_gross_kzt)', 'sum(amount_kzt)', 6) }} as decimal(18, 6))
+            as recoupment_rate,
     from outcomes
     group by grant_year
 )

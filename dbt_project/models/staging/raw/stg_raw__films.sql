@@ -19,6 +19,8 @@ final as (
         is_domestic,
         nullif(funding_project_id, '') as funding_project_id,
         cast(runtime_minutes as integer) as runtime_minutes,
+        nullif(distribution_certificate, '') as distribution_certificate,
+        cast(certificate_date as date) as certificate_date,
     from source
 )
 
