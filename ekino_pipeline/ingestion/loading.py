@@ -19,6 +19,7 @@ from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.ingestion.assets import REGISTRY_TABLES, LandingResource
 from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource, sql_string
 
@@ -203,6 +204,7 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
     """Replaces the window's rows of the raw tables with what committed manifests name; beside the
     window, the ticket events of the presale lookback and the sessions of the upcoming days that were
     pulled since the last load."""
+    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     zone = landing.zone()
     days = partition_days(context)
     first, last = days[0], days[-1]

@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.dbt_args import dbt_build_args
@@ -48,6 +49,8 @@ def ekino_dbt_models(
     exports: ExportsResource,
     config: DbtBuildConfig,
 ):
+    # The dbt process itself dies with us: its next line of output meets a closed pipe.
+    step_process_dies_with_its_run()
     days = partition_days(context)
     args = dbt_build_args(days[0], days[-1], warehouse.path, full_history_tests=config.full_history_tests)
     yield from dbt.cli(args, context=context).stream()
