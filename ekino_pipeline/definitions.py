@@ -9,7 +9,7 @@ import dagster as dg
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import loading, replay_assets
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
-from ekino_pipeline.monitoring import alerts, freshness, schedules, sensors
+from ekino_pipeline.monitoring import alerts, dead_runs, freshness, schedules, sensors
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import assets as transformation_assets
 from ekino_pipeline.warehouse import WarehouseResource
@@ -53,7 +53,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=[sensors.connected_cinemas_reporting],
         jobs=[schedules.daily_job, replay_assets.quarantine_replay_job, alerts.cinema_alerts_job],
         schedules=[schedules.daily_schedule, schedules.intraday_schedule],
-        sensors=[sensors.build_silent_cinema_sensor(), sensors.run_failure_alerts],
+        sensors=[
+            sensors.build_silent_cinema_sensor(),
+            sensors.run_failure_alerts,
+            dead_runs.build_dead_run_sensor(),
+        ],
         resources=build_resources(settings),
     )
 
