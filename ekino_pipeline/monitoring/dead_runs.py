@@ -1,17 +1,20 @@
 """Dead runs: a run whose process was killed (SIGKILL, the OOM killer, a crash) is marked failed.
 
-A run killed that way never reports its end: it stays STARTED, and the `warehouse` pool slot its
-loader or dbt step claimed stays taken, so every later load waits forever. Dagster's run monitoring
-frees the slots of runs that ended (`free_slots_after_run_end_seconds` in deploy/*/dagster.yaml), but
-it learns that a run died only from a run launcher that can check its worker's health, and the
-DefaultRunLauncher (the one this platform uses: runs as processes of the code server) cannot.
+A run killed that way never reports its end. The code server that launched it notices that its child
+died and marks it failed; but until this platform's instances enabled run monitoring, the `warehouse`
+pool slot its loader or dbt step had claimed stayed taken, and every later load waited forever. Run
+monitoring (`free_slots_after_run_end_seconds` in deploy/*/dagster.yaml) now frees the slots of runs
+that ended, dead ones included.
 
-This sensor is that check. The code server that launched a run starts its process and records its pid
-("Started process for run (pid: N)"); sensors are evaluated in that same code server, on the same host,
-so the pid can be looked up. A run whose process is gone, or whose pid now belongs to a younger process,
-is reported failed; run monitoring then frees its slots and the run retries (`run_retries`) re-run it.
-Runs not started by the DefaultRunLauncher (another launcher, `dagster asset materialize` in a shell,
-perhaps on another host) carry no such pid and are left alone.
+When the code server died too (`make ui` killed as a whole, a crash or restart of the server), nobody
+is left to notice, and the run stays STARTED: run monitoring would learn of it only from a run launcher
+that checks its workers' health, which the DefaultRunLauncher (runs as processes of the code server)
+cannot. This sensor is that check. The code server records the pid of each run's process ("Started
+process for run (pid: N)"); sensors are evaluated by a code server of the same deployment, on the same
+host, so the pid can be looked up. A run whose process is gone, or whose pid now belongs to a younger
+process, is reported failed; run monitoring then frees its slots and `run_retries` re-runs it. Runs not
+started by the DefaultRunLauncher (another launcher, `dagster asset materialize` in a shell, perhaps on
+another host) carry no such pid and are left alone: the README says what an operator does about them.
 """
 
 from __future__ import annotations

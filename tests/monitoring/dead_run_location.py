@@ -1,5 +1,7 @@
 """A code location for the dead-run test: a slow step and a quick one, both in the `warehouse` pool,
-beside the platform's dead-run sensor, checked every second."""
+beside the platform's dead-run sensor, checked every second. The test asks for a run by creating a
+file named after its job in $EKINO_TEST_LAUNCH_DIR: the daemon launches it within a second or two,
+without a `dagster job launch` that would load dagster once more on a busy machine."""
 
 import os
 import time
@@ -25,11 +27,20 @@ def quick_warehouse_step() -> int:
     return 1
 
 
+slow_job = dg.define_asset_job("slow_job", selection=[slow_warehouse_step])
+quick_job = dg.define_asset_job("quick_job", selection=[quick_warehouse_step])
+
+
+@dg.sensor(
+    jobs=[slow_job, quick_job], minimum_interval_seconds=1, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def runs_the_test_asks_for():
+    folder = Path(os.environ["EKINO_TEST_LAUNCH_DIR"])
+    return [dg.RunRequest(run_key=path.name, job_name=path.name) for path in sorted(folder.glob("*_job"))]
+
+
 defs = dg.Definitions(
     assets=[slow_warehouse_step, quick_warehouse_step],
-    jobs=[
-        dg.define_asset_job("slow_job", selection=[slow_warehouse_step]),
-        dg.define_asset_job("quick_job", selection=[quick_warehouse_step]),
-    ],
-    sensors=[build_dead_run_sensor(minimum_interval_seconds=1)],
+    jobs=[slow_job, quick_job],
+    sensors=[build_dead_run_sensor(minimum_interval_seconds=1), runs_the_test_asks_for],
 )

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
-from ekino_pipeline.monitoring.dead_runs import is_dead, process_started_at
+from ekino_pipeline.monitoring.dead_runs import build_dead_run_sensor, is_dead, process_started_at
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -45,17 +46,6 @@ def _wait(what: str, seconds: float, condition):
 
 def _runs(instance: dg.DagsterInstance, job: str) -> list[dg.DagsterRun]:
     return list(instance.get_runs(filters=dg.RunsFilter(job_name=job)))
-
-
-def _launch(env: dict, job: str) -> None:
-    subprocess.run(
-        [str(BIN / "dagster"), "job", "launch", "-m", LOCATION, "-j", job],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def test_both_instances_free_the_slots_of_ended_runs_and_retry_only_runs_that_died(tmp_path):
@@ -92,8 +82,17 @@ def test_a_run_killed_in_its_warehouse_step_is_marked_failed_and_the_next_run_ge
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     _instance_yaml(dagster_home)
-    step_file = tmp_path / "step"
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "EKINO_TEST_STEP_FILE": str(step_file)}
+    step_file, launch = tmp_path / "step", tmp_path / "launch"
+    launch.mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "EKINO_TEST_STEP_FILE": str(step_file),
+        "EKINO_TEST_LAUNCH_DIR": str(launch),
+    }
+    # The storage is created here, before the daemon's processes open it: two first openings of one
+    # SQLite instance race to create its tables.
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
     daemon = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-m", LOCATION],
         env=env,
@@ -103,10 +102,10 @@ def test_a_run_killed_in_its_warehouse_step_is_marked_failed_and_the_next_run_ge
         start_new_session=True,
     )
     try:
-        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-            _launch(env, "slow_job")
+        with instance:
+            (launch / "slow_job").touch()
             step_pid, run_pid = map(
-                int, _wait("the slow step starts", 120, step_file.is_file) and step_file.read_text().split()
+                int, _wait("the slow step starts", 180, step_file.is_file) and step_file.read_text().split()
             )
             (killed,) = _runs(instance, "slow_job")
             assert killed.status == dg.DagsterRunStatus.STARTED
@@ -119,7 +118,7 @@ def test_a_run_killed_in_its_warehouse_step_is_marked_failed_and_the_next_run_ge
             )
             _wait("its step process dies with it", 10, lambda: process_started_at(step_pid) is None)
 
-            _launch(env, "quick_job")
+            (launch / "quick_job").touch()
             (quick,) = _wait("the next run is created", 60, lambda: _runs(instance, "quick_job"))
             done = _wait(
                 "the next warehouse run completes",
@@ -137,3 +136,30 @@ def test_a_run_killed_in_its_warehouse_step_is_marked_failed_and_the_next_run_ge
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
+
+
+def _started_run(instance: dg.DagsterInstance, pid: int) -> dg.DagsterRun:
+    run = instance.add_run(
+        dg.DagsterRun(job_name="daily_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
+    )
+    instance.report_engine_event(f"Started process for run (pid: {pid}).", run)
+    return run
+
+
+def test_the_sensor_fails_a_started_run_whose_process_is_gone_and_leaves_the_others():
+    # The case the code server cannot see: it died with the run it had launched.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    with dg.instance_for_test() as instance:
+        dead = _started_run(instance, child.pid)
+        alive = _started_run(instance, os.getpid())
+        unknown = instance.add_run(
+            dg.DagsterRun(job_name="daily_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
+        )  # a run from a shell: no pid recorded by a code server
+        build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
+        status = {run.run_id: instance.get_run_by_id(run.run_id).status for run in (dead, alive, unknown)}
+        assert status == {
+            dead.run_id: dg.DagsterRunStatus.FAILURE,
+            alive.run_id: dg.DagsterRunStatus.STARTED,
+            unknown.run_id: dg.DagsterRunStatus.STARTED,
+        }
