@@ -83,7 +83,13 @@ def build_dead_run_sensor(minimum_interval_seconds: int = 60) -> dg.SensorDefini
         instance = context.instance
         if not isinstance(instance.run_launcher, dg.DefaultRunLauncher) or not Path("/proc/stat").exists():
             return dg.SkipReason("only runs started by the DefaultRunLauncher on Linux can be checked")
-        dead = find_dead_runs(instance)
+        dead = []
+        for run, pid in find_dead_runs(instance):
+            # The code server that launched the run may have marked it failed meanwhile: once is enough.
+            current = instance.get_run_by_id(run.run_id)
+            if current is None or current.status != dg.DagsterRunStatus.STARTED:
+                continue
+            dead.append((current, pid))
         for run, pid in dead:
             message = (
                 f"The run's process (pid {pid}) is gone (killed or crashed) while the run was STARTED: "
