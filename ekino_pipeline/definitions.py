@@ -9,7 +9,7 @@ import dagster as dg
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import declared_returns, loading, replay_assets
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
-from ekino_pipeline.monitoring import alerts, freshness, schedules, sensors
+from ekino_pipeline.monitoring import alerts, dead_runs, freshness, schedules, sensors
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import assets as transformation_assets
 from ekino_pipeline.warehouse import WarehouseResource
@@ -66,7 +66,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             schedules.film_week_schedule,
             declared_returns.declared_returns_schedule,
         ],
-        sensors=[sensors.build_silent_cinema_sensor(), sensors.run_failure_alerts],
+        sensors=[
+            sensors.build_silent_cinema_sensor(),
+            sensors.run_failure_alerts,
+            dead_runs.build_dead_run_sensor(),
+        ],
         resources=build_resources(settings),
     )
 

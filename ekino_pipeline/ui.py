@@ -1,4 +1,7 @@
-"""`make ui`: the simulator and the Dagster UI together, on embedded defaults, for a newcomer."""
+"""`make ui`: the simulator and the Dagster UI together, on embedded defaults, for a newcomer.
+
+`dagster dev` runs the daemon beside the UI: schedules, sensors (the dead-run sensor among them) and the
+run monitoring of deploy/local/dagster.yaml, which frees the pool slots of runs that died."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ from ekino_pipeline.ingestion.workers import (
     pull_in_processes,
     pull_in_threads,
 )
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.reporting_states import cinema_day_state, is_reporting, worst
 
@@ -235,28 +236,29 @@ def national_registries(
     for name, table in tables.items():
         for day in days:
             attempt_id = new_attempt_id()
-            writer = zone.open_writer(f"registry_{name}", day, NATIONAL, "data", attempt_id, table.schema)
-            writer.write(table)
-            writer.commit()
-            zone.commit(
-                f"registry_{name}",
-                day,
-                NATIONAL,
-                {
-                    "dataset": f"registry_{name}",
-                    "business_date": day.isoformat(),
-                    "attempt_id": attempt_id,
-                    "data_attempt_id": attempt_id,
-                    "status": "success",
-                    "served": table.num_rows,
-                    "landed": table.num_rows,
-                    "quarantined": 0,
-                    "duplicates_dropped": 0,
-                    "files": {"data": writer.path.name},
-                    "source": str(registry.directory),
-                    "finished_at": datetime.now(UTC).isoformat(),
-                },
-            )
+            with zone.attempt(f"registry_{name}", day, NATIONAL, attempt_id):
+                writer = zone.open_writer(f"registry_{name}", day, NATIONAL, "data", attempt_id, table.schema)
+                writer.write(table)
+                writer.commit()
+                zone.commit(
+                    f"registry_{name}",
+                    day,
+                    NATIONAL,
+                    {
+                        "dataset": f"registry_{name}",
+                        "business_date": day.isoformat(),
+                        "attempt_id": attempt_id,
+                        "data_attempt_id": attempt_id,
+                        "status": "success",
+                        "served": table.num_rows,
+                        "landed": table.num_rows,
+                        "quarantined": 0,
+                        "duplicates_dropped": 0,
+                        "files": {"data": writer.path.name},
+                        "source": str(registry.directory),
+                        "finished_at": datetime.now(UTC).isoformat(),
+                    },
+                )
         yield dg.MaterializeResult(
             asset_key=["landing", f"registry_{name}"],
             metadata={"dagster/row_count": table.num_rows, "days": len(days)},
@@ -359,6 +361,8 @@ def _status_metadata(
         "duplicates_dropped": total("duplicates_dropped"),
         "discarded_served": total("discarded_served"),
         "failed_cinema_days": sum(1 for m in manifests.values() if m["status"] != "success"),
+        # Failures the disk refused to record: the cinemas table is their only trace.
+        "failed_manifests_not_written": sum(1 for m in manifests.values() if m.get("committed") is False),
         "dagster/row_count": total("landed"),
         "cinemas_connected": len(reg.connected_cinemas),
         "cinemas_total": len(reg.cinemas),
@@ -449,6 +453,7 @@ def pull_partition(
     landing: LandingResource,
     registry: RegistryResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    step_process_dies_with_its_run()
     reg = registry.load()
     days = partition_days(context)
     targets = _targets(reg, config.cinemas)

@@ -20,6 +20,7 @@ from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.ingestion.assets import GROUP, RECONCILE_CHECK, RegistryResource, _reconcile, _targets
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
 from ekino_pipeline.ingestion.workers import PullPlan, PullTask, pull_in_threads
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import FILM_WEEK_PARTITIONS
 
 DATASET = "declared_returns"
@@ -114,6 +115,7 @@ def declared_returns(
     landing: LandingResource,
     registry: RegistryResource,
 ):
+    step_process_dies_with_its_run()
     reg = registry.load()
     weeks = partition_weeks(context)
     targets = _targets(reg, config.cinemas)

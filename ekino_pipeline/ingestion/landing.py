@@ -6,17 +6,26 @@ Layout: `<root>/<dataset>/business_date=YYYY-MM-DD/cinema_id=<id>/` holding
 The manifest is the commit point. Data files carry the attempt id in their name and are renamed into
 place before the manifest that names them; the manifest itself is replaced with one atomic rename.
 A reader that follows the manifest therefore sees exactly one complete attempt, whatever was killed
-when, and a re-pull replaces exactly that cinema-day. Files no manifest names are leftovers of a killed
-attempt (or of the attempt just replaced) and are removed by the next commit.
+when, and a re-pull replaces exactly that cinema-day.
+
+An attempt holds a lock (`flock` on `.attempt-<id>.lock` in the cinema-day's folder) from its first
+file to its manifest, and the kernel drops it when the process dies, however it dies. Each commit
+removes every file of the cinema-day that its manifest does not name and whose attempt holds no lock:
+the files the new manifest replaced and the debris of killed or failed attempts (temporary and unnamed
+Parquet files, temporary manifests, their lock files), while an attempt still running in another
+process keeps its files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import functools
 import io
 import json
 import os
-import time
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,7 +38,6 @@ import pyarrow.parquet as pq
 from ekino_pipeline.exchange.registry import validate_cinema_id
 
 MANIFEST = "_manifest.json"
-STALE_TMP_SECONDS = 6 * 3600
 NATIONAL = "national"  # the cinema_id slot of datasets that belong to no cinema (the registries)
 
 
@@ -37,13 +45,87 @@ def new_attempt_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+def _atomic_write_bytes(path: Path, payload: bytes, attempt_id: str) -> None:
+    """Write to a temporary file named after the attempt, then rename it over `path`: a failed write
+    (a full disk) leaves `path` as it was and removes its temporary file."""
+    tmp = path.with_name(f".{path.name}.{attempt_id}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# The attempt a file of a cinema-day's folder belongs to: data-<id>.parquet, .quarantine-<id>.parquet.tmp,
+# ._manifest.json.<id>.<random>.tmp, .attempt-<id>.lock.
+_ATTEMPT_OF_FILE = re.compile(
+    r"^\.?(?:(?:data|quarantine)-(?P<file>[0-9a-f]+)\.parquet(?:\.tmp)?"
+    r"|_manifest\.json\.(?P<manifest>[0-9a-f]+)\.[0-9a-f]+\.tmp"
+    r"|attempt-(?P<lock>[0-9a-f]+)\.lock)$"
+)
+
+
+def _attempt_of(name: str) -> str | None:
+    match = _ATTEMPT_OF_FILE.match(name)
+    return next((g for g in match.groups() if g), None) if match else None
+
+
+def _lock_path(directory: Path, attempt_id: str) -> Path:
+    return directory / f".attempt-{attempt_id}.lock"
+
+
+class AttemptLock:
+    """An attempt's claim on its files in a cinema-day's folder, held until `release` or its death."""
+
+    def __init__(self, directory: Path, attempt_id: str):
+        self.path = _lock_path(directory, attempt_id)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                # A commit may have removed the file between our open and our lock (it found it
+                # unlocked): a lock on a removed file protects nothing, so take a fresh one.
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    self._fd: int | None = fd
+                    return
+            except FileNotFoundError:
+                pass
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> AttemptLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _attempt_alive(directory: Path, attempt_id: str) -> bool:
+    """Whether a process holds the attempt's lock (this one included). An attempt without a lock file
+    is over: its lock file goes only once the attempt is released or found dead."""
+    try:
+        fd = os.open(_lock_path(directory, attempt_id), os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 # Columns whose values hardly repeat: a dictionary page for them is work thrown away.
@@ -114,21 +196,30 @@ class AtomicParquetWriter:
             self._pending, self._pending_rows = [], 0
 
     def commit(self) -> Path | None:
-        """Rename the file into place; None for an optional writer that got no rows (no file)."""
-        if self._writer is None and not self._pending:
-            if self.optional:
-                return None
-            self._tmp.write_bytes(_empty_parquet(self.schema))
-        else:
-            self._flush()
-            self._close()
-        self._tmp.replace(self.path)
+        """Rename the file into place; None for an optional writer that got no rows (no file). A
+        failed write (a full disk) raises, leaving no file behind."""
+        try:
+            if self._writer is None and not self._pending:
+                if self.optional:
+                    return None
+                self._tmp.write_bytes(_empty_parquet(self.schema))
+            else:
+                self._flush()
+                self._close()
+            self._tmp.replace(self.path)
+        except BaseException:
+            self.abort()
+            raise
         return self.path
 
     def abort(self) -> None:
+        """Drop the attempt's file. Never raises: it runs after a failure, often of the disk itself."""
         self._pending = []
-        self._close()
-        self._tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self._close()
+        self._writer = self._sink = None
+        with contextlib.suppress(OSError):
+            self._tmp.unlink(missing_ok=True)
 
     def _close(self) -> None:
         if self._writer is not None:
@@ -163,6 +254,13 @@ class LandingZone:
         directory.mkdir(parents=True, exist_ok=True)
         return AtomicParquetWriter(directory / f"{kind}-{attempt_id}.parquet", schema, optional=optional)
 
+    def attempt(self, dataset: str, business_date: date, cinema_id: str, attempt_id: str) -> AttemptLock:
+        """Hold this for the whole attempt, from its first file to its manifest: a commit of the
+        cinema-day in another process leaves the files of a held attempt alone."""
+        directory = self.cinema_day_dir(dataset, business_date, cinema_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        return AttemptLock(directory, attempt_id)
+
     def read_manifest(self, dataset: str, business_date: date, cinema_id: str) -> dict | None:
         path = self.cinema_day_dir(dataset, business_date, cinema_id) / MANIFEST
         try:
@@ -171,23 +269,36 @@ class LandingZone:
             return None
 
     def commit(self, dataset: str, business_date: date, cinema_id: str, manifest: dict) -> Path:
-        """Replace the cinema-day's manifest atomically, then drop the files it no longer names."""
+        """Replace the cinema-day's manifest atomically, then remove every file it does not name whose
+        attempt is not running: the files it replaced, and the debris of killed or failed attempts.
+
+        A failed write (a full disk, no permission) raises and leaves the previous manifest in place,
+        never a part of the new one."""
         directory = self.cinema_day_dir(dataset, business_date, cinema_id)
         directory.mkdir(parents=True, exist_ok=True)
-        previous = self.read_manifest(dataset, business_date, cinema_id) or {}
+        attempt_id = manifest.get("attempt_id") or new_attempt_id()
         # One line: json's indenting encoder is pure Python, a cost paid for every cinema-day.
         payload = json.dumps(manifest, sort_keys=True, default=str).encode("utf-8")
-        _atomic_write_bytes(directory / MANIFEST, payload)
-        keep = {MANIFEST, *manifest.get("files", {}).values()}
-        replaced = set(previous.get("files", {}).values()) - keep
-        # Anything else unnamed may belong to an attempt still running elsewhere: only old debris goes.
-        stale_before = time.time() - STALE_TMP_SECONDS
-        for child in directory.iterdir():
-            if child.name in keep:
-                continue
-            if child.name in replaced or child.stat().st_mtime < stale_before:
-                child.unlink(missing_ok=True)
+        _atomic_write_bytes(directory / MANIFEST, payload, attempt_id)
+        self._remove_debris(directory, keep={MANIFEST, *manifest.get("files", {}).values()})
         return directory / MANIFEST
+
+    @staticmethod
+    def _remove_debris(directory: Path, keep: set[str]) -> None:
+        alive: dict[str, bool] = {}
+        for child in directory.iterdir():
+            attempt = _attempt_of(child.name)
+            if child.name in keep or attempt is None:
+                continue  # a file we did not write is not ours to remove
+            if attempt not in alive:
+                alive[attempt] = _attempt_alive(directory, attempt)
+            if alive[attempt]:
+                continue
+            try:
+                child.unlink(missing_ok=True)
+            except OSError as exc:  # debris that stays is removed by a later commit
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
 
     def manifests(self, dataset: str, days: Iterable[date]) -> Iterator[tuple[date, str, dict]]:
         """Every committed manifest of a dataset on the given days: (business_date, cinema_id, manifest)."""

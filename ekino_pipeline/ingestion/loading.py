@@ -22,6 +22,7 @@ from ekino_pipeline.ingestion.declared_returns import RAW_TABLES as RAW_DECLARED
 from ekino_pipeline.ingestion.declared_returns import partition_weeks
 from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone
 from ekino_pipeline.ingestion.schemas import DECLARED_RETURNS, QUARANTINE, SESSIONS, TICKET_EVENTS
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_PARTITIONS, partition_days
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource, sql_string
 
@@ -219,6 +220,7 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
     """Replaces the window's rows of the raw tables with what committed manifests name; beside the
     window, the ticket events of the presale lookback and the sessions of the upcoming days that were
     pulled since the last load."""
+    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     zone = landing.zone()
     days = partition_days(context)
     first, last = days[0], days[-1]
@@ -311,6 +313,7 @@ def raw_declared_returns(
 ):
     """Replaces the window's film weeks of the declared returns, their quarantine and their manifests
     with what committed manifests name."""
+    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     zone = landing.zone()
     weeks = partition_weeks(context)
     first, last = weeks[0], weeks[-1]

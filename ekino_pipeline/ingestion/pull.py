@@ -255,11 +255,38 @@ def pull_cinema_day(
     secrets: Iterable[str] = (),
 ) -> dict:
     """Pull, land and commit one cinema-day; returns the committed manifest. Never raises for the
-    cinema's own failures: those are recorded in the manifest with their reason."""
+    cinema's own failures nor for the disk's: those are recorded in the manifest with their reason, and
+    when the disk refuses even the manifest (full, read-only), the failure is returned uncommitted."""
     secrets = tuple(secrets)
     started = time.monotonic()
     started_at = datetime.now(UTC)
     attempt_id = new_attempt_id()
+    try:
+        with landing.attempt(req.dataset, req.business_date, req.cinema_id, attempt_id):
+            return _pull_and_commit(
+                req, client_factory, landing, attempt_id, run_id, max_attempts, secrets, started_at, started
+            )
+    except OSError as exc:
+        # The landing zone refused a write outside the pull itself (the lock, the manifest). The lock
+        # is gone: the failed manifest's commit removes what the attempt left.
+        log.warning("%s %s %s: landing failed: %s", req.dataset, req.cinema_id, req.business_date, exc)
+        error = redact(f"{type(exc).__name__}: {exc}", secrets)
+        manifest = _manifest(req, attempt_id, run_id, error, type(exc).__name__, 1, started_at, started)
+        manifest.update(discarded_served=None, discarded_pages=None)
+        return _commit_failed(req, landing, manifest)
+
+
+def _pull_and_commit(
+    req: PullRequest,
+    client_factory: Callable[[], ExchangeClient],
+    landing: LandingZone,
+    attempt_id: str,
+    run_id: str | None,
+    max_attempts: int,
+    secrets: tuple[str, ...],
+    started_at: datetime,
+    started: float,
+) -> dict:
     error: str | None = None
     error_type: str | None = None
     attempts = 0
@@ -292,7 +319,12 @@ def pull_cinema_day(
             )
             if isinstance(exc, PERMANENT_ERRORS):
                 break
-        except Exception as exc:  # a bug or an I/O error must still not take other cinemas down
+        except OSError as exc:  # the disk (full, no permission): another try would fail the same way
+            _discard(writer, discarded)
+            error, error_type = redact(f"{type(exc).__name__}: {exc}", secrets), type(exc).__name__
+            log.warning("%s %s %s: landing failed: %s", req.dataset, req.cinema_id, req.business_date, error)
+            break
+        except Exception as exc:  # a bug must still not take other cinemas down
             _discard(writer, discarded)
             error, error_type = redact(f"{type(exc).__name__}: {exc}", secrets), type(exc).__name__
             log.exception("%s %s %s: unexpected error", req.dataset, req.cinema_id, req.business_date)
@@ -355,12 +387,27 @@ def _manifest(
 
 
 def _commit_failed(req: PullRequest, landing: LandingZone, manifest: dict) -> dict:
-    """A failed re-pull must not throw away what an earlier attempt landed: keep naming its files."""
-    previous = landing.read_manifest(req.dataset, req.business_date, req.cinema_id) or {}
+    """A failed re-pull must not throw away what an earlier attempt landed: keep naming its files.
+
+    When the disk refuses the manifest too, the failure is returned with `committed: false` and the
+    reason, so that the run still counts and shows this cinema-day as failed; the cinema-day keeps its
+    previous manifest (or none), never a part of this one."""
+    try:
+        previous = landing.read_manifest(req.dataset, req.business_date, req.cinema_id) or {}
+    except (OSError, ValueError) as exc:  # unreadable: nothing of it can be kept
+        previous = {}
+        manifest["error"] = f"{manifest['error']} (the previous manifest was unreadable: {exc})"
     kept = previous.get("files", {}) if previous.get("data_attempt_id") else {}
     manifest.update({k: previous.get(k, 0) for k in DATA_FIELDS if k in previous})
     for name in ("served", "landed", "quarantined", "duplicates_dropped"):
         manifest.setdefault(name, 0)
     manifest.update(files=kept, data_attempt_id=previous.get("data_attempt_id") if kept else None)
-    landing.commit(req.dataset, req.business_date, req.cinema_id, manifest)
+    try:
+        landing.commit(req.dataset, req.business_date, req.cinema_id, manifest)
+    except OSError as exc:
+        log.warning(
+            "%s %s %s: failed manifest not written: %s", req.dataset, req.cinema_id, req.business_date, exc
+        )
+        manifest["error"] = f"{manifest['error']} (the failed manifest could not be written: {exc})"
+        manifest["committed"] = False
     return manifest

@@ -156,58 +156,60 @@ def _replay_cinema_day(
     replayed_table = _landed_table(dataset, quarantine, replayed_rows, list(replayed.values()), attempt_id)
     new_data = pa.concat_tables([data, replayed_table])
     remaining = _remaining_table(quarantine, kept, new_reasons)
-    data_writer = zone.open_writer(dataset, day, cinema_id, "data", attempt_id, DATASET_SCHEMAS[dataset])
-    quarantine_writer = zone.open_writer(
-        dataset, day, cinema_id, "quarantine", attempt_id, QUARANTINE, optional=True
-    )
-    written: list[Path] = []
-    try:
-        data_writer.write(new_data)
-        quarantine_writer.write(remaining)
-        written.append(data_writer.commit())
-        new_files = {"data": data_writer.path.name}
-        quarantine_path = quarantine_writer.commit()
-        if quarantine_path is not None:
-            written.append(quarantine_path)
-            new_files["quarantine"] = quarantine_path.name
-        # A re-pull that committed while we read and wrote has the newer truth: leave it alone. (The
-        # window between this check and the rename below is small; pulls take no lock to close it.)
-        if zone.read_manifest(dataset, day, cinema_id) != manifest:
-            raise _CommittedMeanwhile
-    except _CommittedMeanwhile:
-        for path in written:
-            path.unlink(missing_ok=True)
-        log.warning("%s %s %s: committed again during the replay; left as it is", dataset, cinema_id, day)
-        return ReplayResult(dataset, day, cinema_id, remaining=len(rows), skipped="committed meanwhile")
-    except BaseException:
-        data_writer.abort()
-        quarantine_writer.abort()
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    # Held until the manifest names our files: a commit of this cinema-day elsewhere leaves them alone.
+    with zone.attempt(dataset, day, cinema_id, attempt_id):
+        data_writer = zone.open_writer(dataset, day, cinema_id, "data", attempt_id, DATASET_SCHEMAS[dataset])
+        quarantine_writer = zone.open_writer(
+            dataset, day, cinema_id, "quarantine", attempt_id, QUARANTINE, optional=True
+        )
+        written: list[Path] = []
+        try:
+            data_writer.write(new_data)
+            quarantine_writer.write(remaining)
+            written.append(data_writer.commit())
+            new_files = {"data": data_writer.path.name}
+            quarantine_path = quarantine_writer.commit()
+            if quarantine_path is not None:
+                written.append(quarantine_path)
+                new_files["quarantine"] = quarantine_path.name
+            # A re-pull that committed while we read and wrote has the newer truth: leave it alone. (The
+            # window between this check and the rename below is small; pulls take no lock to close it.)
+            if zone.read_manifest(dataset, day, cinema_id) != manifest:
+                raise _CommittedMeanwhile
+        except _CommittedMeanwhile:
+            for path in written:
+                path.unlink(missing_ok=True)
+            log.warning("%s %s %s: committed again during the replay; left as it is", dataset, cinema_id, day)
+            return ReplayResult(dataset, day, cinema_id, remaining=len(rows), skipped="committed meanwhile")
+        except BaseException:
+            data_writer.abort()
+            quarantine_writer.abort()
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
 
-    n = len(replayed)
-    updated = dict(manifest)
-    updated["landed"] = manifest.get("landed", 0) + n
-    updated["quarantined"] = manifest.get("quarantined", 0) - n - duplicates
-    updated["duplicates_dropped"] = manifest.get("duplicates_dropped", 0) + duplicates
-    updated["replayed"] = manifest.get("replayed", 0) + n
-    updated["replays"] = [
-        *manifest.get("replays", []),
-        {
-            "at": now.isoformat(),
-            "attempt_id": attempt_id,
-            "records": n,
-            "duplicates_dropped": duplicates,
-            "reasons": dict(sorted(reasons.items())),
-        },
-    ]
-    # `attempt_id`, `status` and `error` stay those of the last pull: a replay asks the exchange nothing,
-    # so a failed re-pull stays failed (its data is the earlier attempt's, now with the replayed rows).
-    updated["files"] = new_files
-    updated["data_attempt_id"] = attempt_id
-    updated.update(_summary(dataset, new_data))
-    zone.commit(dataset, day, cinema_id, updated)
+        n = len(replayed)
+        updated = dict(manifest)
+        updated["landed"] = manifest.get("landed", 0) + n
+        updated["quarantined"] = manifest.get("quarantined", 0) - n - duplicates
+        updated["duplicates_dropped"] = manifest.get("duplicates_dropped", 0) + duplicates
+        updated["replayed"] = manifest.get("replayed", 0) + n
+        updated["replays"] = [
+            *manifest.get("replays", []),
+            {
+                "at": now.isoformat(),
+                "attempt_id": attempt_id,
+                "records": n,
+                "duplicates_dropped": duplicates,
+                "reasons": dict(sorted(reasons.items())),
+            },
+        ]
+        # `attempt_id`, `status` and `error` stay those of the last pull: a replay asks the exchange nothing,
+        # so a failed re-pull stays failed (its data is the earlier attempt's, now with the replayed rows).
+        updated["files"] = new_files
+        updated["data_attempt_id"] = attempt_id
+        updated.update(_summary(dataset, new_data))
+        zone.commit(dataset, day, cinema_id, updated)
     log.info("%s %s %s: replayed %d quarantined records (%s)", dataset, cinema_id, day, n, dict(reasons))
     return ReplayResult(
         dataset,

@@ -9,7 +9,8 @@ The protocol is JSON lines over the worker's pipes. The parent writes the shard'
 included: a pipe, unlike argv or the environment, is not readable by other users' processes) as one
 line on stdin, and keeps stdin open. The worker writes `MANIFEST <json>` for each cinema-day it
 committed, then `DONE <json>` with its CPU seconds and peak memory. A worker whose stdin reaches end of
-file before it is done exits at once, so a killed or cancelled run leaves no pull running behind it.
+file before it is done exits at once, and the kernel kills a worker whose parent dies (a parent-death
+signal, see ekino_pipeline/parent_death.py), so a killed or cancelled run leaves no pull running behind it.
 Everything a worker commits goes through the landing zone's atomic manifest, so a worker killed midway
 leaves each cinema-day at its last committed state; a cinema-day a dead worker never reported is
 recorded as failed, with the reason, like any other failed pull.
@@ -34,7 +35,8 @@ from pathlib import Path
 from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError
 from ekino_pipeline.exchange.registry import resolve_base_url
 from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_failed_pull
+from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_failed_pull, redact
+from ekino_pipeline.parent_death import die_with_parent
 from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ DONE_LINE = "DONE "
 # start-up, more than a small day's CPU.
 MIN_TASKS_PER_PROCESS = 200
 _EXIT_ORPHANED = 70  # the parent closed our stdin before we were done
+# The pid of the process that started the worker: the worker checks it is still its parent once it
+# has asked to die with it (the parent may die before the worker starts).
+PARENT_PID_ENV = "EKINO_PULL_WORKER_PARENT_PID"
 
 
 class MissingToken(ExchangeConfigError):
@@ -126,9 +131,20 @@ def pull_in_threads(plan: PullPlan, tasks: list[PullTask], threads: int) -> Iter
     """Pull in this process; yields each committed manifest as it completes."""
     zone = LandingZone(Path(plan.landing_root))
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="pull") as pool:
-        futures = [pool.submit(plan.pull, task, zone) for task in tasks]
+        futures = {pool.submit(plan.pull, task, zone): task for task in tasks}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except Exception as exc:  # a pull records its own failures: this is a bug, still isolated
+                task = futures[future]
+                log.exception("%s %s %s: pull crashed", plan.dataset, task.cinema_id, task.business_date)
+                yield record_failed_pull(
+                    PullRequest(plan.dataset, task.cinema_id, task.business_date),
+                    zone,
+                    error=redact(f"{type(exc).__name__}: {exc}", plan.secrets),
+                    error_type=type(exc).__name__,
+                    run_id=plan.run_id,
+                )
 
 
 def process_count(n_tasks: int, requested: int) -> int:
@@ -176,6 +192,7 @@ def pull_in_processes(
                 stderr=subprocess.PIPE,
                 text=True,
                 encoding="utf-8",
+                env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
             )
             workers.append(worker)
             relays.append(threading.Thread(target=relay, args=(worker.stderr,), daemon=True))
@@ -243,6 +260,7 @@ def _exit_when_orphaned(finished: threading.Event) -> None:
 
 
 def main() -> None:
+    die_with_parent(int(os.environ.get(PARENT_PID_ENV) or os.getppid()))
     logging.basicConfig(
         level=logging.WARNING, format=f"pull worker {os.getpid()}: %(levelname)s %(name)s: %(message)s"
     )

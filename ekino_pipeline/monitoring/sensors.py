@@ -7,12 +7,12 @@ episode is announced once and its end is announced as a recovery.
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
 
-from ekino_pipeline.calendar import business_date_of
+from ekino_pipeline.calendar import business_date_of, business_day_bounds, parse_date
 from ekino_pipeline.ingestion.assets import RegistryResource
 from ekino_pipeline.ingestion.resources import LandingResource
 from ekino_pipeline.monitoring.alerts import AlertNotifier, CinemaAlert, CinemaAlertsConfig, cinema_alerts_job
@@ -29,12 +29,18 @@ class MonitoringResource(dg.ConfigurableResource):
     lookback_days: int = Field(default=7, ge=1, le=60)
 
 
-def _assess(landing: LandingResource, registry: RegistryResource, monitoring: MonitoringResource, now):
+def _assess(
+    landing: LandingResource,
+    registry: RegistryResource,
+    monitoring: MonitoringResource,
+    now: datetime,
+    newest_day: date | None = None,
+):
     return assess_cinemas(
         landing.zone(),
         registry.load(),
         now,
-        newest_day=business_date_of(now),
+        newest_day=newest_day or business_date_of(now),
         threshold=timedelta(hours=monitoring.silent_after_hours),
         lookback_days=monitoring.lookback_days,
     )
@@ -85,14 +91,31 @@ def _check_metadata(states: list[CinemaState]) -> dict:
     "no feed wholly quarantined.",
 )
 def connected_cinemas_reporting(
-    landing: LandingResource, registry: RegistryResource, monitoring: MonitoringResource
+    context: dg.AssetCheckExecutionContext,
+    landing: LandingResource,
+    registry: RegistryResource,
+    monitoring: MonitoringResource,
 ) -> dg.AssetCheckResult:
-    states = _assess(landing, registry, monitoring, datetime.now(UTC))
+    now, newest_day = check_moment(context, datetime.now(UTC))
+    states = _assess(landing, registry, monitoring, now, newest_day)
     return dg.AssetCheckResult(
         passed=not any(s.flagged for s in states),
         severity=dg.AssetCheckSeverity.WARN,
         metadata=_check_metadata(states),
     )
+
+
+def check_moment(context: dg.AssetCheckExecutionContext, now: datetime) -> tuple[datetime, date]:
+    """The moment and the newest business day a check judges: those of the run's partition window.
+
+    A past partition is judged as at the end of its last day, with the days after it unseen; judged
+    against today, a day whose cinemas were silent passed, its silence being out of the lookback or
+    hidden behind later days. A run without a partition is judged now.
+    """
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return now, business_date_of(now)
+    last_day = parse_date(context.partition_key_range.end)
+    return min(now, business_day_bounds(last_day)[1]), last_day
 
 
 def build_silent_cinema_sensor(

@@ -15,6 +15,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
 from ekino_pipeline.calendar import parse_date
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_PARTITIONS, partition_days
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.dbt_args import dbt_build_args
@@ -55,6 +56,8 @@ def ekino_dbt_models(
     exports: ExportsResource,
     config: DbtBuildConfig,
 ):
+    # The dbt process itself dies with us: its next line of output meets a closed pipe.
+    step_process_dies_with_its_run()
     days = partition_days(context)
     args = dbt_build_args(days[0], days[-1], warehouse.path, full_history_tests=config.full_history_tests)
     yield from dbt.cli(args, context=context).stream()
@@ -103,6 +106,7 @@ def ekino_film_week_models(
 ):
     """Settles the run's film weeks. The window is the weeks' own days: the completeness the models
     read (presales before those days, late sales after) comes from the daily runs, built already."""
+    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     first, last = film_week_days(context)
     yield from dbt.cli(dbt_build_args(first, last, warehouse.path), context=context).stream()
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from ekino_pipeline.ingestion import landing
 from ekino_pipeline.ingestion.landing import LandingZone, new_attempt_id
 
 DAY = date(2024, 3, 5)
@@ -47,3 +55,92 @@ def test_an_aborted_attempt_leaves_the_committed_one_readable(tmp_path):
 def test_a_cinema_id_outside_the_strict_pattern_never_reaches_a_path(tmp_path, bad):
     with pytest.raises(ValueError, match="invalid cinema_id"):
         LandingZone(tmp_path).cinema_day_dir("ticket_events", DAY, bad)
+
+
+# An attempt in another process: it lands a data file, starts a quarantine file and a manifest, holds
+# its lock, says so, and waits to be killed (or to be left running).
+_ATTEMPT = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import date
+    from pathlib import Path
+    import pyarrow as pa
+    from ekino_pipeline.ingestion.landing import LandingZone
+
+    zone, attempt = LandingZone(Path(sys.argv[1])), sys.argv[2]
+    day, schema = date(2024, 3, 5), pa.schema([("x", pa.int64())])
+    lock = zone.attempt("ticket_events", day, "ALA-0001", attempt)
+    writer = zone.open_writer("ticket_events", day, "ALA-0001", "data", attempt, schema)
+    writer.write(pa.table({"x": [1, 2]}))
+    writer.commit()
+    folder = zone.cinema_day_dir("ticket_events", day, "ALA-0001")
+    (folder / f".quarantine-{attempt}.parquet.tmp").write_bytes(b"PAR1 half")
+    (folder / f"._manifest.json.{attempt}.0badc0de.tmp").write_bytes(b'{"half": ')
+    print("ready", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def _attempt_in_another_process(root: Path, attempt: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ATTEMPT, str(root), attempt], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def test_the_next_commit_removes_a_killed_attempts_debris_and_spares_a_running_attempts_files(tmp_path):
+    # Regression: debris of a killed commit survived later commits (only files older than 6 hours went).
+    zone = LandingZone(tmp_path)
+    killed, running = "aaaa000000000001", "bbbb000000000002"
+    victim = _attempt_in_another_process(tmp_path, killed)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    alive = _attempt_in_another_process(tmp_path, running)
+    try:
+        folder = zone.cinema_day_dir("ticket_events", DAY, "ALA-0001")
+        debris = {
+            f"data-{killed}.parquet",
+            f".quarantine-{killed}.parquet.tmp",
+            f"._manifest.json.{killed}.0badc0de.tmp",
+            f".attempt-{killed}.lock",
+        }
+        assert debris <= {p.name for p in folder.iterdir()}
+
+        committed = _land(zone, 3)
+
+        left = {p.name for p in folder.iterdir()}
+        assert left.isdisjoint(debris)
+        assert left == {
+            "_manifest.json",
+            committed["files"]["data"],
+            f"data-{running}.parquet",
+            f".quarantine-{running}.parquet.tmp",
+            f"._manifest.json.{running}.0badc0de.tmp",
+            f".attempt-{running}.lock",
+        }
+    finally:
+        alive.kill()
+        alive.wait()
+    # Once that attempt is dead too, the commit after removes its files as well.
+    committed = _land(zone, 4)
+    assert {p.name for p in folder.iterdir()} == {"_manifest.json", committed["files"]["data"]}
+
+
+def test_a_manifest_the_disk_refuses_leaves_the_previous_one_whole_and_no_temporary_file(
+    tmp_path, monkeypatch
+):
+    zone = LandingZone(tmp_path)
+    committed = _land(zone, 3)
+    folder = zone.cinema_day_dir("ticket_events", DAY, "ALA-0001")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(landing.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        zone.commit("ticket_events", DAY, "ALA-0001", {"attempt_id": new_attempt_id(), "files": {}})
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert zone.read_manifest("ticket_events", DAY, "ALA-0001") == committed

@@ -3,6 +3,7 @@ no orphan left pulling, and no token where another process could read it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -234,3 +235,93 @@ def test_the_number_of_processes_follows_the_size_of_the_day(monkeypatch):
     assert process_count(20_000, 0) == 8
     assert process_count(68, 3) == 3
     assert process_count(2, 3) == 2  # never more workers than cinema-days
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return sorted(found)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited: only its parent's wait is missing
+
+
+def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_path):
+    # Regression: SIGKILL of `dagster asset materialize` left its step and worker processes pulling,
+    # then hanging, with the run still STARTED.
+    connected = [c.cinema_id for c in load_registry().connected_cinemas][:8]
+    faults = [{"cinema_id": c, "scenario": "slow", "times": 1000, "delay_seconds": 0.5} for c in connected]
+    sim, secrets = start_simulator(tmp_path, faults=faults)
+    home = EkinoHome(tmp_path / "ekino", sim, secrets)
+    (tmp_path / "dagster").mkdir()
+    config = {
+        "cinemas": connected,
+        "processes": 2,
+        "max_concurrency": 2,
+        "presale_lookback_days": 0,
+    }
+    run = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "tests.ingestion.pull_location",
+            "--select",
+            "landing/ticket_events",
+            "--partition",
+            DAY.isoformat(),
+            "--config-json",
+            json.dumps({"ops": {"landing__ticket_events": {"config": config}}}),
+        ],
+        env={**os.environ, **home.env, "DAGSTER_HOME": str(tmp_path / "dagster")},
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: only the top process is killed below
+    )
+    try:
+        deadline = time.monotonic() + 240  # a loaded machine takes long to start dagster twice
+        while time.monotonic() < deadline:
+            tree = _descendants(run.pid)
+            if len([p for p in tree if _alive(p) and WORKER_MODULE in _cmdline(p)]) == 2:
+                break
+            assert run.poll() is None, "the run ended before its workers were seen"
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the run's worker processes never started")
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        gone_by = time.monotonic() + 5
+        while time.monotonic() < gone_by and any(_alive(p) for p in tree):
+            time.sleep(0.05)
+        survivors = [p for p in tree if _alive(p)]
+        assert survivors == [], f"processes of the killed run still running: {survivors}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what survived, before the fix
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        sim.stop()

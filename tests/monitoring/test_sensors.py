@@ -15,11 +15,12 @@ from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.definitions import build_resources
 from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
 from ekino_pipeline.ingestion import assets as ingestion_assets
+from ekino_pipeline.monitoring import sensors
 from ekino_pipeline.monitoring.reporting import ALL_QUARANTINED, API_DOWN, NO_SALES, NOT_PULLED
 from ekino_pipeline.monitoring.sensors import build_silent_cinema_sensor
 from ekino_pipeline.settings import Settings
 from tests.conftest import EkinoHome, start_simulator
-from tests.ingestion.helpers import materialize
+from tests.ingestion.helpers import EXCHANGE_ASSETS, materialize
 
 DAY = date(2024, 3, 5)
 SILENT, DEAD, HEALTHY, REJECTED = "ALA-0001", "ALA-0002", "ALA-0004", "SHY-0001"
@@ -179,3 +180,36 @@ def test_the_landing_asset_its_check_and_the_sensor_agree_on_every_cinemas_state
     assert (check["connected"], check["reporting"]) == (4, metadata["cinemas_reporting"])
     counts = {state: check[state] for state in (NO_SALES, API_DOWN, ALL_QUARANTINED, NOT_PULLED)}
     assert counts == {NO_SALES: 1, API_DOWN: 1, ALL_QUARANTINED: 1, NOT_PULLED: 0}
+
+
+def test_the_reporting_check_on_a_past_partition_judges_that_day_and_fails_when_its_cinemas_were_silent(
+    network,
+):
+    # Regression: the check judged a past partition against today's date, so it passed whatever the
+    # partition's cinemas had done.
+    home, mp = network
+
+    def checked(day: date) -> dg.AssetCheckEvaluation:
+        result = materialize(
+            mp,
+            home.env,
+            day.isoformat(),
+            assets=[*EXCHANGE_ASSETS, sensors.connected_cinemas_reporting],
+            cinemas=CINEMAS,
+            max_failed_share=0.5,
+            exchange_overrides={"retries": 1, "backoff_factor": 0.01},
+        )
+        (evaluation,) = [
+            e for e in result.get_asset_check_evaluations() if e.check_name == sensors.REPORTING_CHECK
+        ]
+        return evaluation
+
+    bad = checked(DAY + timedelta(days=1))
+    assert bad.passed is False
+    assert {name: bad.metadata[name].value for name in (NO_SALES, API_DOWN, ALL_QUARANTINED)} == {
+        NO_SALES: 1,
+        API_DOWN: 1,
+        ALL_QUARANTINED: 1,
+    }
+    # The next day, every cinema back, passes: the day after is judged on its own.
+    assert checked(DAY + timedelta(days=2)).passed is True
