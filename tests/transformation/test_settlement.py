@@ -107,3 +107,23 @@ def test_each_distributor_gets_a_statement_per_week_whose_lines_add_up_to_settle
 def test_a_distributor_name_never_becomes_a_path():
     assert distributor_file_stem("Aurora Film Distribution") == "aurora-film-distribution"
     assert distributor_file_stem("../../etc/Kino Ltd.") == "etc-kino-ltd"
+
+
+def test_what_came_back_on_a_funded_film_is_the_rental_due_on_its_settled_weeks(built_scenario):
+    lines = mart(built_scenario.warehouse, "settlement_weekly", "cinema_id, film_id, film_week_start")
+    outcomes = mart(built_scenario.warehouse, "funding_outcomes", "project_id")
+    rental = defaultdict(Decimal)
+    weeks = defaultdict(set)
+    for line in lines:
+        rental[line["film_id"]] += line["rental_due_kzt"] or 0
+        weeks[line["film_id"]].add(line["film_week_start"])
+    settled = [o for o in outcomes if o["film_id"] in rental]
+    assert settled, "no funded film played in the scenario's settled weeks"
+    for outcome in outcomes:
+        assert outcome["rental_due_kzt"] == rental.get(outcome["film_id"], Decimal(0))
+        assert outcome["n_weeks_settled"] == len(weeks.get(outcome["film_id"], ()))
+        expected = (outcome["rental_due_kzt"] / outcome["amount_kzt"]).quantize(Decimal("0.000001"))
+        assert abs(outcome["rental_recoupment_rate"] - expected) <= Decimal("0.000001")
+    assert any(o["is_rental_provisional"] for o in settled)  # the scenario's last week is still open
+    by_year = mart(built_scenario.warehouse, "funding_outcomes_by_year", "grant_year")
+    assert sum(y["rental_due_kzt"] for y in by_year) == sum(o["rental_due_kzt"] for o in outcomes)

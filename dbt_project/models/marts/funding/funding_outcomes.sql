@@ -1,7 +1,12 @@
 {#- What each state-funded project achieved in cinemas: whether its film reached theatres (the film
     registry's release record: a distribution certificate and a release date passed) and its lifetime
     box office since release (reported history before tracking plus what e-Kino tracked), set against
-    the grant. Rebuilt whole on each build (98 rows in the pilot registry). -#}
+    the grant; and what came back to the film's distributor: the rental due on the film weeks e-Kino has
+    settled (settlement_weekly). Rebuilt whole on each build (98 rows in the pilot registry). -#}
+
+{#- Settlement is built per film week, by its own job: until its first run the table does not exist and
+    no week is settled yet. -#}
+{%- set settlement = load_relation(ref('settlement_weekly')) -%}
 
 with
 
@@ -19,6 +24,27 @@ lifetimes as (
 
 film_days as (
     select * from {{ ref('int_film_days_aggregated') }}
+),
+
+settled as (
+    {%- if settlement is not none %}
+    select
+        film_id,
+        cast(sum(rental_due_kzt) as decimal(18, 2)) as rental_due_kzt,
+        count(distinct film_week_start) as n_weeks_settled,
+        bool_or(is_provisional) as has_provisional_weeks,
+        count(*) filter (where rental_due_kzt is null) as n_lines_without_terms,
+    from {{ settlement }}
+    group by film_id
+    {%- else %}
+    select
+        cast(null as varchar) as film_id,
+        cast(null as decimal(18, 2)) as rental_due_kzt,
+        cast(null as bigint) as n_weeks_settled,
+        cast(null as boolean) as has_provisional_weeks,
+        cast(null as bigint) as n_lines_without_terms,
+    where false
+    {%- endif %}
 ),
 
 screenings as (
@@ -56,6 +82,12 @@ final as (
         coalesce(screenings.n_screenings, 0) as n_screenings,
         cast({{ exact_ratio('coalesce(lifetimes.lifetime_gross_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6))
             as recoupment_rate,
+        coalesce(settled.rental_due_kzt, 0) as rental_due_kzt,
+        coalesce(settled.n_weeks_settled, 0) as n_weeks_settled,
+        coalesce(settled.has_provisional_weeks or settled.n_lines_without_terms > 0, false)
+            as is_rental_provisional,
+        cast({{ exact_ratio('coalesce(settled.rental_due_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6))
+            as rental_recoupment_rate,
     from grants
     left join films
         on grants.film_id = films.film_id
@@ -63,6 +95,8 @@ final as (
         on grants.film_id = lifetimes.film_id
     left join screenings
         on grants.film_id = screenings.film_id
+    left join settled
+        on grants.film_id = settled.film_id
 )
 
 select * from final

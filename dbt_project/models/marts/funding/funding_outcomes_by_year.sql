@@ -24,6 +24,10 @@ final as (
         end as gross_source,
         cast({{ exact_ratio('sum(lifetime_gross_kzt)', 'sum(amount_kzt)', 6) }} as decimal(18, 6))
             as recoupment_rate,
+        cast(sum(rental_due_kzt) as decimal(18, 2)) as rental_due_kzt,
+        bool_or(is_rental_provisional) as is_rental_provisional,
+        cast({{ exact_ratio('sum(rental_due_kzt)', 'sum(amount_kzt)', 6) }} as decimal(18, 6))
+            as rental_recoupment_rate,
     from outcomes
     group by grant_year
 )
