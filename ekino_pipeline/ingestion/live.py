@@ -37,7 +37,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ekino_pipeline.calendar import business_day_bounds
+from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS, business_day_bounds
 from ekino_pipeline.exchange.client import ExchangeClient, ExchangeError, Page
 from ekino_pipeline.ingestion.landing import MANIFEST, LandingZone, new_attempt_id
 from ekino_pipeline.ingestion.pull import PullRequest, _DayWriter, pull_cinema_day, redact
@@ -248,6 +248,11 @@ def pull_live_increment(
     return manifest
 
 
+def session_days(day: date) -> list[date]:
+    """The session days today's events can touch: yesterday's late screenings to the presale horizon."""
+    return [day + timedelta(days=n) for n in range(-1, PRESALE_HORIZON_DAYS + 1)]
+
+
 def _refresh_sessions(
     manifest: dict,
     cinema_id: str,
@@ -259,20 +264,25 @@ def _refresh_sessions(
     secrets: tuple[str, ...],
     every: timedelta,
 ) -> None:
-    """Today's screenings, so that live sales find their film: pulled on the first tick, then now and
-    then. A failed sessions pull keeps the previous one (the landing's failed-commit rule)."""
+    """The screenings live sales can be for, so that they find their film: every session day on the
+    first tick of the day, then today's again now and then (a screening added during the day). A failed
+    sessions pull keeps the previous one (the landing's failed-commit rule) and is tried next tick."""
     pulled = manifest.get("sessions_pulled_at")
     if pulled and now - datetime.fromisoformat(pulled) < every:
         return
-    result = pull_cinema_day(
-        PullRequest(SESSIONS, cinema_id, day),
-        client_factory,
-        live_zone(landing),
-        run_id=run_id,
-        max_attempts=1,
-        secrets=secrets,
-    )
-    if result["status"] == "success":
+    days = [day] if pulled else session_days(day)
+    ok = True
+    for session_day in days:
+        result = pull_cinema_day(
+            PullRequest(SESSIONS, cinema_id, session_day),
+            client_factory,
+            live_zone(landing),
+            run_id=run_id,
+            max_attempts=1,
+            secrets=secrets,
+        )
+        ok &= result["status"] == "success"
+    if ok:
         manifest["sessions_pulled_at"] = now.isoformat()
 
 

@@ -6,13 +6,15 @@ from datetime import timedelta
 import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
+from ekino_pipeline.ingestion.live_assets import LIVE_GROUP
 from ekino_pipeline.partitions import DAILY_PARTITIONS
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.all(),
+    # The live mode's assets are about today, now, and have their own job (monitoring/live.py).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(LIVE_GROUP),
     partitions_def=DAILY_PARTITIONS,
     description="Ingestion, loading and dbt for a business day (or a window of them).",
 )

@@ -36,6 +36,8 @@ class DbtBuildConfig(dg.Config):
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    # The live models are the live job's (transformation/live.py), refreshed every minute.
+    exclude="tag:live",
     dagster_dbt_translator=LayerGroupTranslator(),
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
