@@ -208,3 +208,21 @@ def test_no_daily_model_reads_the_live_tables():
     for name in readers:
         node = next(n for n in manifest["nodes"].values() if n["name"] == name)
         assert "live" in node["tags"], f"{name} reads the live tables but is not a live model"
+
+
+def test_every_live_table_column_is_described_and_every_description_is_a_column(live_home):
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    documented = {
+        n["name"]: set(n["columns"])
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and "live" in n["tags"]
+    }
+    with duckdb.connect(str(live_home["settings"].warehouse_path), read_only=True) as con:
+        built = {}
+        for table, column in con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = 'live'"
+        ).fetchall():
+            built.setdefault(table, set()).add(column)
+    assert set(built) == set(documented)
+    for table, columns in built.items():
+        assert columns == documented[table], table
