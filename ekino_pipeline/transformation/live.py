@@ -7,6 +7,7 @@ other invocation a fresh one), and passes no var that changes between refreshes:
 instant are rows of raw.live_state, not `--vars`, which would force a full re-parse.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -20,7 +21,13 @@ from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 LIVE_SCHEMA = "live"
 LIVE_SELECTION = "tag:live"
-LIVE_TARGET = Path(dbt_project.project_dir) / "target" / "live"
+
+
+def live_target(warehouse_path: str) -> Path:
+    """The live build's own target folder, one per warehouse: runs for different homes (tests, the
+    benchmark) never share a partial-parse file, and a deployment's is the same every minute."""
+    digest = hashlib.blake2b(str(Path(warehouse_path).resolve()).encode(), digest_size=5).hexdigest()
+    return Path(dbt_project.project_dir) / "target" / f"live-{digest}"
 
 
 def live_build_args(warehouse_path: str) -> list[str]:
@@ -44,7 +51,8 @@ def live_dbt_models(
     warehouse: WarehouseResource,
     exports: ExportsResource,
 ):
-    yield from dbt.cli(live_build_args(warehouse.path), context=context, target_path=LIVE_TARGET).stream()
+    target = live_target(warehouse.path)
+    yield from dbt.cli(live_build_args(warehouse.path), context=context, target_path=target).stream()
     exported = export_marts(Path(warehouse.path), Path(exports.directory), schema=LIVE_SCHEMA)
     keys = {key.path[-1]: key for key in context.selected_asset_keys}
     for table in exported:
