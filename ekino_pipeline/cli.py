@@ -50,9 +50,17 @@ def _at_least(minimum: int):
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from ekino_pipeline.exchange.simulator.network import SimulatedClock
     from ekino_pipeline.exchange.simulator.server import run_simulator
 
+    start = datetime.fromisoformat(args.start) if args.start else None
+    if start is not None and start.tzinfo is None:
+        print("ekino simulate: --start needs an offset, e.g. 2025-06-13T18:00:00+05:00", file=sys.stderr)
+        return 2
     run_simulator(
+        clock=SimulatedClock(rate=args.rate, start=start),
         host=args.host,
         port=args.port,
         seed=args.seed,
@@ -183,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--faults", help="fault scenarios file (YAML or JSON)")
     sim.add_argument("--registry-dir", help="also write the served network's registry CSVs here")
+    sim.add_argument(
+        "--rate",
+        type=float,
+        default=1.0,
+        help="simulated seconds per wall second (10 = ten times the sales per second)",
+    )
+    sim.add_argument("--start", help="the simulated clock's first instant, RFC 3339 (default: now)")
     sim.set_defaults(func=_simulate)
 
     reg = sub.add_parser("registry", help="write the national registry CSVs for a network size")

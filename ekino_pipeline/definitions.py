@@ -7,11 +7,12 @@ import os
 import dagster as dg
 
 from ekino_pipeline.ingestion import assets as ingestion_assets
-from ekino_pipeline.ingestion import declared_returns, loading, replay_assets
+from ekino_pipeline.ingestion import declared_returns, live_assets, loading, replay_assets
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
-from ekino_pipeline.monitoring import alerts, dead_runs, freshness, schedules, sensors
+from ekino_pipeline.monitoring import alerts, dead_runs, freshness, live, schedules, sensors
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import assets as transformation_assets
+from ekino_pipeline.transformation import live as live_transformation
 from ekino_pipeline.warehouse import WarehouseResource
 
 
@@ -51,6 +52,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *replay_assets.ASSETS,
             *loading.ASSETS,
             *(freshness.with_mart_freshness(a) for a in transformation_assets.ASSETS),
+            *live_assets.ASSETS,
+            *live_transformation.ASSETS,
         ],
         asset_checks=[sensors.connected_cinemas_reporting],
         jobs=[
@@ -59,12 +62,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             replay_assets.quarantine_replay_job,
             alerts.cinema_alerts_job,
             declared_returns.declared_returns_job,
+            live.live_job,
         ],
         schedules=[
             schedules.daily_schedule,
             schedules.intraday_schedule,
             schedules.film_week_schedule,
             declared_returns.declared_returns_schedule,
+            live.live_schedule,
         ],
         sensors=[
             sensors.build_silent_cinema_sensor(),

@@ -77,10 +77,20 @@ def test_the_webserver_loads_the_code_location_with_its_groups_schedules_and_sen
         assert location["__typename"] == "RepositoryLocation", location
         [repository] = location["repositories"]
         assert {"daily_job", "cinema_alerts_job"} <= {j["name"] for j in repository["jobs"]}
-        assert {s["name"] for s in repository["schedules"]} == {"daily_schedule", "intraday_schedule"}
-        assert {s["name"] for s in repository["sensors"]} == {"silent_cinema_sensor", "run_failure_alerts"}
+        assert {s["name"] for s in repository["schedules"]} == {
+            "daily_schedule",
+            "intraday_schedule",
+            "film_week_schedule",
+            "declared_returns_schedule",
+            "live_schedule",
+        }
+        assert {s["name"] for s in repository["sensors"]} == {
+            "silent_cinema_sensor",
+            "run_failure_alerts",
+            "dead_run_sensor",
+        }
         groups = {g["groupName"] for g in repository["assetGroups"]}
-        assert {"ingestion", "raw", "staging", "marts"} <= groups
+        assert {"ingestion", "raw", "staging", "marts", "declared_returns", "live"} <= groups
     finally:
         proc.terminate()
         proc.wait(timeout=30)

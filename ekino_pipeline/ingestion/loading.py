@@ -18,6 +18,7 @@ import pyarrow as pa
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.ingestion.assets import REGISTRY_TABLES, LandingResource
 from ekino_pipeline.ingestion.declared_returns import DATASET as DECLARED_RETURNS_DATASET
+from ekino_pipeline.ingestion.declared_returns import GROUP as DECLARED_RETURNS_GROUP
 from ekino_pipeline.ingestion.declared_returns import RAW_TABLES as RAW_DECLARED_RETURNS_TABLES
 from ekino_pipeline.ingestion.declared_returns import partition_weeks
 from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone
@@ -298,7 +299,7 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
     specs=[
         dg.AssetSpec(
             ["raw", table.removeprefix("raw.")],
-            group_name=GROUP,
+            group_name=DECLARED_RETURNS_GROUP,
             kinds={"duckdb"},
             deps=[["landing", DECLARED_RETURNS_DATASET]],
         )

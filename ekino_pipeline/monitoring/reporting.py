@@ -7,6 +7,10 @@ ekino_pipeline.reporting_states: a day is *down* when a pull failed (the API did
 quarantined* when every record it served was rejected, *not pulled* when a pull of the day is missing.
 A day reported or without sessions is fine. A streak of flagged days, newest first, is an episode; it
 is flagged once it has lasted longer than the threshold.
+
+When the live mode is on (today's live manifests are being written), a cinema fine by the days above
+whose live polls have failed for longer than the live threshold is *live stopped*: seen in minutes,
+not at the next morning's run. The live manifests sit in the landing zone too (ingestion/live.py).
 """
 
 from __future__ import annotations
@@ -27,14 +31,18 @@ API_DOWN = "api_down"
 NO_SALES = "no_sales"
 NOT_PULLED = "not_pulled"
 ALL_QUARANTINED = "all_quarantined"
+LIVE_STOPPED = "live_stopped"
 
 DESCRIPTIONS = {
     API_DOWN: "API down: no successful pull",
     NO_SALES: "API up but nothing sold while sessions were scheduled",
     ALL_QUARANTINED: "every record served was quarantined: nothing landed",
     NOT_PULLED: "not pulled on a day the others were",
+    LIVE_STOPPED: "today's live polls fail while the others answer",
 }
-FLAGS = (API_DOWN, NO_SALES, ALL_QUARANTINED, NOT_PULLED)
+FLAGS = (API_DOWN, NO_SALES, ALL_QUARANTINED, NOT_PULLED, LIVE_STOPPED)
+# The live mode counts as on while some cinema's live poll was attempted this recently.
+LIVE_MODE_ON_WITHIN = timedelta(minutes=5)
 
 # The sensor's word for each reporting state of a day.
 _FLAG_OF = {
@@ -118,8 +126,46 @@ def assess_cinemas(
     newest_day: date,
     threshold: timedelta,
     lookback_days: int = 7,
+    live_threshold: timedelta | None = None,
 ) -> list[CinemaState]:
-    """The state of every connected cinema (the registry as it is now) on the newest pulled days."""
+    """The state of every connected cinema (the registry as it is now) on the newest pulled days, and
+    with `live_threshold`, on today's live polls."""
+    states = _assess_days(zone, registry, now, newest_day, threshold, lookback_days)
+    if live_threshold is None:
+        return states
+    live = _live_stopped(zone, newest_day, now, live_threshold)
+    return [live.get(s.cinema_id, s) if not s.flagged else s for s in states]
+
+
+def _live_stopped(
+    zone: LandingZone, day: date, now: datetime, threshold: timedelta
+) -> dict[str, CinemaState]:
+    from ekino_pipeline.ingestion.live import live_manifests
+
+    manifests = live_manifests(zone, day)
+    attempts = [datetime.fromisoformat(m["last_attempt_at"]) for m in manifests if m.get("last_attempt_at")]
+    if not attempts or now - max(attempts) > LIVE_MODE_ON_WITHIN:
+        return {}
+    stopped = {}
+    for m in manifests:
+        if m.get("status") == "success":
+            continue
+        # Never answered today: the episode began with the day's first live attempt we know of.
+        since = datetime.fromisoformat(m.get("last_polled_at") or m["last_attempt_at"])
+        if now - since >= threshold:
+            detail = f"live polls failing since {since.isoformat()}: {m.get('error') or 'failed'}"
+            stopped[m["cinema_id"]] = CinemaState(m["cinema_id"], LIVE_STOPPED, since, 0, detail)
+    return stopped
+
+
+def _assess_days(
+    zone: LandingZone,
+    registry: Registry,
+    now: datetime,
+    newest_day: date,
+    threshold: timedelta,
+    lookback_days: int,
+) -> list[CinemaState]:
     days = pulled_days(zone, newest_day, lookback_days)
     states = []
     for cinema in registry.connected_cinemas:

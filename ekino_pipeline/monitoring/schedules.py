@@ -8,13 +8,19 @@ import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.ingestion import declared_returns
+from ekino_pipeline.ingestion.live_assets import LIVE_GROUP
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, FILM_WEEK_PARTITIONS
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.all() - FILM_WEEK_ASSETS - declared_returns.WEEKLY_SELECTION,
+    # Weekly assets have their own partitions and jobs; the live mode's are about today, now, and have
+    # their own job (monitoring/live.py).
+    selection=dg.AssetSelection.all()
+    - FILM_WEEK_ASSETS
+    - declared_returns.WEEKLY_SELECTION
+    - dg.AssetSelection.groups(LIVE_GROUP),
     partitions_def=DAILY_PARTITIONS,
     description="Ingestion, loading and dbt for a business day (or a window of them).",
 )

@@ -27,6 +27,11 @@ class MonitoringResource(dg.ConfigurableResource):
 
     silent_after_hours: float = Field(default=8.0, gt=0)
     lookback_days: int = Field(default=7, ge=1, le=60)
+    live_silent_after_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="While the live mode runs: live polls failing this long flag a cinema.",
+    )
 
 
 def _assess(
@@ -43,6 +48,7 @@ def _assess(
         newest_day=newest_day or business_date_of(now),
         threshold=timedelta(hours=monitoring.silent_after_hours),
         lookback_days=monitoring.lookback_days,
+        live_threshold=timedelta(minutes=monitoring.live_silent_after_minutes),
     )
 
 

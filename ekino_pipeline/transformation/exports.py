@@ -40,29 +40,30 @@ def _source(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def mart_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+def mart_names(con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA) -> list[str]:
     cursor = con.cursor()
     cursor.execute(
         "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? "
         "order by table_name",
-        [MARTS_SCHEMA],
+        [schema],
     )
     return [name for (name,) in cursor.fetchall()]
 
 
-def export_marts(warehouse_path: Path, exports_dir: Path) -> list[ExportedTable]:
-    """Every mart as `<exports_dir>/<mart>.parquet`; exact decimals stay decimals."""
+def export_marts(warehouse_path: Path, exports_dir: Path, schema: str = MARTS_SCHEMA) -> list[ExportedTable]:
+    """Every table of the schema (the marts) as `<exports_dir>/<table>.parquet`; exact decimals stay
+    decimals."""
     exports_dir.mkdir(parents=True, exist_ok=True)
     exported = []
     con = _source(warehouse_path)
     try:
-        for name in mart_names(con):
+        for name in mart_names(con, schema):
             target = exports_dir / f"{name}.parquet"
             tmp = _temporary(target)
             try:
                 cursor = con.cursor()
                 cursor.execute(
-                    f'copy (select * from source.{MARTS_SCHEMA}."{name}") to {sql_string(tmp)} '
+                    f'copy (select * from source.{schema}."{name}") to {sql_string(tmp)} '
                     "(format parquet, compression zstd)"
                 )
                 (rows,) = cursor.fetchone()

@@ -59,3 +59,18 @@ def test_the_sensor_flags_the_silent_cinemas_it_was_given(results):
     states = sensor["states"]
     assert sensor["flagged"] == states["api_down"] + states["no_sales"] > 0
     assert [tick["run_requests"] for tick in sensor["ticks"]] == [1, 0]
+
+
+def test_the_live_figures_are_measured_at_the_pilot_rate_and_at_ten_times_it(results):
+    live = results["live"]
+    assert (live["pilot"]["rate"], live["ten_times"]["rate"]) == (1.0, 10.0)
+    for figures in live.values():
+        assert len(figures["ticks"]) >= 2
+        assert 0 < figures["live_cpu_share_of_core"] < figures["cpu_seconds"]
+        assert all(tick["live_dbt_models"] > 0 for tick in figures["ticks"])
+        # A sale cannot reach the mart before it happened, nor after the benchmark ended.
+        if figures["sales_measured"]:
+            assert 0 < figures["sale_to_mart_median_seconds"] <= figures["sale_to_mart_p95_seconds"]
+            assert figures["sale_to_mart_max_seconds"] <= figures["minutes"] * 60
+    assert live["ten_times"]["sales_measured"] > 0
+    assert results["ratios"]["live_cpu_share_of_core"]["value"] == live["pilot"]["live_cpu_share_of_core"]

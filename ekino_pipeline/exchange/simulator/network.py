@@ -531,6 +531,30 @@ def _accumulate(values: list[float]):
         yield total
 
 
+class SimulatedClock:
+    """The wall clock, optionally started elsewhere in time and run faster.
+
+    At rate k the simulated time runs k seconds per wall second from `start` (the wall clock's now by
+    default), so the network serves k times as many sales per wall second as the pilot does at that
+    hour, with the same daily shape. Rate 1 with no start is the wall clock itself.
+    """
+
+    def __init__(
+        self, rate: float = 1.0, start: datetime | None = None, wall: Callable[[], float] | None = None
+    ):
+        if not rate > 0:
+            raise ValueError(f"the clock rate must be positive, not {rate}")
+        if start is not None and start.tzinfo is None:
+            raise ValueError("the clock's start must be an aware datetime")
+        self.rate = rate
+        self._wall = wall or (lambda: datetime.now(UTC).timestamp())
+        self._wall_origin = self._wall()
+        self._origin = start.timestamp() if start is not None else self._wall_origin
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._origin + self.rate * (self._wall() - self._wall_origin), UTC)
+
+
 class Network:
     """The generated activity of every cinema of a registry, with faults applied."""
 
@@ -542,11 +566,13 @@ class Network:
         now: datetime | None = None,
         plan_cache: int | None = None,
         day_cache: int = 256,
+        clock: SimulatedClock | None = None,
     ):
         self.registry = registry
         self.seed = seed
         self.faults = fault_plan or F.FaultPlan()
         self.now = now
+        self.real_clock = clock
         self._cinemas = {c.cinema_id: c for c in registry.cinemas}
         ids = [c.cinema_id for c in registry.cinemas]
         # foreign_cinema borrows the ids of the next cinema of the registry
@@ -569,7 +595,9 @@ class Network:
     @property
     def now(self) -> datetime:
         """The simulator's clock: events that have not happened by now are not served."""
-        return self._now if self._now is not None else datetime.now(UTC)
+        if self._now is not None:
+            return self._now
+        return self.real_clock.now() if self.real_clock is not None else datetime.now(UTC)
 
     @now.setter
     def now(self, value: datetime | None) -> None:

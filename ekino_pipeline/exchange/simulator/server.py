@@ -37,7 +37,7 @@ from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, load_registry
 from ekino_pipeline.exchange.simulator import faults as F
 from ekino_pipeline.exchange.simulator import reference
-from ekino_pipeline.exchange.simulator.network import I_JSON, Network, check_day
+from ekino_pipeline.exchange.simulator.network import I_JSON, Network, SimulatedClock, check_day
 
 log = logging.getLogger(__name__)
 
@@ -183,12 +183,13 @@ class SimulatorServer:
         secrets_file: Path | str | None = None,
         registry_dir: Path | str | None = None,
         now: datetime | None = None,
+        clock: SimulatedClock | None = None,
     ):
         self.seed = seed
         self.registry = network_registry(n_cinemas, registry_dir)
         connected = [c.cinema_id for c in self.registry.connected_cinemas]
         self.fault_plan = F.FaultPlan(F.load_faults(faults, cinema_ids=set(connected)))
-        self.network = Network(self.registry, seed, self.fault_plan, now)
+        self.network = Network(self.registry, seed, self.fault_plan, now, clock=clock)
         self.tokens = {cid: token_for(seed, cid) for cid in connected}
         self._cinema_of_token = {token: cid for cid, token in self.tokens.items()}
         self._connected = set(connected)
@@ -586,9 +587,11 @@ def run_simulator(
     n_cinemas: int = reference.PILOT_CINEMAS,
     faults_file: Path | str | None = None,
     registry_dir: Path | str | None = None,
+    clock: SimulatedClock | None = None,
 ) -> None:
     """Serve the simulated network until SIGINT or SIGTERM."""
     sim = SimulatorServer(
+        clock=clock,
         seed=seed,
         n_cinemas=n_cinemas,
         faults=faults_file,
