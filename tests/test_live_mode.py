@@ -164,7 +164,7 @@ def test_the_daily_run_after_the_day_closes_equals_the_exchange_with_no_duplicat
     sim.secrets_file.write_text(json.dumps(sim.tokens))
     wall.t = 12 * 3600  # the simulated clock is now past the day's end
     result = dg.materialize(
-        [*ingestion_assets.ASSETS, *loading.ASSETS],
+        [*ingestion_assets.ASSETS, loading.raw_tables],
         partition_key=DAY.isoformat(),
         resources=live_home["resources"],
         run_config={

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS, business_day_bounds
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.client import ExchangeClient, ExchangeError, Page
 from ekino_pipeline.ingestion.landing import MANIFEST, LandingZone, new_attempt_id
 from ekino_pipeline.ingestion.pull import PullRequest, _DayWriter, pull_cinema_day, redact
@@ -200,9 +201,11 @@ def pull_live_increment(
                 writer.add_page(page)
     except Exception as exc:  # a failing cinema is recorded, never allowed to fail the others
         writer.abort()
-        text = str(exc) if isinstance(exc, ExchangeError) else f"{type(exc).__name__}: {exc}"
+        # Exchange faults and configuration faults (a missing token) name their cause in one line.
+        expected = isinstance(exc, ExchangeError | ConfigError)
+        text = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         manifest.update(status="failed", error=redact(text, secrets), error_type=type(exc).__name__)
-        if not isinstance(exc, ExchangeError):
+        if not expected:
             log.exception("live %s %s: unexpected error", cinema_id, day)
         _write_manifest(zone.cinema_day_dir(EVENTS, day, cinema_id), manifest)
         return manifest

@@ -14,6 +14,7 @@ from ekino_pipeline.ingestion.assets import RegistryResource
 from ekino_pipeline.ingestion.live import DEFAULT_OVERLAP, LiveTask, live_manifests, pull_live_increments
 from ekino_pipeline.ingestion.live_loading import LIVE_TABLES, load_live
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 LIVE_GROUP = "live"
@@ -142,6 +143,7 @@ def live_raw_tables(
     warehouse: WarehouseResource,
 ):
     """Appends the live batches of today the warehouse does not hold yet (raw.live_*)."""
+    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     zone = landing.zone()
     day = business_date_of(tick_instant(config))
     manifests = live_manifests(zone, day)

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.transformation.exports import ExportsResource, export_marts
 from ekino_pipeline.transformation.project import dbt_project
 from ekino_pipeline.transformation.translator import LayerGroupTranslator
@@ -51,6 +52,7 @@ def live_dbt_models(
     warehouse: WarehouseResource,
     exports: ExportsResource,
 ):
+    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     target = live_target(warehouse.path)
     yield from dbt.cli(live_build_args(warehouse.path), context=context, target_path=target).stream()
     exported = export_marts(Path(warehouse.path), Path(exports.directory), schema=LIVE_SCHEMA)
