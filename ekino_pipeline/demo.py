@@ -334,13 +334,22 @@ def print_settlement(exports: Path, week: date) -> None:
                 [week],
             )
         )
-        [(gross, parts, reasons)] = cur.execute(
-            f"""select sum(gross_kzt), sum(tax_kzt + rental_due_kzt + exhibitor_share_kzt),
+        [(gross, parts, n_without_terms, gross_without_terms, reasons)] = cur.execute(
+            f"""select sum(gross_kzt) filter (where rental_due_kzt is not null),
+                       sum(tax_kzt + rental_due_kzt + exhibitor_share_kzt),
+                       count(*) filter (where rental_due_kzt is null),
+                       coalesce(sum(gross_kzt) filter (where rental_due_kzt is null), 0),
                        list_sort(list_distinct(flatten(list(provisional_reasons))))
                 from {source} where film_week_start = ?""",
             [week],
         ).fetchall()
-        _say(f"  gross {gross} = tax + rental due + exhibitor share {parts}; {_reasons(reasons)}")
+        _say(f"  lines with rental terms: gross {gross} = tax + rental due + exhibitor share {parts}")
+        if n_without_terms:
+            _say(
+                f"  {n_without_terms} lines without rental terms yet (gross {gross_without_terms}): "
+                "no rental due until the registry has their terms"
+            )
+        _say(f"  provisional: {', '.join(reasons)}" if reasons else "  final")
         _say(f"  statements: {exports / 'statements' / week.isoformat()}")
     finally:
         con.close()

@@ -24,7 +24,13 @@ import pyarrow as pa
 from pydantic import Field
 
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
-from ekino_pipeline.exchange.registry import Registry, RegistryError, load_registry, validate_cinema_id
+from ekino_pipeline.exchange.registry import (
+    REGISTRY_FILES,
+    Registry,
+    RegistryError,
+    load_registry,
+    validate_cinema_id,
+)
 from ekino_pipeline.ingestion.landing import NATIONAL, new_attempt_id
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
 from ekino_pipeline.ingestion.workers import (
@@ -100,16 +106,7 @@ class PullConfig(dg.Config):
 # Registries
 # ----------------------------------------------------------------------------------------------
 
-REGISTRY_TABLES = (
-    "regions",
-    "cinemas",
-    "halls",
-    "films",
-    "funding_grants",
-    "rental_terms",
-    "tax_rules",
-    "box_office_history",
-)
+REGISTRY_TABLES = REGISTRY_FILES
 
 
 def registry_tables(registry: Registry) -> dict[str, pa.Table]:

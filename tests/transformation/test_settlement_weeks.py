@@ -94,5 +94,5 @@ def test_a_late_refund_revises_a_closed_week_and_the_settled_figure_is_kept(buil
     printed = capsys.readouterr().out
     assert "Aurora Film Distribution" in printed and "Altyn Kino" in printed
     [summary] = [line for line in printed.splitlines() if "= tax + rental due + exhibitor share" in line]
-    gross, parts = summary.split()[1], summary.split(" share ")[1].split(";")[0]
+    gross, parts = summary.split(" gross ")[1].split()[0], summary.split(" share ")[1]
     assert Decimal(gross) == Decimal(parts)

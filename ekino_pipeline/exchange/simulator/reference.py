@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from ekino_pipeline.exchange.registry import REGISTRY_COLUMNS
 from ekino_pipeline.exchange.rental_terms import RENTAL_METHODS
 from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, add_release_records, generate_history
 
@@ -477,26 +478,10 @@ def generate_registry(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED) 
     }
 
 
+# The shipped registries' columns as the loader requires them, in the same order; then the datasets
+# whose loaders live in their own modules.
 COLUMNS = {
-    "regions": ["region_code", "name", "kind", "capital", "population", "timezone"],
-    "cinemas": ["cinema_id", "name", "chain", "city", "region_code", "timezone", "connected", "base_url"],
-    "halls": ["hall_id", "cinema_id", "name", "seats", "seat_rows", "format"],
-    "films": [
-        "film_id",
-        "title",
-        "original_title",
-        "genres",
-        "production_countries",
-        "original_language",
-        "release_date",
-        "distributor",
-        "is_domestic",
-        "funding_project_id",
-        "runtime_minutes",
-        "distribution_certificate",
-        "certificate_date",
-    ],
-    "funding_grants": ["project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"],
+    **{name: list(columns) for name, columns in REGISTRY_COLUMNS.items()},
     "rental_terms": [
         "terms_id",
         "film_id",
