@@ -31,7 +31,7 @@ from ekino_pipeline.exchange.registry import (
     load_registry,
     validate_cinema_id,
 )
-from ekino_pipeline.ingestion.landing import NATIONAL, new_attempt_id
+from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone, new_attempt_id
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
 from ekino_pipeline.ingestion.workers import (
     PullPlan,
@@ -442,6 +442,32 @@ def _extra_metadata(prefix: str, n_days: int, extra: dict[tuple[str, date], dict
     return metadata
 
 
+def pull_plan(
+    context: dg.AssetExecutionContext,
+    dataset: str,
+    exchange: ExchangeResource,
+    zone: LandingZone,
+    max_attempts: int,
+    known_film_ids: frozenset[str] | None = None,
+) -> PullPlan:
+    """What every pull of a run shares: where it lands, how it reaches the exchange, the tokens (a
+    secrets fault fails the run in one line, before any cinema is asked)."""
+    try:
+        tokens = exchange.load_tokens()
+    except TokenError as exc:
+        raise dg.Failure(str(exc)) from None
+    return PullPlan(
+        dataset=dataset,
+        landing_root=str(zone.root),
+        client_options=exchange.client_options(),
+        base_url=exchange.base_url,
+        tokens=tokens,
+        known_film_ids=known_film_ids,
+        run_id=context.run.run_id,
+        max_attempts=max_attempts,
+    )
+
+
 def pull_partition(
     context: dg.AssetExecutionContext,
     dataset: str,
@@ -455,19 +481,13 @@ def pull_partition(
     days = partition_days(context)
     targets = _targets(reg, config.cinemas)
     zone = landing.zone()
-    try:
-        tokens = exchange.load_tokens()
-    except TokenError as exc:
-        raise dg.Failure(str(exc)) from None
-    plan = PullPlan(
-        dataset=dataset,
-        landing_root=str(zone.root),
-        client_options=exchange.client_options(),
-        base_url=exchange.base_url,
-        tokens=tokens,
+    plan = pull_plan(
+        context,
+        dataset,
+        exchange,
+        zone,
+        config.max_attempts,
         known_film_ids=reg.film_ids if dataset == "sessions" else None,
-        run_id=context.run.run_id,
-        max_attempts=config.max_attempts,
     )
     window_tasks = [PullTask(c.cinema_id, c.base_url, d) for d in days for c in targets]
     prefix = EXTRA_DAYS[dataset]

@@ -17,9 +17,15 @@ import dagster as dg
 from pydantic import Field
 
 from ekino_pipeline.calendar import parse_date
-from ekino_pipeline.ingestion.assets import RECONCILE_CHECK, RegistryResource, _reconcile, _targets
-from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
-from ekino_pipeline.ingestion.workers import PullPlan, PullTask, pull_in_threads
+from ekino_pipeline.ingestion.assets import (
+    RECONCILE_CHECK,
+    RegistryResource,
+    _reconcile,
+    _targets,
+    pull_plan,
+)
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.ingestion.workers import PullTask, pull_in_threads
 from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import FILM_WEEK_PARTITIONS
 
@@ -122,20 +128,7 @@ def declared_returns(
     reg = registry.load()
     weeks = partition_weeks(context)
     targets = _targets(reg, config.cinemas)
-    zone = landing.zone()
-    try:
-        tokens = exchange.load_tokens()
-    except TokenError as exc:
-        raise dg.Failure(str(exc)) from None
-    plan = PullPlan(
-        dataset=DATASET,
-        landing_root=str(zone.root),
-        client_options=exchange.client_options(),
-        base_url=exchange.base_url,
-        tokens=tokens,
-        run_id=context.run.run_id,
-        max_attempts=config.max_attempts,
-    )
+    plan = pull_plan(context, DATASET, exchange, landing.zone(), config.max_attempts)
     tasks = [PullTask(c.cinema_id, c.base_url, week) for week in weeks for c in targets]
     context.log.info(f"declared returns: pulling {len(targets)} cinemas x {len(weeks)} film weeks")
     manifests: dict[tuple[str, date], dict] = {}
