@@ -233,7 +233,7 @@ def national_registries(
     for name, table in tables.items():
         for day in days:
             attempt_id = new_attempt_id()
-            with zone.attempt(f"registry_{name}", day, NATIONAL, attempt_id):
+            with zone.attempt(f"registry_{name}", day, NATIONAL, attempt_id, run_id=context.run.run_id):
                 writer = zone.open_writer(f"registry_{name}", day, NATIONAL, "data", attempt_id, table.schema)
                 writer.write(table)
                 writer.commit()

@@ -9,11 +9,19 @@ A reader that follows the manifest therefore sees exactly one complete attempt, 
 when, and a re-pull replaces exactly that cinema-day.
 
 An attempt holds a lock (`flock` on `.attempt-<id>.lock` in the cinema-day's folder) from its first
-file to its manifest, and the kernel drops it when the process dies, however it dies. Each commit
-removes every file of the cinema-day that its manifest does not name and whose attempt holds no lock:
-the files the new manifest replaced and the debris of killed or failed attempts (temporary and unnamed
-Parquet files, temporary manifests, their lock files), while an attempt still running in another
-process keeps its files.
+file to its manifest, and the kernel drops it when the process dies, however it dies. The lock file
+says whose attempt it is (run id, pid, start time; nothing secret). Each commit removes every file of
+the cinema-day that its manifest does not name and whose attempt holds no lock: the files the new
+manifest replaced and the debris of killed or failed attempts (temporary and unnamed Parquet files,
+temporary manifests, their lock files), while an attempt still running in another process keeps its
+files.
+
+A lock file that no process holds, of an attempt no manifest names, is the trace of an attempt that
+died before committing (SIGKILL, the OOM killer, a reboot): a finished attempt removes its lock file. A
+pull that finds one records it as a failed manifest before it pulls again (ingestion/pull.py), and every
+commit keeps the cinema-day's history: the manifest lists the commits it superseded and the attempts
+found killed since (`history`, oldest first), so a killed attempt followed by a successful re-pull
+shows both, while the manifest's own status is the newest one.
 """
 
 from __future__ import annotations
@@ -26,10 +34,11 @@ import io
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,6 +48,12 @@ from ekino_pipeline.exchange.registry import validate_cinema_id
 
 MANIFEST = "_manifest.json"
 NATIONAL = "national"  # the cinema_id slot of datasets that belong to no cinema (the registries)
+KILLED = "AttemptKilled"  # the error_type of an attempt found dead without a commit
+# The newest entries a manifest's history keeps (an intraday refresh commits a day every hour).
+HISTORY_LIMIT = 20
+# A lock file without its owner's record is being created (the owner writes it right after taking the
+# lock); one that stays without it this long belongs to an attempt that died at its very start.
+_UNRECORDED_LOCK_SECONDS = 60.0
 
 
 def new_attempt_id() -> str:
@@ -79,9 +94,12 @@ def _lock_path(directory: Path, attempt_id: str) -> Path:
 
 
 class AttemptLock:
-    """An attempt's claim on its files in a cinema-day's folder, held until `release` or its death."""
+    """An attempt's claim on its files in a cinema-day's folder, held until `release` or its death.
 
-    def __init__(self, directory: Path, attempt_id: str):
+    The lock file records its owner (attempt id, run id, pid, start time), written once the lock is
+    held, so that whoever finds it unheld later can say which run died."""
+
+    def __init__(self, directory: Path, attempt_id: str, run_id: str | None = None):
         self.path = _lock_path(directory, attempt_id)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -91,13 +109,24 @@ class AttemptLock:
                 # unlocked): a lock on a removed file protects nothing, so take a fresh one.
                 if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
                     self._fd: int | None = fd
-                    return
+                    break
             except FileNotFoundError:
                 pass
             except BaseException:
                 os.close(fd)
                 raise
             os.close(fd)
+        owner = {
+            "attempt_id": attempt_id,
+            "run_id": run_id,
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(owner).encode("utf-8"))
+        except OSError:  # a full disk: the lock still holds; a finder would only lack the owner's name
+            pass
 
     def release(self) -> None:
         if self._fd is not None:
@@ -126,6 +155,113 @@ def _attempt_alive(directory: Path, attempt_id: str) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+@dataclass(frozen=True)
+class DeadAttempt:
+    """An attempt whose lock file no process holds and that no manifest names: it died uncommitted."""
+
+    attempt_id: str
+    run_id: str | None
+    pid: int | None
+    started_at: str  # from its lock file's owner record, else the lock file's modification time
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"attempt killed: run {self.run_id or 'unknown'} (started {self.started_at}) "
+            "ended without committing"
+        )
+
+    def record(self, found_by_run_id: str | None) -> dict:
+        """Its entry in a manifest's history, found by the run committing that manifest."""
+        return {
+            "attempt_id": self.attempt_id,
+            "run_id": self.run_id,
+            "pid": self.pid,
+            "status": "failed",
+            "error": self.reason,
+            "error_type": KILLED,
+            "started_at": self.started_at,
+            "finished_at": None,
+            "found_dead_by_run_id": found_by_run_id,
+        }
+
+
+def _dead_attempt(directory: Path, attempt_id: str) -> DeadAttempt | None:
+    """The attempt of a lock file when no process holds it, None while one does (or it is being made,
+    or it was released meanwhile)."""
+    try:
+        fd = os.open(_lock_path(directory, attempt_id), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        raw, modified = os.read(fd, 4096), os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+    if not raw and time.time() - modified < _UNRECORDED_LOCK_SECONDS:
+        return None
+    try:
+        owner = json.loads(raw)
+    except ValueError:  # killed while writing it, or a reboot lost it: the attempt is still dead
+        owner = None
+    if not isinstance(owner, dict):
+        owner = {}
+    run_id, pid = owner.get("run_id"), owner.get("pid")
+    return DeadAttempt(
+        attempt_id=attempt_id,
+        run_id=run_id if isinstance(run_id, str) else None,
+        pid=pid if isinstance(pid, int) else None,
+        started_at=str(owner.get("started_at") or datetime.fromtimestamp(modified, UTC).isoformat()),
+    )
+
+
+def _known_attempts(manifest: dict | None) -> set[str]:
+    """The attempts a manifest accounts for: its own, its data's, its replays' and its history's."""
+    if not manifest:
+        return set()
+    entries = [manifest, *manifest.get("history", []), *manifest.get("replays", [])]
+    return {
+        attempt
+        for entry in entries
+        if isinstance(entry, dict)
+        for attempt in (entry.get("attempt_id"), entry.get("data_attempt_id"))
+        if attempt
+    }
+
+
+def _killed_attempts(directory: Path, known: set[str]) -> list[DeadAttempt]:
+    """The dead attempts of a cinema-day's folder that `known` does not account for, oldest first."""
+    found = []
+    try:
+        names = [child.name for child in directory.iterdir()]
+    except FileNotFoundError:
+        return []
+    for name in names:
+        match = _ATTEMPT_OF_FILE.match(name)
+        attempt = match.group("lock") if match else None
+        if attempt and attempt not in known:
+            dead = _dead_attempt(directory, attempt)
+            if dead is not None:
+                found.append(dead)
+    return sorted(found, key=lambda d: (d.started_at, d.attempt_id))
+
+
+def _history_entry(manifest: dict) -> dict:
+    """What the history keeps of a manifest that a newer commit superseded."""
+    entry = {
+        name: manifest.get(name)
+        for name in ("attempt_id", "data_attempt_id", "run_id", "status", "error_type", "started_at")
+    }
+    entry["error"] = (manifest.get("error") or "")[:300] or None
+    entry["finished_at"] = manifest.get("finished_at")
+    if manifest.get("error_type") == KILLED:
+        entry.update(pid=manifest.get("pid"), found_dead_by_run_id=manifest.get("found_dead_by_run_id"))
+    return entry
 
 
 # Columns whose values hardly repeat: a dictionary page for them is work thrown away.
@@ -230,6 +366,16 @@ class AtomicParquetWriter:
             self._sink = None
 
 
+def _read_previous(directory: Path) -> dict | None:
+    """The cinema-day's committed manifest, or None when there is none or it cannot be read (its
+    history is then lost, never the new commit)."""
+    try:
+        previous = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return previous if isinstance(previous, dict) else None
+
+
 @dataclass(frozen=True)
 class LandingZone:
     root: Path
@@ -254,12 +400,14 @@ class LandingZone:
         directory.mkdir(parents=True, exist_ok=True)
         return AtomicParquetWriter(directory / f"{kind}-{attempt_id}.parquet", schema, optional=optional)
 
-    def attempt(self, dataset: str, business_date: date, cinema_id: str, attempt_id: str) -> AttemptLock:
+    def attempt(
+        self, dataset: str, business_date: date, cinema_id: str, attempt_id: str, *, run_id: str | None = None
+    ) -> AttemptLock:
         """Hold this for the whole attempt, from its first file to its manifest: a commit of the
         cinema-day in another process leaves the files of a held attempt alone."""
         directory = self.cinema_day_dir(dataset, business_date, cinema_id)
         directory.mkdir(parents=True, exist_ok=True)
-        return AttemptLock(directory, attempt_id)
+        return AttemptLock(directory, attempt_id, run_id)
 
     def read_manifest(self, dataset: str, business_date: date, cinema_id: str) -> dict | None:
         path = self.cinema_day_dir(dataset, business_date, cinema_id) / MANIFEST
@@ -268,15 +416,30 @@ class LandingZone:
         except FileNotFoundError:
             return None
 
+    def killed_attempts(self, dataset: str, business_date: date, cinema_id: str) -> list[DeadAttempt]:
+        """The cinema-day's attempts that died without committing and are not on record yet, oldest
+        first. A held lock (an attempt running in any process) is never one of them."""
+        directory = self.cinema_day_dir(dataset, business_date, cinema_id)
+        return _killed_attempts(
+            directory, _known_attempts(self.read_manifest(dataset, business_date, cinema_id))
+        )
+
     def commit(self, dataset: str, business_date: date, cinema_id: str, manifest: dict) -> Path:
         """Replace the cinema-day's manifest atomically, then remove every file it does not name whose
         attempt is not running: the files it replaced, and the debris of killed or failed attempts.
 
-        A failed write (a full disk, no permission) raises and leaves the previous manifest in place,
-        never a part of the new one."""
+        The manifest gets the cinema-day's `history` (set in the dict given): the previous manifest's,
+        then the previous manifest itself, then the attempts found killed since, the newest
+        HISTORY_LIMIT kept. A failed write (a full disk, no permission) raises and leaves the previous
+        manifest in place, never a part of the new one."""
         directory = self.cinema_day_dir(dataset, business_date, cinema_id)
         directory.mkdir(parents=True, exist_ok=True)
         attempt_id = manifest.get("attempt_id") or new_attempt_id()
+        previous = _read_previous(directory)
+        killed = _killed_attempts(directory, _known_attempts(previous) | {attempt_id})
+        history = [*previous.get("history", []), _history_entry(previous)] if previous else []
+        found = [dead.record(manifest.get("run_id")) for dead in killed]
+        manifest["history"] = [*history, *found][-HISTORY_LIMIT:]
         # One line: json's indenting encoder is pure Python, a cost paid for every cinema-day.
         payload = json.dumps(manifest, sort_keys=True, default=str).encode("utf-8")
         _atomic_write_bytes(directory / MANIFEST, payload, attempt_id)

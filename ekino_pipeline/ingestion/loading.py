@@ -7,6 +7,7 @@ grow with the history), and the manifests become a table the coverage marts can 
 only files that committed manifests name, so a half-written attempt never reaches the warehouse.
 """
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from ekino_pipeline.ingestion.declared_returns import DATASET as DECLARED_RETURN
 from ekino_pipeline.ingestion.declared_returns import GROUP as DECLARED_RETURNS_GROUP
 from ekino_pipeline.ingestion.declared_returns import RAW_TABLES as RAW_DECLARED_RETURNS_TABLES
 from ekino_pipeline.ingestion.declared_returns import partition_weeks
-from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone
+from ekino_pipeline.ingestion.landing import KILLED, NATIONAL, LandingZone
 from ekino_pipeline.ingestion.schemas import DECLARED_RETURNS, QUARANTINE, SESSIONS, TICKET_EVENTS
 from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_PARTITIONS, partition_days
@@ -54,8 +55,19 @@ MANIFEST_COLUMNS = {
     "attempt_id": pa.string(),
     "data_attempt_id": pa.string(),
     "run_id": pa.string(),
+    # Attempts of the cinema-day found killed before they committed (its run died): the manifest's own
+    # when it records one, and those in its history. Its status stays the newest commit's.
+    "killed_attempts": pa.int32(),
+    # The commits the manifest superseded and the attempts found killed, oldest first (JSON).
+    "history": pa.string(),
 }
 MANIFEST_SCHEMA = pa.schema(MANIFEST_COLUMNS)
+
+
+def _killed_attempts(manifest: dict) -> int:
+    entries = [manifest, *manifest.get("history", [])]
+    killed = {e.get("attempt_id") for e in entries if e.get("error_type") == KILLED}
+    return len(killed)
 
 
 def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema) -> None:
@@ -90,7 +102,12 @@ def _insert_files(con: duckdb.DuckDBPyConnection, table: str, files) -> int:
 
 
 def _manifest_table(manifests: Iterable[dict]) -> pa.Table:
-    rows = [{name: manifest.get(name) for name in MANIFEST_COLUMNS} for manifest in manifests]
+    rows = []
+    for manifest in manifests:
+        row = {name: manifest.get(name) for name in MANIFEST_COLUMNS}
+        row["killed_attempts"] = _killed_attempts(manifest)
+        row["history"] = json.dumps(manifest.get("history") or [], sort_keys=True)
+        rows.append(row)
     timestamps = [name for name, kind in MANIFEST_COLUMNS.items() if pa.types.is_timestamp(kind)]
     for row in rows:
         row["business_date"] = date.fromisoformat(row["business_date"])

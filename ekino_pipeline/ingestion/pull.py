@@ -33,7 +33,7 @@ from ekino_pipeline.exchange.client import (
     Page,
     ResponseTooLarge,
 )
-from ekino_pipeline.ingestion.landing import LandingZone, new_attempt_id
+from ekino_pipeline.ingestion.landing import KILLED, LandingZone, new_attempt_id
 from ekino_pipeline.ingestion.schemas import DATASET_KEYS, DATASET_SCHEMAS, QUARANTINE
 
 log = logging.getLogger(__name__)
@@ -256,13 +256,17 @@ def pull_cinema_day(
 ) -> dict:
     """Pull, land and commit one cinema-day; returns the committed manifest. Never raises for the
     cinema's own failures nor for the disk's: those are recorded in the manifest with their reason, and
-    when the disk refuses even the manifest (full, read-only), the failure is returned uncommitted."""
+    when the disk refuses even the manifest (full, read-only), the failure is returned uncommitted.
+
+    An earlier attempt of the cinema-day that died uncommitted (its run killed) is first recorded as a
+    failed manifest; this pull's commit then supersedes it, and the manifest's history keeps both."""
     secrets = tuple(secrets)
     started = time.monotonic()
     started_at = datetime.now(UTC)
     attempt_id = new_attempt_id()
     try:
-        with landing.attempt(req.dataset, req.business_date, req.cinema_id, attempt_id):
+        with landing.attempt(req.dataset, req.business_date, req.cinema_id, attempt_id, run_id=run_id):
+            record_killed_attempts(req, landing, run_id=run_id)
             return _pull_and_commit(
                 req, client_factory, landing, attempt_id, run_id, max_attempts, secrets, started_at, started
             )
@@ -344,6 +348,38 @@ def _discard(writer: _DayWriter, discarded: dict[str, int]) -> None:
     writer.abort()
 
 
+def record_killed_attempts(
+    req: PullRequest, landing: LandingZone, *, run_id: str | None = None
+) -> dict | None:
+    """Commit a failed manifest for the newest attempt of the cinema-day that died without committing
+    (the older ones go to its history), keeping the files the cinema-day had; None when there is none.
+    Recording is best effort: a disk that refuses it must not stop the pull that follows."""
+    try:
+        killed = landing.killed_attempts(req.dataset, req.business_date, req.cinema_id)
+    except OSError as exc:
+        log.warning(
+            "%s %s %s: killed attempts not looked for: %s", req.dataset, req.cinema_id, req.business_date, exc
+        )
+        return None
+    if not killed:
+        return None
+    dead = killed[-1]
+    log.warning("%s %s %s: %s", req.dataset, req.cinema_id, req.business_date, dead.reason)
+    manifest = _manifest(
+        req, dead.attempt_id, dead.run_id, dead.reason, KILLED, 0, started_at=None, started=None
+    )
+    # What the dead attempt was served and when it ended went with it: unknown, not zero.
+    manifest.update(
+        pid=dead.pid,
+        started_at=dead.started_at,
+        found_dead_at=datetime.now(UTC).isoformat(),
+        found_dead_by_run_id=run_id,
+        discarded_served=None,
+        discarded_pages=None,
+    )
+    return _commit_failed(req, landing, manifest)
+
+
 def record_failed_pull(
     req: PullRequest, landing: LandingZone, *, error: str, error_type: str, run_id: str | None = None
 ) -> dict:
@@ -363,9 +399,10 @@ def _manifest(
     error: str | None,
     error_type: str | None,
     attempts: int,
-    started_at: datetime,
-    started: float,
+    started_at: datetime | None,
+    started: float | None,
 ) -> dict:
+    """A manifest's head; `started_at` None for an attempt found dead (its end is not known)."""
     manifest = {
         "dataset": req.dataset,
         "cinema_id": req.cinema_id,
@@ -376,9 +413,9 @@ def _manifest(
         "error": error,
         "error_type": error_type,
         "attempts": attempts,
-        "started_at": started_at.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "duration_seconds": round(time.monotonic() - started, 3),
+        "started_at": started_at.isoformat() if started_at else None,
+        "finished_at": datetime.now(UTC).isoformat() if started_at else None,
+        "duration_seconds": round(time.monotonic() - started, 3) if started is not None else None,
     }
     if req.dataset == "ticket_events":
         start, end = business_day_bounds(req.business_date)

@@ -112,6 +112,14 @@ def test_the_next_commit_removes_a_killed_attempts_debris_and_spares_a_running_a
 
         left = {p.name for p in folder.iterdir()}
         assert left.isdisjoint(debris)
+        # The killed attempt is on record in the new manifest's history; the running one is not.
+        [found] = zone.read_manifest("ticket_events", DAY, "ALA-0001")["history"]
+        assert (found["attempt_id"], found["status"], found["error_type"]) == (
+            killed,
+            "failed",
+            "AttemptKilled",
+        )
+        assert found["pid"] == victim.pid and found["error"].startswith("attempt killed: run unknown")
         assert left == {
             "_manifest.json",
             committed["files"]["data"],

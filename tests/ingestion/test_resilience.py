@@ -28,7 +28,20 @@ def _cli_env(env: dict[str, str], dagster_home) -> dict[str, str]:
     return {**os.environ, **env, "DAGSTER_HOME": str(dagster_home)}
 
 
-def test_a_run_killed_midway_and_run_again_lands_every_cinema_once(monkeypatch, tmp_path):
+def _owners_of_unheld_locks(env: dict[str, str]) -> dict[str, dict]:
+    """cinema_id -> the owner record of its ticket-events lock file on DAY, for the locks that hold one
+    (a lock file is empty for the instant between its creation and its record)."""
+    folder = landing(env).root / "ticket_events" / f"business_date={DAY.isoformat()}"
+    owners = {}
+    for lock in folder.glob("cinema_id=*/.attempt-*.lock"):
+        text = lock.read_text()
+        if text:
+            owners[lock.parent.name.removeprefix("cinema_id=")] = json.loads(text)
+    return owners
+
+
+def test_a_run_killed_midway_is_on_record_and_the_next_run_lands_every_cinema_once(monkeypatch, tmp_path):
+    # Regression: a killed run's cinema-days left no trace; the next run pulled them again silently.
     slow_sim, secrets = start_simulator(
         tmp_path,
         faults=[
@@ -36,9 +49,11 @@ def test_a_run_killed_midway_and_run_again_lands_every_cinema_once(monkeypatch, 
             for c in ("ALA-0001", "ALA-0002", "ALA-0004", "ALA-0007", "ALA-0008")
         ],
     )
+    tokens = set(json.loads(secrets.read_text()).values())
     home = EkinoHome(tmp_path / "ekino", slow_sim, secrets)
     env = home.env
-    config = '{"ops": {"landing__ticket_events": {"config": {"max_concurrency": 1}}}}'
+    dagster_home = tmp_path / "dagster"
+    config = '{"ops": {"landing__ticket_events": {"config": {"max_concurrency": 2}}}}'
     proc = subprocess.Popen(
         [
             f"{BIN}/dagster",
@@ -53,28 +68,44 @@ def test_a_run_killed_midway_and_run_again_lands_every_cinema_once(monkeypatch, 
             "--config-json",
             config,
         ],
-        env=_cli_env(env, tmp_path / "dagster"),
+        env=_cli_env(env, dagster_home),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(manifests(env, "ticket_events", DAY)) < 3:
-            time.sleep(0.2)
+        while time.monotonic() < deadline and not (
+            len(manifests(env, "ticket_events", DAY)) >= 3
+            and set(_owners_of_unheld_locks(env)) - set(manifests(env, "ticket_events", DAY))
+        ):
+            time.sleep(0.05)
         assert proc.poll() is None, "the run finished before it could be killed"
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: the run and its step
         proc.wait()
     finally:
         slow_sim.stop()
-    killed = manifests(env, "ticket_events", DAY)
-    assert 3 <= len(killed) < 68
+    before = manifests(env, "ticket_events", DAY)
+    assert 3 <= len(before) < 68
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        (dead_run,) = instance.get_runs()
+    finally:
+        instance.dispose()
+    # The cinema-days the run was pulling when it died: a lock file no process holds, no manifest.
+    owners = _owners_of_unheld_locks(env)
+    killed = {c: owner for c, owner in owners.items() if c not in before}
+    assert killed
+    for owner in owners.values():
+        assert owner["run_id"] == dead_run.run_id and isinstance(owner["pid"], int)
+        assert not any(token in json.dumps(owner) for token in tokens)
 
     (tmp_path / "again").mkdir()
     sim, secrets = start_simulator(tmp_path / "again")
     try:
         home = EkinoHome(home.home, sim, secrets)
-        assert materialize(monkeypatch, home.env, DAY.isoformat()).success
+        result = materialize(monkeypatch, home.env, DAY.isoformat())
+        assert result.success
         landed = read_landed(home.env, "ticket_events", DAY)
         assert len(pc.unique(landed["event_id"])) == landed.num_rows
         expected = sum(
@@ -82,10 +113,37 @@ def test_a_run_killed_midway_and_run_again_lands_every_cinema_once(monkeypatch, 
             for c in sim.registry.connected_cinemas
         )
         assert landed.num_rows == expected
-        for _, _, manifest in landing(home.env).manifests("ticket_events", [DAY]):
-            assert manifest["status"] == "success"
     finally:
         sim.stop()
+    after = manifests(home.env, "ticket_events", DAY)
+    assert len(after) == 68
+    for cinema_id, manifest in after.items():
+        assert manifest["status"] == "success" and manifest["run_id"] == result.run_id
+        assert (
+            manifest["served"]
+            == manifest["landed"] + manifest["quarantined"] + manifest["duplicates_dropped"]
+        )
+        history = manifest["history"]
+        if cinema_id in killed:
+            # Recorded as failed, with the dead run's id, before the re-pull that superseded it.
+            [failed] = history
+            assert (failed["attempt_id"], failed["run_id"]) == (
+                killed[cinema_id]["attempt_id"],
+                dead_run.run_id,
+            )
+            assert (failed["status"], failed["error_type"]) == ("failed", "AttemptKilled")
+            assert failed["error"] == (
+                f"attempt killed: run {dead_run.run_id} (started {killed[cinema_id]['started_at']}) "
+                "ended without committing"
+            )
+            assert failed["found_dead_by_run_id"] == result.run_id
+        elif cinema_id in before:
+            assert [(h["attempt_id"], h["status"]) for h in history] == [
+                (before[cinema_id]["attempt_id"], "success")
+            ]
+        else:
+            assert history == []
+    assert not list(landing(home.env).root.rglob(".attempt-*.lock"))
 
 
 def test_refreshing_today_intraday_ends_equal_to_one_pull_at_the_end_of_the_day(monkeypatch, tmp_path):

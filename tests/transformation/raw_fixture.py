@@ -39,6 +39,8 @@ class RawFixture:
     sessions: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     failed: set[tuple[str, date]] = field(default_factory=set)
+    # Cinema-days whose ticket-events pull was killed once before the pull that succeeded.
+    killed: set[tuple[str, date]] = field(default_factory=set)
     quarantined: list[dict] = field(default_factory=list)
     listed_ahead: list[date] = field(default_factory=list)
     others_answer: bool = True
@@ -175,9 +177,23 @@ class RawFixture:
                             "attempt_id": ATTEMPT,
                             "data_attempt_id": ATTEMPT if ok else None,
                             "run_id": "fixture",
+                            **self._killed_before(dataset, cinema_id, day),
                         }
                     )
         return rows
+
+    def _killed_before(self, dataset: str, cinema_id: str, day: date) -> dict:
+        if dataset != "ticket_events" or (cinema_id, day) not in self.killed:
+            return {"killed_attempts": 0, "history": "[]"}
+        killed = {
+            "attempt_id": "dead00000000dead",
+            "run_id": "killed-run",
+            "status": "failed",
+            "error": "attempt killed: run killed-run (started 2024-03-02T20:00:00+00:00) ended without "
+            "committing",
+            "error_type": "AttemptKilled",
+        }
+        return {"killed_attempts": 1, "history": json.dumps([killed])}
 
     def _declared_returns_tables(self, lineage: dict) -> dict[str, pa.Table]:
         data, quarantine, manifests = DECLARED_RETURNS_SCHEMAS.values()

@@ -156,6 +156,18 @@ def test_every_figure_carries_how_many_connected_cinemas_reported_that_day(built
     )
     assert not failed["is_reported"] and failed["reporting_state"] == "failed"
     assert "did not answer" in failed["error"] and failed["n_discarded_served"] == 14
+    # A killed attempt followed by a successful re-pull counts as the re-pull: reported.
+    [repulled] = query(
+        built_scenario.warehouse,
+        "select * from marts.cinema_reporting_daily where cinema_id = 'ALA-0001' and business_date = ?",
+        MAR2,
+    )
+    assert (repulled["reporting_state"], repulled["n_killed_attempts"], repulled["error"]) == (
+        "reported",
+        1,
+        None,
+    )
+    assert failed["n_killed_attempts"] == 0
     status = {
         r["cinema_id"]: r["status"] for r in mart(built_scenario.warehouse, "cinema_reporting_status", "1")
     }

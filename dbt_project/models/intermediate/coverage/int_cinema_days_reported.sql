@@ -40,6 +40,7 @@ pulls as (
             coalesce(sum(n_quarantined) filter (where dataset = 'ticket_events'), 0) as bigint
         ) as n_events_quarantined,
         cast(coalesce(sum(n_discarded_served), 0) as bigint) as n_discarded_served,
+        cast(coalesce(sum(n_killed_attempts), 0) as bigint) as n_killed_attempts,
         max(last_record_at) filter (where dataset = 'ticket_events') as last_event_at,
         string_agg(dataset || ': ' || error, '; ' order by dataset) filter (where not is_success) as error,
     from manifests
@@ -74,6 +75,7 @@ registered as (
         coalesce(pulls.n_sessions_quarantined, 0) as n_sessions_quarantined,
         coalesce(pulls.n_events_quarantined, 0) as n_events_quarantined,
         coalesce(pulls.n_discarded_served, 0) as n_discarded_served,
+        coalesce(pulls.n_killed_attempts, 0) as n_killed_attempts,
         pulls.last_event_at,
         pulls.error,
     from cinema_days

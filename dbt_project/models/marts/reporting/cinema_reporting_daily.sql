@@ -74,6 +74,7 @@ final as (
             as quarantined_gross_kzt_claimed,
         cast(coalesce(quarantined_days.n_quarantined_unreadable, 0) as bigint) as n_quarantined_unreadable,
         cinema_days.n_discarded_served,
+        cinema_days.n_killed_attempts,
         event_days.last_event_at,
         cinema_days.error,
     from cinema_days

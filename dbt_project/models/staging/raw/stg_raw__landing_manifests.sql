@@ -21,6 +21,7 @@ final as (
         extra_fields as n_extra_fields,
         cast(coalesce(discarded_served, 0) as bigint) as n_discarded_served,
         cast(coalesce(replayed, 0) as bigint) as n_replayed,
+        cast(coalesce(killed_attempts, 0) as bigint) as n_killed_attempts,
         first_record_at,
         last_record_at,
         finished_at,
@@ -28,6 +29,7 @@ final as (
         attempt_id,
         data_attempt_id,
         run_id,
+        history,
     from source
 )
 
