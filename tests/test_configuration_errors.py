@@ -179,6 +179,9 @@ def test_the_installed_command_prints_one_line_and_ekino_debug_shows_the_traceba
     debug = _cli(args, EKINO_START_DATE="2024-13-01", EKINO_DEBUG="1")
     assert debug.returncode != 0
     assert "Traceback" in debug.stderr and "EKINO_START_DATE" in debug.stderr
+    verbose = _cli(["--verbose", *args], EKINO_START_DATE="2024-13-01")
+    assert verbose.returncode != 0
+    assert "Traceback" in verbose.stderr and "EKINO_START_DATE" in verbose.stderr
 
 
 def test_loading_the_dagster_definitions_with_a_bad_start_date_names_the_variable():

@@ -1,7 +1,8 @@
-"""`ekino simulate` and `ekino registry` as a user runs them."""
+"""`ekino simulate`, `ekino registry` and `ekino ui` as a user runs them."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -11,9 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
+import pytest
 import requests
 
+from ekino_pipeline import ui
 from ekino_pipeline.exchange.registry import load_registry
+from ekino_pipeline.exchange.simulator.server import write_secrets
 
 EKINO = str(Path(sys.executable).parent / "ekino")
 
@@ -106,3 +111,46 @@ def test_a_simulator_that_cannot_bind_its_port_leaves_the_secrets_file_as_it_was
     )
     assert secrets.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]  # no temporary file left either
+
+
+def test_the_secrets_file_is_replaced_whole_by_a_rename_or_not_at_all(tmp_path, monkeypatch):
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text('{"ALA-0001": "old"}\n')
+    with secrets.open() as reader:  # a reader of the old file never sees it half rewritten
+        write_secrets(secrets, {"ALA-0001": "new"})
+        assert reader.read() == '{"ALA-0001": "old"}\n'
+    assert json.loads(secrets.read_text()) == {"ALA-0001": "new"}
+    assert oct(secrets.stat().st_mode & 0o777) == "0o600"
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_secrets(secrets, {"ALA-0001": "newer"})
+    assert json.loads(secrets.read_text()) == {"ALA-0001": "new"}
+    assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]
+
+
+def test_ekino_ui_runs_dagster_dev_with_the_daemon_on_the_local_instance(tmp_path, monkeypatch):
+    # `dagster dev` runs the daemon: the run monitoring that frees a dead run's pool slots needs it.
+    seen = {}
+
+    def dagster_dev(command, env, cwd):
+        seen["command"] = command
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            seen["run_monitoring"] = instance.run_monitoring_enabled
+            seen["run_retries"] = instance.run_retries_enabled
+        tokens = json.loads(Path(env["EKINO_SECRETS_FILE"]).read_text())
+        health = requests.get(
+            f"{env['EKINO_EXCHANGE_BASE_URL']}/cinemas/ALA-0001/v1/health",
+            headers={"Authorization": f"Bearer {tokens['ALA-0001']}"},
+            timeout=10,
+        )
+        seen["simulator"] = health.json()["cinema_id"]
+        return 0
+
+    monkeypatch.setattr(ui.subprocess, "call", dagster_dev)
+    assert ui.run_ui(tmp_path / "home", port=_free_port(), sim_port=0) == 0
+    assert Path(seen["command"][0]).name == "dagster" and seen["command"][1] == "dev"
+    assert (seen["run_monitoring"], seen["run_retries"], seen["simulator"]) == (True, True, "ALA-0001")

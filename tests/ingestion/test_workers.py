@@ -22,7 +22,7 @@ from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion.workers import PullPlan, PullTask, process_count
 from tests.conftest import EkinoHome, start_simulator
-from tests.ingestion.helpers import manifests, materialize, read_landed
+from tests.ingestion.helpers import landing, manifests, materialize, read_landed
 
 DAY = date(2024, 3, 5)
 EVENTS = [ingestion_assets.ticket_events]
@@ -305,12 +305,15 @@ def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_pat
     )
     try:
         deadline = time.monotonic() + 240  # a loaded machine takes long to start dagster twice
+        folder = landing(home.env).root / "ticket_events" / f"business_date={DAY.isoformat()}"
         while time.monotonic() < deadline:
             tree = _descendants(run.pid)
-            if len([p for p in tree if _alive(p) and WORKER_MODULE in _cmdline(p)]) == 2:
+            workers = [p for p in tree if _alive(p) and WORKER_MODULE in _cmdline(p)]
+            # Both workers up, and pulling: a lock file holds its owner's record.
+            if len(workers) == 2 and any(lock.read_text() for lock in folder.glob("*/.attempt-*.lock")):
                 break
             assert run.poll() is None, "the run ended before its workers were seen"
-            time.sleep(0.1)
+            time.sleep(0.05)
         else:
             raise AssertionError("the run's worker processes never started")
         os.kill(run.pid, signal.SIGKILL)
@@ -320,6 +323,15 @@ def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_pat
             time.sleep(0.05)
         survivors = [p for p in tree if _alive(p)]
         assert survivors == [], f"processes of the killed run still running: {survivors}"
+        # The workers' unfinished cinema-days are attempts killed, of that run, by those workers:
+        # what the next pull of each puts on record as failed before pulling again.
+        zone = landing(home.env)
+        killed = [dead for c in connected for dead in zone.killed_attempts("ticket_events", DAY, c)]
+        assert killed
+        with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+            (dead_run,) = instance.get_runs()
+        assert {dead.run_id for dead in killed} == {dead_run.run_id}
+        assert {dead.pid for dead in killed} <= set(workers)
     finally:
         with contextlib.suppress(ProcessLookupError):  # what survived, before the fix
             os.killpg(run.pid, signal.SIGKILL)
