@@ -234,17 +234,20 @@ def _known_attempts(manifest: dict | None) -> set[str]:
     }
 
 
-def _killed_attempts(directory: Path, known: set[str]) -> list[DeadAttempt]:
-    """The dead attempts of a cinema-day's folder that `known` does not account for, oldest first."""
-    found = []
+def _lock_attempts(directory: Path) -> list[str]:
+    """The attempts with a lock file in a cinema-day's folder (none when the folder does not exist)."""
     try:
-        names = [child.name for child in directory.iterdir()]
+        names = os.listdir(directory)
     except FileNotFoundError:
         return []
-    for name in names:
-        match = _ATTEMPT_OF_FILE.match(name)
-        attempt = match.group("lock") if match else None
-        if attempt and attempt not in known:
+    return [name[9:-5] for name in names if name.startswith(".attempt-") and _attempt_of(name)]
+
+
+def _killed_attempts(directory: Path, candidates: list[str], known: set[str]) -> list[DeadAttempt]:
+    """The dead attempts among `candidates` that `known` does not account for, oldest first."""
+    found = []
+    for attempt in candidates:
+        if attempt not in known:
             dead = _dead_attempt(directory, attempt)
             if dead is not None:
                 found.append(dead)
@@ -416,13 +419,18 @@ class LandingZone:
         except FileNotFoundError:
             return None
 
-    def killed_attempts(self, dataset: str, business_date: date, cinema_id: str) -> list[DeadAttempt]:
+    def killed_attempts(
+        self, dataset: str, business_date: date, cinema_id: str, *, running: str | None = None
+    ) -> list[DeadAttempt]:
         """The cinema-day's attempts that died without committing and are not on record yet, oldest
-        first. A held lock (an attempt running in any process) is never one of them."""
+        first. A held lock (an attempt running in any process, `running` the caller's) is never one of
+        them. The common case, no lock but the caller's, costs one listing of the folder."""
         directory = self.cinema_day_dir(dataset, business_date, cinema_id)
-        return _killed_attempts(
-            directory, _known_attempts(self.read_manifest(dataset, business_date, cinema_id))
-        )
+        candidates = [attempt for attempt in _lock_attempts(directory) if attempt != running]
+        if not candidates:
+            return []
+        known = _known_attempts(self.read_manifest(dataset, business_date, cinema_id))
+        return _killed_attempts(directory, candidates, known)
 
     def commit(self, dataset: str, business_date: date, cinema_id: str, manifest: dict) -> Path:
         """Replace the cinema-day's manifest atomically, then remove every file it does not name whose
@@ -436,7 +444,8 @@ class LandingZone:
         directory.mkdir(parents=True, exist_ok=True)
         attempt_id = manifest.get("attempt_id") or new_attempt_id()
         previous = _read_previous(directory)
-        killed = _killed_attempts(directory, _known_attempts(previous) | {attempt_id})
+        candidates = [attempt for attempt in _lock_attempts(directory) if attempt != attempt_id]
+        killed = _killed_attempts(directory, candidates, _known_attempts(previous)) if candidates else []
         history = [*previous.get("history", []), _history_entry(previous)] if previous else []
         found = [dead.record(manifest.get("run_id")) for dead in killed]
         manifest["history"] = [*history, *found][-HISTORY_LIMIT:]

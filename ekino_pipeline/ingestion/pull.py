@@ -266,7 +266,7 @@ def pull_cinema_day(
     attempt_id = new_attempt_id()
     try:
         with landing.attempt(req.dataset, req.business_date, req.cinema_id, attempt_id, run_id=run_id):
-            record_killed_attempts(req, landing, run_id=run_id)
+            record_killed_attempts(req, landing, run_id=run_id, running=attempt_id)
             return _pull_and_commit(
                 req, client_factory, landing, attempt_id, run_id, max_attempts, secrets, started_at, started
             )
@@ -349,13 +349,14 @@ def _discard(writer: _DayWriter, discarded: dict[str, int]) -> None:
 
 
 def record_killed_attempts(
-    req: PullRequest, landing: LandingZone, *, run_id: str | None = None
+    req: PullRequest, landing: LandingZone, *, run_id: str | None = None, running: str | None = None
 ) -> dict | None:
     """Commit a failed manifest for the newest attempt of the cinema-day that died without committing
     (the older ones go to its history), keeping the files the cinema-day had; None when there is none.
-    Recording is best effort: a disk that refuses it must not stop the pull that follows."""
+    `running` is the caller's own attempt. Recording is best effort: a disk that refuses it must not
+    stop the pull that follows."""
     try:
-        killed = landing.killed_attempts(req.dataset, req.business_date, req.cinema_id)
+        killed = landing.killed_attempts(req.dataset, req.business_date, req.cinema_id, running=running)
     except OSError as exc:
         log.warning(
             "%s %s %s: killed attempts not looked for: %s", req.dataset, req.cinema_id, req.business_date, exc
