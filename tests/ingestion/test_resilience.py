@@ -12,11 +12,14 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import duckdb
 import pyarrow.compute as pc
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of
+from ekino_pipeline.ingestion.loading import raw_tables
+from ekino_pipeline.settings import Settings
 from tests.conftest import EkinoHome, start_simulator
-from tests.ingestion.helpers import WINDOW_ONLY, landing, manifests, materialize, read_landed
+from tests.ingestion.helpers import EXCHANGE_ASSETS, WINDOW_ONLY, landing, manifests, materialize, read_landed
 
 DAY = date(2024, 3, 5)
 BIN = os.path.dirname(sys.executable)
@@ -104,7 +107,8 @@ def test_a_run_killed_midway_is_on_record_and_the_next_run_lands_every_cinema_on
     sim, secrets = start_simulator(tmp_path / "again")
     try:
         home = EkinoHome(home.home, sim, secrets)
-        result = materialize(monkeypatch, home.env, DAY.isoformat())
+        # The pulls and the loader, as daily_job runs them.
+        result = materialize(monkeypatch, home.env, DAY.isoformat(), assets=[*EXCHANGE_ASSETS, raw_tables])
         assert result.success
         landed = read_landed(home.env, "ticket_events", DAY)
         assert len(pc.unique(landed["event_id"])) == landed.num_rows
@@ -144,6 +148,21 @@ def test_a_run_killed_midway_is_on_record_and_the_next_run_lands_every_cinema_on
         else:
             assert history == []
     assert not list(landing(home.env).root.rglob(".attempt-*.lock"))
+    # The warehouse's manifests: the newest status, the killed attempt counted, the history kept.
+    con = duckdb.connect(str(Settings.from_env(home.env).warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select cinema_id, status, killed_attempts, history from raw.landing_manifests "
+            "where dataset = 'ticket_events' and business_date = ?",
+            [DAY],
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 68
+    for cinema_id, status, killed_attempts, history in rows:
+        assert status == "success"
+        assert killed_attempts == (1 if cinema_id in killed else 0)
+        assert json.loads(history) == after[cinema_id]["history"]
 
 
 def test_refreshing_today_intraday_ends_equal_to_one_pull_at_the_end_of_the_day(monkeypatch, tmp_path):
