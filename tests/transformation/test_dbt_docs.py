@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+import shutil
 
 import pytest
 
@@ -194,21 +194,24 @@ def test_the_exposures_name_what_reads_the_marts(manifest):
 
 
 def test_the_generated_docs_open_on_the_projects_overview_with_the_built_types(built_scenario, tmp_path):
-    # Issue 14: dbt docs showed dbt's generic welcome page.
-    target = built_scenario.warehouse.parent / "dbt" / "target"
-    run_dbt(built_scenario.warehouse, "docs", "generate", "--static", "--no-compile")
-    manifest = _manifest(built_scenario)
+    # Issue 14: dbt docs showed dbt's generic welcome page. Generated on a copy, as analysts would.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    run_dbt(warehouse, "docs", "generate", "--static")
+    target = tmp_path / "dbt" / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
     overview = manifest["docs"]["doc.ekino.__overview__"]["block_contents"]
     for words in ("e-Kino", "grain", "provisional", "coverage", "film week", "tracked", "exports/"):
         assert words in overview, words
     for mart in ("film_daily_box_office", "film_weekly_box_office", "region_daily", "funding_outcomes"):
         assert f"`{mart}`" in overview, mart
-    page = Path(target / "static_index.html").read_text()
-    assert "e-Kino: the national box office" in page
+    assert "e-Kino: the national box office" in (target / "static_index.html").read_text()
     # The catalog dbt docs shows was read from the warehouse: its types are those the YAML declares.
     catalog = json.loads((target / "catalog.json").read_text())
-    node = catalog["nodes"]["model.ekino.film_daily_box_office"]
-    declared = manifest["nodes"]["model.ekino.film_daily_box_office"]["columns"]
-    assert node["columns"] and all(
-        _same_type(declared[name]["data_type"], column["type"]) for name, column in node["columns"].items()
-    )
+    assert "snapshot.ekino.film_daily_box_office_revisions" in catalog["nodes"]
+    for uid in ("model.ekino.film_daily_box_office", "snapshot.ekino.film_daily_box_office_revisions"):
+        declared = manifest["nodes"][uid]["columns"]
+        built = catalog["nodes"][uid]["columns"]
+        assert built and all(
+            _same_type(declared[name]["data_type"], c["type"]) for name, c in built.items()
+        ), uid
