@@ -48,5 +48,23 @@ bench: prepare
 ui: prepare
 	$(BIN)/ekino ui
 
+# dbt docs as one page that opens offline: dbt_project/target/docs/static_index.html. The catalog (the
+# columns' types) is read from a scratch copy of the analysts' read-only warehouse when there is one
+# ($EKINO_HOME, else ./.ekino, else the demo's ./.ekino/demo), so the pipeline's warehouse is never
+# opened; without one the page has the descriptions only.
+.PHONY: docs
+docs: prepare
+	@scratch=$$(mktemp -d); catalog=--empty-catalog; \
+	for home in $${EKINO_HOME:-} $(CURDIR)/.ekino $(CURDIR)/.ekino/demo; do \
+		if [ -f "$$home/exports/warehouse.duckdb" ]; then \
+			cp "$$home/exports/warehouse.duckdb" "$$scratch/warehouse.duckdb"; catalog=; \
+			echo "catalog from $$home/exports/warehouse.duckdb"; break; \
+		fi; \
+	done; \
+	cd dbt_project && $(BIN)/dbt docs generate --static --quiet $$catalog --target-path target/docs \
+		--vars "{\"warehouse_path\": \"$$scratch/warehouse.duckdb\"}"; \
+	status=$$?; rm -rf "$$scratch"; \
+	[ $$status -eq 0 ] && echo "open dbt_project/target/docs/static_index.html in a browser"; exit $$status
+
 clean:
 	rm -rf .ekino .pytest_cache .ruff_cache dbt_project/target

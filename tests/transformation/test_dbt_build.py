@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from datetime import date
 from decimal import Decimal
 
@@ -304,15 +302,6 @@ def test_money_is_exact_decimal_in_every_mart(built_scenario):
     assert {c["table_name"] for c in columns} >= ISSUE_MARTS
     assert [c for c in columns if c["data_type"] in ("FLOAT", "DOUBLE", "REAL")] == []
     assert all(c["data_type"].startswith("DECIMAL") for c in columns if c["column_name"].endswith("_kzt"))
-
-
-def test_dbt_docs_generate_describes_every_mart(built_scenario, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(built_scenario.warehouse, warehouse)
-    run_dbt(warehouse, "docs", "generate")
-    catalog = json.loads((tmp_path / "dbt" / "target" / "catalog.json").read_text())
-    assert "model.ekino.film_daily_box_office" in catalog["nodes"]
-    assert "snapshot.ekino.film_daily_box_office_revisions" in catalog["nodes"]
 
 
 def test_a_first_loaded_day_holding_refunds_of_earlier_sales_builds_and_says_so(tmp_path):
