@@ -213,7 +213,7 @@ def _revisions_as_of(folder: Path, name: str, instant: datetime) -> pa.Table:
         )
     table = f"copy.{REVISIONS_SCHEMA}.{name}{REVISIONS_SUFFIX}"
     with _read_only(_warehouse_copy(folder)) as con:
-        (first,) = con.execute(f"select min(dbt_valid_from) from {table}").fetchone()
+        [(first,)] = con.execute(f"select min(dbt_valid_from) from {table}").fetchall()
         if first is None or instant < first:
             since = (
                 "it has none yet"
@@ -224,10 +224,10 @@ def _revisions_as_of(folder: Path, name: str, instant: datetime) -> pa.Table:
                 f"{name} as of {instant.isoformat()}: no revision on record that early ({since}); "
                 "nothing before the first build with revisions is kept"
             )
-        result = con.execute(
+        result = con.sql(
             f"select * exclude ({', '.join(_SNAPSHOT_COLUMNS)}) from {table} "
-            "where dbt_valid_from <= ? and (dbt_valid_to is null or dbt_valid_to > ?)",
-            [instant, instant],
+            "where dbt_valid_from <= $at and (dbt_valid_to is null or dbt_valid_to > $at)",
+            params={"at": instant},
         ).to_arrow_table()
     return result.rename_columns([_VALIDITY.get(c, c) for c in result.column_names])
 
