@@ -120,6 +120,7 @@ def read_mart(
 
     `filters` are pyarrow's (`[("business_date", ">=", date(2026, 11, 1))]`, ANDed), `columns` a subset.
     """
+    _check_money(money)
     return to_frame(
         read_mart_table(name, as_of=as_of, home=home, exports=exports, columns=columns, filters=filters),
         money=money,
@@ -153,8 +154,7 @@ def read_mart_table(
 
 def to_frame(table: pa.Table, money: str = "decimal") -> pd.DataFrame:
     """An Arrow table of a mart as pandas, money exact (`decimal`) or as float64 (`float`)."""
-    if money not in MONEY:
-        raise AnalysisError(f"money={money!r}: choose one of {', '.join(MONEY)}")
+    _check_money(money)
     if money == "float":
         table = table.cast(
             pa.schema(
@@ -163,6 +163,11 @@ def to_frame(table: pa.Table, money: str = "decimal") -> pd.DataFrame:
             )
         )
     return table.to_pandas(types_mapper=_NULLABLE.get, date_as_object=True)
+
+
+def _check_money(money: str) -> None:
+    if money not in MONEY:
+        raise AnalysisError(f"money={money!r}: choose one of {', '.join(MONEY)}")
 
 
 def _select(table: pa.Table, name: str, columns, filters) -> pa.Table:

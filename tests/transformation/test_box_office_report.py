@@ -10,6 +10,7 @@ import shutil
 from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
 import pytest
 
 from ekino_pipeline.report.assets import REPORT_KEY, box_office_report
@@ -125,6 +126,50 @@ def test_the_pages_render_in_chromium_with_every_chart_drawn_and_no_console_erro
         shot = tmp_path / f"{page.stem}.png"
         shot.write_bytes(rendered.screenshot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+@pytest.fixture(scope="module")
+def live_report(built_scenario, tmp_path_factory):
+    """The scenario's exports with the live marts holding 2 March so far (rows put into the built live
+    tables, whose schema is the real one)."""
+    folder = tmp_path_factory.mktemp("live")
+    warehouse = folder / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    as_of = datetime(2024, 3, 2, 14, 30, tzinfo=UTC)
+    con.execute(
+        "insert into live.live_today by name select 'national' as scope, ?::date as business_date, "
+        "?::timestamptz as as_of, 123456.50 as gross_kzt, 61 as admissions, 9 as sessions_sold, "
+        "3 as cinemas_reporting, 4 as cinemas_connected, 4 as cinemas_total, 95 as max_lag_seconds, "
+        "true as is_provisional, ['live'] as provisional_reasons",
+        [MAR2, as_of],
+    )
+    con.execute(
+        "insert into live.live_films_today by name select ?::date as business_date, "
+        "?::timestamptz as as_of, rank_so_far, film_id, title, gross_kzt, 1 as admissions, "
+        "true as is_provisional, ['live'] as provisional_reasons "
+        "from (values (1, 'F00456', 'Zhuldyz Bauyrym', 100000.50), (2, null, null, 23456.00)) "
+        "as t(rank_so_far, film_id, title, gross_kzt)",
+        [MAR2, as_of],
+    )
+    con.close()
+    exports = folder / "exports"
+    export_marts(warehouse, exports)
+    export_marts(warehouse, exports, schema="live")
+    return build_report([MAR2], exports=exports, built_at=BUILT_AT)
+
+
+def test_a_day_the_live_marts_hold_shows_today_so_far_as_provisional(live_report, browser):
+    page = live_report.folder / f"{MAR2}.html"
+    live = _section(page.read_text(), "live")
+    assert "Live as of 02 Mar 19:30 (Asia/Almaty): 3/4/4 cinemas" in live
+    assert ">123,456.50 ₸<" in live and ">live</span>" in live
+    assert "(session not listed yet)" in live  # sales of a session the live feed has not listed
+    rendered = browser.render(page, PROBE)
+    assert rendered.problems == []
+    charts = {name: (layers, marks) for name, layers, marks in rendered.values}
+    assert set(charts) == {*CHARTS, "live"}
+    assert charts["live"][0] > 0 and charts["live"][1] == 2
 
 
 def test_the_report_follows_the_marts_in_the_daily_and_replay_jobs_outside_the_warehouse_pool():
