@@ -242,6 +242,17 @@ def _layout(*, height: int = 340, money_axis: str | None = "x", **extra) -> dict
     return layout
 
 
+def _day_axis(days: list[date]) -> dict:
+    """A date axis over the days on record, one tick a day (or every few days), never hours."""
+    step = max(1, -(-len(days) // 10))
+    return {
+        "type": "date",
+        "tickformat": "%d %b",
+        "dtick": step * 86_400_000,
+        "range": [f"{min(days) - timedelta(days=1)} 12:00", f"{max(days)} 12:00"],
+    }
+
+
 def _floats(values) -> list[float | None]:
     # Drawing only: the tables beside each chart carry the exact amounts.
     return [None if _missing(v) else float(v) for v in values]
@@ -479,7 +490,7 @@ def trend_section(m: Marts, day: date) -> tuple[str, int]:
     layout = _layout(
         height=360,
         money_axis="y",
-        xaxis={"type": "date", "tickformat": "%d %b"},
+        xaxis=_day_axis(days),
         shapes=shapes,
         annotations=notes,
     )
@@ -611,7 +622,7 @@ def reporting_section(m: Marts, day: date) -> tuple[str, int]:
             money_axis=None,
             barmode="stack",
             bargap=0.15,
-            xaxis={"type": "date", "tickformat": "%d %b"},
+            xaxis=_day_axis(list(counts.index)),
         )
         body += chart_html(data, layout, "reporting")
         charts += 1
@@ -619,6 +630,8 @@ def reporting_section(m: Marts, day: date) -> tuple[str, int]:
     status = m["cinema_reporting_status"].set_index("cinema_id")
     reported = daily[(daily["business_date"] <= day) & daily["is_reported"].fillna(False).astype(bool)]
     last_report = reported.groupby("cinema_id")["business_date"].max()
+    # Its last sale up to the day, whatever day that was (none the day itself, for most of them).
+    last_sale = daily[daily["business_date"] <= day].groupby("cinema_id")["last_event_at"].max()
     rows = [
         [
             _esc(r["cinema_id"]),
@@ -627,7 +640,7 @@ def reporting_section(m: Marts, day: date) -> tuple[str, int]:
             f'<span class="state" style="background:{STATES.get(r["reporting_state"], "#ccc")}">'
             f"{_esc(r['reporting_state'])}</span>",
             _esc(last_report.get(r["cinema_id"], "never")),
-            _local(r["last_event_at"]),
+            _local(last_sale.get(r["cinema_id"])),
             _esc(_cause(r["error"])),
         ]
         for _, r in today.sort_values(["reporting_state", "cinema_id"]).iterrows()
