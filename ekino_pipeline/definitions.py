@@ -10,6 +10,7 @@ from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import declared_returns, live_assets, loading, replay_assets
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
 from ekino_pipeline.monitoring import alerts, dead_runs, freshness, live, schedules, sensors
+from ekino_pipeline.report import assets as report_assets
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import assets as transformation_assets
 from ekino_pipeline.transformation import live as live_transformation
@@ -54,6 +55,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *(freshness.with_mart_freshness(a) for a in transformation_assets.ASSETS),
             *live_assets.ASSETS,
             *live_transformation.ASSETS,
+            *report_assets.ASSETS,
         ],
         asset_checks=[sensors.connected_cinemas_reporting],
         jobs=[

@@ -465,6 +465,7 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
         return 1
     print_settlement(settings.exports_dir, week)
     _say(f"\nExports for analysts: {settings.exports_dir}")
+    _say(f"Box office report: {settings.exports_dir / 'report' / 'index.html'} (one page per day beside it)")
     _say(f"Browse the run: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
     return 0
 
