@@ -23,6 +23,7 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from ekino_pipeline import ownership
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.exchange.registry import (
     REGISTRY_FILES,
@@ -215,6 +216,8 @@ def _rental_terms_table(registry: Registry) -> pa.Table:
             group_name=GROUP,
             kinds={"parquet"},
             description=f"Daily snapshot of the national {name.replace('_', ' ')} registry.",
+            owners=ownership.PLATFORM_OWNERS,
+            tags=ownership.REGISTRIES,
         )
         for name in REGISTRY_TABLES
     ],
@@ -562,6 +565,8 @@ def _exchange_asset(dataset: str, description: str, deps: list[list[str]]):
         group_name=GROUP,
         kinds={"parquet"},
         description=description,
+        owners=ownership.PLATFORM_OWNERS,
+        tags={**ownership.INGESTION, **ownership.BOX_OFFICE},
         partitions_def=DAILY_PARTITIONS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=deps,

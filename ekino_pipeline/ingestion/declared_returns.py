@@ -16,6 +16,7 @@ from decimal import Decimal
 import dagster as dg
 from pydantic import Field
 
+from ekino_pipeline import ownership
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.ingestion.assets import (
     RECONCILE_CHECK,
@@ -101,6 +102,8 @@ def _metadata(manifests: dict[tuple[str, date], dict], weeks: list[date], n_conn
     key=KEY,
     group_name=GROUP,
     kinds={"parquet"},
+    owners=ownership.PLATFORM_OWNERS,
+    tags={**ownership.INGESTION, **ownership.SETTLEMENT},
     description=(
         "Every connected cinema's declared box office returns for the film week (one per film), as "
         "Parquet per cinema and week, with quarantine and manifest."

@@ -40,7 +40,6 @@ def live_build_args(warehouse_path: str) -> list[str]:
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    project=dbt_project,
     select=LIVE_SELECTION,
     name="live_dbt_models",
     dagster_dbt_translator=LayerGroupTranslator(),
