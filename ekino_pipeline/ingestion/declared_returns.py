@@ -157,6 +157,19 @@ def declared_returns(
             ),
             metadata=metadata,
         )
+    if len(weeks) > 1:  # each film week's partition gets its own week's figures, not the window's
+        for week in weeks:
+            of_week = [m for (_, w), m in manifests.items() if w == week]
+            context.add_asset_metadata(
+                {
+                    "dagster/partition_row_count": sum(m.get("landed") or 0 for m in of_week),
+                    "declared_gross_kzt": kzt(sum(Decimal(m.get("gross_kzt") or 0) for m in of_week)),
+                    "failed_cinema_weeks": sum(1 for m in of_week if m["status"] != "success"),
+                    "cinema_weeks_declared": sum(1 for m in of_week if m.get("landed")),
+                },
+                asset_key=KEY,
+                partition_key=week.isoformat(),
+            )
     yield dg.MaterializeResult(asset_key=KEY, metadata=metadata)
     yield _reconcile(manifests)
 
