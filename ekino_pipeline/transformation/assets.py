@@ -86,10 +86,14 @@ def ekino_dbt_models(
     yield from hold_back(context, stream, set(marts.values()), held)
     if not marts:
         return
-    exported, copy = exports.publish(warehouse.path)
-    context.log.info(f"published {len(exported)} marts and the warehouse copy {copy} to {exports.directory}")
-    describe_marts(context, warehouse, marts, exported, copy, DAILY_COLUMNS)
-    yield from held
+    try:
+        exported, copy = exports.publish(warehouse.path)
+        context.log.info(
+            f"published {len(exported)} marts and the warehouse copy {copy} to {exports.directory}"
+        )
+        describe_marts(context, warehouse, marts, exported, copy, DAILY_COLUMNS)
+    finally:  # what dbt built is recorded even when publishing fails
+        yield from held
 
 
 def film_week_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
@@ -121,6 +125,19 @@ def ekino_film_week_models(
     stream = dbt.cli(dbt_build_args(first, last, warehouse.path), context=context).stream()
     yield from hold_back(context, stream, set(context.selected_asset_keys), held)
 
+    try:
+        _settle_and_publish(context, warehouse, exports, first, last)
+    finally:  # what dbt built is recorded even when publishing fails
+        yield from held
+
+
+def _settle_and_publish(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    exports: ExportsResource,
+    first: date,
+    last: date,
+) -> None:
     weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
     exported, copy = exports.publish(warehouse.path)
     statements = write_statements(warehouse.path, exports.directory_path, weeks)
@@ -139,7 +156,6 @@ def ekino_film_week_models(
             },
             asset_key=marts["settlement_weekly"],
         )
-    yield from held
 
 
 def hold_back(
