@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
 from ekino_pipeline.definitions import defs
 from ekino_pipeline.monitoring.freshness import FILM_WEEK_MARTS_FRESHNESS, MARTS_FRESHNESS
+from ekino_pipeline.partitions import FILM_WEEK_ASSETS
+from ekino_pipeline.transformation.project import dbt_project
 from tests.transformation.dbt_helpers import ISSUE_MARTS
 
 
@@ -50,3 +55,70 @@ def test_every_mart_must_be_fresh_by_seven_in_the_morning_and_nothing_else_carri
     assert weekly == {"settlement_weekly"}
     assert {s.freshness_policy for s in marts if s.key.path[-1] not in weekly} == {MARTS_FRESHNESS}
     assert all(s.freshness_policy is None for s in specs if s.group_name != "marts")
+
+
+def _specs() -> list[dg.AssetSpec]:
+    return list(defs.resolve_all_asset_specs())
+
+
+def test_no_asset_description_shows_sql():
+    # dagster-dbt appended every model's raw SQL to its description (28 began with it).
+    sql = re.compile(r"\bselect\b|\bfrom\s+\{\{|\{\{|\{%|```sql", re.IGNORECASE)
+    described = [s for s in _specs() if s.description]
+    assert len(described) == len(_specs())
+    assert [s.key.to_user_string() for s in described if sql.search(s.description)] == []
+
+
+def test_every_dbt_asset_lists_the_columns_of_its_yaml_with_their_types_and_descriptions():
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    models = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "snapshot")
+    }
+    dbt_specs = [s for s in _specs() if "dbt" in s.kinds]
+    assert {s.key.path[-1] for s in dbt_specs} == set(models)
+    for spec in dbt_specs:
+        node = models[spec.key.path[-1]]
+        # The DbtProject showed on every page as "[DbtProject] (unserializable)".
+        assert "dagster_dbt/project" not in spec.metadata
+        if not node["columns"]:
+            continue
+        value = spec.metadata["dagster/column_schema"]
+        schema = getattr(value, "schema", value)
+        assert [c.name for c in schema.columns] == list(node["columns"]), spec.key
+        for column in schema.columns:
+            declared = node["columns"][column.name]
+            assert column.type == (declared.get("data_type") or "").lower()
+            assert column.description == (declared.get("description") or None)
+
+
+def test_owners_and_tags_come_from_the_dbt_project_and_the_python_assets_definitions():
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    specs = {s.key: s for s in _specs()}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        spec = next(s for s in specs.values() if s.key.path[-1] == node["name"] and "dbt" in s.kinds)
+        assert set(node["tags"]) <= set(spec.tags), spec.key
+        meta = {**node.get("meta", {}), **node["config"].get("meta", {})}
+        owners = (meta.get("dagster") or {}).get("owners") or []
+        assert len(spec.owners) == len(owners if isinstance(owners, list) else [owners])
+    python = [s for s in specs.values() if "dbt" not in s.kinds]
+    assert python and all(s.owners for s in python), [s.key for s in python if not s.owners]
+    tagged = {k.to_user_string() for k, s in specs.items() if "ingestion" in s.tags}
+    assert {
+        "landing/ticket_events",
+        "landing/sessions",
+        "landing/registry_cinemas",
+        "raw/ticket_events",
+    } <= tagged
+    # The selections of the jobs still hold: film weeks by their dbt tag, the live models by theirs.
+    graph = defs.resolve_asset_graph()
+    weekly = FILM_WEEK_ASSETS.resolve(graph)
+    assert {k.path[-1] for k in weekly} == {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "snapshot") and "film_week" in n["tags"]
+    }
+    assert all("live" in specs[k].tags for k in dg.AssetSelection.tag("live", "").resolve(graph))

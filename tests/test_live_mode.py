@@ -16,6 +16,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.definitions import build_resources
 from ekino_pipeline.exchange.simulator.network import SimulatedClock
 from ekino_pipeline.exchange.simulator.server import SimulatorServer
@@ -96,6 +97,10 @@ def live_home(tmp_path_factory):
                     for r in pq.read_table(settings.exports_dir / "live_cinemas_today.parquet").to_pylist()
                 },
                 "truth": {c: sim.truth(c, DAY)["ticket_events"] for c in connected},
+                "materialized": {
+                    m.asset_key.path[-1]: m.materialization.metadata
+                    for m in result.get_asset_materialization_events()
+                },
             }
         )
     yield {
@@ -126,6 +131,18 @@ def test_the_live_marts_equal_what_the_exchange_served_so_far(live_home):
     assert national["cinemas_reporting"] == national["cinemas_connected"] == len(live_home["connected"])
     assert national["cinemas_total"] == N_CINEMAS
     assert national["is_provisional"] and national["provisional_reasons"] == ["live"]
+
+
+def test_the_live_marts_materializations_carry_their_rows_and_the_preview_in_almaty_time(live_home):
+    first = live_home["ticks"][0]
+    today = first["materialized"]["live_today"]
+    assert (
+        today["dagster/row_count"].value
+        == pq.read_metadata(live_home["settings"].exports_dir / "live_today.parquet").num_rows
+    )
+    as_of = first["as_of"].astimezone(BUSINESS_TZ)
+    assert f"live as of {as_of:%Y-%m-%d %H:%M} +05**" in today["live_today"].value
+    assert f"{first['national']['gross_kzt']:,} KZT" in today["live_today"].value
 
 
 def test_a_cinema_whose_feed_stops_shows_a_growing_lag(live_home):

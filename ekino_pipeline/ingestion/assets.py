@@ -23,7 +23,9 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from ekino_pipeline import ownership
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
+from ekino_pipeline.display import kzt, short_error
 from ekino_pipeline.exchange.registry import (
     REGISTRY_FILES,
     Registry,
@@ -215,6 +217,8 @@ def _rental_terms_table(registry: Registry) -> pa.Table:
             group_name=GROUP,
             kinds={"parquet"},
             description=f"Daily snapshot of the national {name.replace('_', ' ')} registry.",
+            owners=ownership.PLATFORM_OWNERS,
+            tags=ownership.REGISTRIES,
         )
         for name in REGISTRY_TABLES
     ],
@@ -297,7 +301,6 @@ def _status_metadata(
     the connected cinemas reporting on the window's last day. The sessions pull runs before the ticket
     events one, so its metadata says only whether each pull succeeded.
     """
-    regions = {r.region_code: r.name for r in reg.regions}
     per_cinema: dict[str, list[dict]] = {}
     for (cinema_id, _day), manifest in sorted(manifests.items()):
         per_cinema.setdefault(cinema_id, []).append(manifest)
@@ -306,14 +309,12 @@ def _status_metadata(
     def state(cinema_id: str, day: date) -> str:
         return cinema_day_state(sessions.get((cinema_id, day)), manifests.get((cinema_id, day)))
 
+    # Few and short columns, so that the table fits the page: the region is in the registry, and an
+    # error is cut to its cause (the landing manifest of the cinema-day keeps the full text).
     records = []
     for cinema_id, items in per_cinema.items():
-        cinema = reg.cinema(cinema_id)
         failed = [m for m in items if m["status"] != "success"]
-        row = {
-            "cinema_id": cinema_id,
-            "region": regions.get(cinema.region_code, cinema.region_code),
-        }
+        row: dict = {"cinema_id": cinema_id}
         if by_events:
             states = [state(cinema_id, day) for day in days]
             row["status"] = worst(states)
@@ -322,14 +323,13 @@ def _status_metadata(
             row["status"] = "failed" if failed else "success"
         row.update(
             records=sum(m.get("landed", 0) for m in items),
-            gross_kzt=str(sum(Decimal(m.get("gross_kzt") or 0) for m in items)),
+            gross_kzt=kzt(sum(Decimal(m.get("gross_kzt") or 0) for m in items)),
             quarantined=sum(m.get("quarantined", 0) for m in items),
-            error=(failed[-1].get("error") or "")[:300] if failed else "",
+            error=_error_cell(failed[-1]) if failed else "",
         )
         records.append(dg.TableRecord(row))
     columns = [
         dg.TableColumn("cinema_id", "string"),
-        dg.TableColumn("region", "string"),
         dg.TableColumn(
             "status",
             "string",
@@ -345,7 +345,7 @@ def _status_metadata(
         dg.TableColumn("records", "int"),
         dg.TableColumn("gross_kzt", "string", description="exact decimal, tenge"),
         dg.TableColumn("quarantined", "int"),
-        dg.TableColumn("error", "string"),
+        dg.TableColumn("error", "string", description="the cause; the full text is in the landing manifest"),
     ]
     total = lambda field: sum(m.get(field) or 0 for m in manifests.values())  # noqa: E731
     last_day = days[-1]
@@ -374,11 +374,43 @@ def _status_metadata(
             ),
             cinemas_reporting=reporting,
             cinema_states=dg.MetadataValue.json(dict(sorted(last_states.items()))),
-            gross_kzt=str(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values())),
+            gross_kzt=kzt(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values())),
         )
     else:
         metadata["cinemas_with_sessions"] = sum(
             1 for (_, d), m in manifests.items() if d == last_day and m["status"] == "success" and m["landed"]
+        )
+    return metadata
+
+
+def _error_cell(manifest: dict) -> str:
+    cell = short_error(manifest.get("error"))
+    if manifest.get("committed") is False:  # no manifest keeps the full text: say so
+        cell += "; the failed manifest could not be written"
+    return cell
+
+
+def _day_metadata(
+    reg: Registry, dataset: str, manifests: dict[tuple[str, date], dict], sessions: dict, day: date
+) -> dict:
+    """One business day's own figures, for its partition of a run over many days."""
+    of_day = [m for (_, d), m in manifests.items() if d == day]
+    metadata = {
+        "dagster/partition_row_count": sum(m.get("landed") or 0 for m in of_day),
+        "failed_cinema_days": sum(1 for m in of_day if m["status"] != "success"),
+        "gross_kzt": kzt(sum(Decimal(m.get("gross_kzt") or 0) for m in of_day)),
+    }
+    if dataset == "ticket_events":
+        states = Counter(
+            cinema_day_state(sessions.get((c.cinema_id, day)), manifests.get((c.cinema_id, day)))
+            for c in reg.connected_cinemas
+        )
+        reporting = sum(n for state, n in states.items() if is_reporting(state))
+        metadata["cinemas_reporting"] = reporting
+        metadata["cinema_states"] = dg.MetadataValue.json(dict(sorted(states.items())))
+        metadata["coverage"] = (
+            f"{day}: {reporting:,} reporting / {len(reg.connected_cinemas):,} connected / "
+            f"{len(reg.cinemas):,} cinemas"
         )
     return metadata
 
@@ -437,7 +469,7 @@ def _extra_metadata(prefix: str, n_days: int, extra: dict[tuple[str, date], dict
     }
     if failed:
         metadata[f"{prefix}_failures"] = dg.MetadataValue.md(
-            "\n".join(f"- {c} {d}: {(m.get('error') or '')[:200]}" for c, d, m in failed[:50])
+            "\n".join(f"- {c} {d}: {short_error(m.get('error'))}" for c, d, m in failed[:50])
         )
     return metadata
 
@@ -550,6 +582,13 @@ def pull_partition(
             ),
             metadata=metadata,
         )
+    if len(days) > 1:
+        for day in days:
+            context.add_asset_metadata(
+                _day_metadata(reg, dataset, manifests, sessions, day),
+                asset_key=["landing", dataset],
+                partition_key=day.isoformat(),
+            )
     yield dg.MaterializeResult(asset_key=["landing", dataset], metadata=metadata)
     yield _reconcile({**manifests, **extra})
 
@@ -562,6 +601,8 @@ def _exchange_asset(dataset: str, description: str, deps: list[list[str]]):
         group_name=GROUP,
         kinds={"parquet"},
         description=description,
+        owners=ownership.PLATFORM_OWNERS,
+        tags={**ownership.INGESTION, **ownership.BOX_OFFICE},
         partitions_def=DAILY_PARTITIONS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=deps,

@@ -16,7 +16,9 @@ from decimal import Decimal
 import dagster as dg
 from pydantic import Field
 
+from ekino_pipeline import ownership
 from ekino_pipeline.calendar import parse_date
+from ekino_pipeline.display import kzt, short_error
 from ekino_pipeline.ingestion.assets import (
     RECONCILE_CHECK,
     RegistryResource,
@@ -65,9 +67,10 @@ def _metadata(manifests: dict[tuple[str, date], dict], weeks: list[date], n_conn
                 "film_week_start": week.isoformat(),
                 "status": m["status"],
                 "returns": m.get("landed") or 0,
-                "declared_gross_kzt": str(m.get("gross_kzt") or "0.00"),
+                "declared_gross_kzt": kzt(m.get("gross_kzt") or "0.00"),
                 "quarantined": m.get("quarantined") or 0,
-                "error": (m.get("error") or "")[:300],
+                # The cause only: the landing manifest of the cinema-week keeps the full text.
+                "error": short_error(m.get("error")),
             }
         )
         for (cinema_id, week), m in sorted(manifests.items())
@@ -79,7 +82,7 @@ def _metadata(manifests: dict[tuple[str, date], dict], weeks: list[date], n_conn
         dg.TableColumn("returns", "int", description="returns landed: one per film the cinema declared"),
         dg.TableColumn("declared_gross_kzt", "string", description="exact decimal, tenge"),
         dg.TableColumn("quarantined", "int"),
-        dg.TableColumn("error", "string"),
+        dg.TableColumn("error", "string", description="the cause; the full text is in the landing manifest"),
     ]
     total = lambda field: sum(m.get(field) or 0 for m in manifests.values())  # noqa: E731
     return {
@@ -92,7 +95,7 @@ def _metadata(manifests: dict[tuple[str, date], dict], weeks: list[date], n_conn
         "failed_cinema_weeks": sum(1 for m in manifests.values() if m["status"] != "success"),
         "cinema_weeks_declared": sum(1 for m in manifests.values() if m.get("landed")),
         "cinemas_connected": n_connected,
-        "declared_gross_kzt": str(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values())),
+        "declared_gross_kzt": kzt(sum(Decimal(m.get("gross_kzt") or 0) for m in manifests.values())),
         "dagster/row_count": total("landed"),
     }
 
@@ -101,6 +104,8 @@ def _metadata(manifests: dict[tuple[str, date], dict], weeks: list[date], n_conn
     key=KEY,
     group_name=GROUP,
     kinds={"parquet"},
+    owners=ownership.PLATFORM_OWNERS,
+    tags={**ownership.INGESTION, **ownership.SETTLEMENT},
     description=(
         "Every connected cinema's declared box office returns for the film week (one per film), as "
         "Parquet per cinema and week, with quarantine and manifest."
@@ -152,6 +157,19 @@ def declared_returns(
             ),
             metadata=metadata,
         )
+    if len(weeks) > 1:  # each film week's partition gets its own week's figures, not the window's
+        for week in weeks:
+            of_week = [m for (_, w), m in manifests.items() if w == week]
+            context.add_asset_metadata(
+                {
+                    "dagster/partition_row_count": sum(m.get("landed") or 0 for m in of_week),
+                    "declared_gross_kzt": kzt(sum(Decimal(m.get("gross_kzt") or 0) for m in of_week)),
+                    "failed_cinema_weeks": sum(1 for m in of_week if m["status"] != "success"),
+                    "cinema_weeks_declared": sum(1 for m in of_week if m.get("landed")),
+                },
+                asset_key=KEY,
+                partition_key=week.isoformat(),
+            )
     yield dg.MaterializeResult(asset_key=KEY, metadata=metadata)
     yield _reconcile(manifests)
 

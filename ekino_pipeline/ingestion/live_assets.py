@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from ekino_pipeline import ownership
 from ekino_pipeline.calendar import business_date_of
 from ekino_pipeline.exchange.client import ExchangeClient
 from ekino_pipeline.exchange.registry import resolve_base_url
@@ -51,6 +52,8 @@ def tick_instant(config: LiveConfig) -> datetime:
     key=["landing", "live_ticket_events"],
     group_name=LIVE_GROUP,
     kinds={"parquet"},
+    owners=ownership.PLATFORM_OWNERS,
+    tags={**ownership.INGESTION, **ownership.LIVE},
     description=(
         "Today's ticket events as live batches per cinema: each tick lands what every connected cinema "
         "served since its watermark (minus an overlap for late arrivals), duplicates dropped by event id."
@@ -129,6 +132,9 @@ def live_ticket_events(
             ["raw", table.removeprefix("raw.")],
             group_name=LIVE_GROUP,
             kinds={"duckdb"},
+            description=f"Today's live batches, loaded into the warehouse table {table}.",
+            owners=ownership.PLATFORM_OWNERS,
+            tags={**ownership.INGESTION, **ownership.LIVE},
             deps=[["landing", "live_ticket_events"]],
         )
         for table in LIVE_TABLES

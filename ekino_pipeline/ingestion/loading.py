@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
+from ekino_pipeline import ownership
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
 from ekino_pipeline.ingestion.assets import REGISTRY_TABLES, LandingResource
 from ekino_pipeline.ingestion.declared_returns import DATASET as DECLARED_RETURNS_DATASET
@@ -225,6 +226,9 @@ RAW_KEYS = [
             ["raw", name],
             group_name=GROUP,
             kinds={"duckdb"},
+            description=f"The landing zone's {name.replace('_', ' ')} loaded into raw.{name}.",
+            owners=ownership.PLATFORM_OWNERS,
+            tags=ownership.INGESTION,
             deps=[["landing", "ticket_events"], ["landing", "sessions"], ["landing", "quarantine_replay"]]
             + [["landing", f"registry_{t}"] for t in REGISTRY_TABLES],
         )
@@ -318,6 +322,9 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
             ["raw", table.removeprefix("raw.")],
             group_name=DECLARED_RETURNS_GROUP,
             kinds={"duckdb"},
+            description=f"The landing zone's declared returns, loaded into the warehouse table {table}.",
+            owners=ownership.PLATFORM_OWNERS,
+            tags={**ownership.INGESTION, **ownership.SETTLEMENT},
             deps=[["landing", DECLARED_RETURNS_DATASET]],
         )
         for table in DECLARED_RETURNS_SCHEMAS

@@ -15,6 +15,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from ekino_pipeline import ownership
 from ekino_pipeline.ingestion.assets import GROUP, RECONCILE_CHECK, RegistryResource
 from ekino_pipeline.ingestion.landing import LandingZone
 from ekino_pipeline.ingestion.replay import DATASETS, ReplayResult, replay_quarantine
@@ -106,6 +107,8 @@ def _films_missing_from_snapshot(zone: LandingZone, film_ids: frozenset[str]) ->
     key=REPLAY_KEY,
     group_name=GROUP,
     kinds={"parquet"},
+    owners=ownership.PLATFORM_OWNERS,
+    tags={**ownership.INGESTION, **ownership.QUALITY},
     description=(
         "Quarantined sessions and ticket events of the window validated again with today's registry and "
         "rules; those that now pass are landed (the manifest counts them as `replayed`). Asks the "

@@ -7,6 +7,8 @@ import dagster as dg
 import requests
 from pydantic import Field
 
+from ekino_pipeline.display import almaty_time
+
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +52,7 @@ def alert_text(flagged: list[CinemaAlert], recovered: list[str]) -> str:
     if flagged:
         lines.append(f"e-Kino: {len(flagged)} cinema(s) stopped reporting")
         for alert in flagged:
-            since = f" since {alert.since}" if alert.since else ""
+            since = f" since {almaty_time(alert.since)}" if alert.since else ""
             lines.append(
                 f"- {alert.cinema_id}: {DESCRIPTIONS.get(alert.state, alert.state)}{since} ({alert.detail})"
             )

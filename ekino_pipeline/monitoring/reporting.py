@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ekino_pipeline import reporting_states as rs
 from ekino_pipeline.calendar import business_day_bounds
+from ekino_pipeline.display import almaty_time
 from ekino_pipeline.exchange.registry import Registry
 from ekino_pipeline.ingestion.landing import MANIFEST, LandingZone
 
@@ -153,7 +154,7 @@ def _live_stopped(
         # Never answered today: the episode began with the day's first live attempt we know of.
         since = datetime.fromisoformat(m.get("last_polled_at") or m["last_attempt_at"])
         if now - since >= threshold:
-            detail = f"live polls failing since {since.isoformat()}: {m.get('error') or 'failed'}"
+            detail = f"live polls failing since {almaty_time(since)}: {m.get('error') or 'failed'}"
             stopped[m["cinema_id"]] = CinemaState(m["cinema_id"], LIVE_STOPPED, since, 0, detail)
     return stopped
 

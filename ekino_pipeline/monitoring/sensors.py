@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, parse_date
+from ekino_pipeline.display import almaty_time, short_error
 from ekino_pipeline.ingestion.assets import RegistryResource
 from ekino_pipeline.ingestion.resources import LandingResource
 from ekino_pipeline.monitoring.alerts import AlertNotifier, CinemaAlert, CinemaAlertsConfig, cinema_alerts_job
@@ -59,9 +60,10 @@ def _table(flagged: list[CinemaState]) -> dg.TableMetadataValue:
                 {
                     "cinema_id": s.cinema_id,
                     "state": s.state,
-                    "since": s.since.isoformat() if s.since else "",
+                    "since": almaty_time(s.since) if s.since else "",
                     "days": s.days,
-                    "detail": s.detail[:300],
+                    # One line: an error's cause (the landing manifest keeps the full text).
+                    "detail": short_error(s.detail, limit=120),
                 }
             )
             for s in flagged
@@ -72,7 +74,7 @@ def _table(flagged: list[CinemaState]) -> dg.TableMetadataValue:
                 dg.TableColumn(
                     "state", "string", description="; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items())
                 ),
-                dg.TableColumn("since", "string"),
+                dg.TableColumn("since", "string", description="Asia/Almaty time"),
                 dg.TableColumn("days", "int"),
                 dg.TableColumn("detail", "string"),
             ]

@@ -14,7 +14,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ekino_pipeline.display import almaty_time, kzt
 from ekino_pipeline.parent_death import step_process_dies_with_its_run
+from ekino_pipeline.transformation.assets import hold_back
 from ekino_pipeline.transformation.exports import ExportsResource, export_marts
 from ekino_pipeline.transformation.project import dbt_project
 from ekino_pipeline.transformation.translator import LayerGroupTranslator
@@ -40,7 +42,6 @@ def live_build_args(warehouse_path: str) -> list[str]:
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    project=dbt_project,
     select=LIVE_SELECTION,
     name="live_dbt_models",
     dagster_dbt_translator=LayerGroupTranslator(),
@@ -54,17 +55,20 @@ def live_dbt_models(
 ):
     step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
     target = live_target(warehouse.path)
-    yield from dbt.cli(live_build_args(warehouse.path), context=context, target_path=target).stream()
+    held: list = []
+    stream = dbt.cli(live_build_args(warehouse.path), context=context, target_path=target).stream()
+    yield from hold_back(context, stream, set(context.selected_asset_keys), held)
     exported = export_marts(Path(warehouse.path), Path(exports.directory), schema=LIVE_SCHEMA)
     keys = {key.path[-1]: key for key in context.selected_asset_keys}
     for table in exported:
         key = keys.get(table.name)
         if key is None:
             continue
-        metadata = {"export_path": dg.MetadataValue.path(str(table.path)), "exported_rows": table.rows}
+        metadata = {"dagster/row_count": table.rows, "export_path": dg.MetadataValue.path(str(table.path))}
         if table.name == "live_today":
             metadata["live_today"] = dg.MetadataValue.md(live_markdown(warehouse))
-        yield dg.AssetObservation(asset_key=key, metadata=metadata)
+        context.add_asset_metadata(metadata, asset_key=key)
+    yield from held
 
 
 def live_markdown(warehouse: WarehouseResource, limit: int = 10) -> str:
@@ -87,7 +91,7 @@ def live_markdown(warehouse: WarehouseResource, limit: int = 10) -> str:
         return "No live tick loaded yet."
     day, as_of, gross, admissions, sold, reporting, connected, total, lag = national
     lines = [
-        f"**{day}, live as of {as_of:%H:%M:%S} UTC** (provisional): {gross:,} KZT, "
+        f"**{day}, live as of {almaty_time(as_of)}** (provisional): {kzt(gross)} KZT, "
         f"{admissions:,} admissions, {sold:,} screenings sold; "
         f"{reporting} reporting / {connected} connected / {total} cinemas; "
         f"largest lag {lag} s.",
@@ -95,7 +99,7 @@ def live_markdown(warehouse: WarehouseResource, limit: int = 10) -> str:
         "| # | film | gross so far, KZT | admissions |",
         "|---|---|---:|---:|",
     ]
-    lines += [f"| {rank} | {title} | {g:,} | {a:,} |" for rank, title, g, a in films]
+    lines += [f"| {rank} | {title} | {kzt(g)} | {a:,} |" for rank, title, g, a in films]
     return "\n".join(lines)
 
 

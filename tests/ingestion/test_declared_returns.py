@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from ekino_pipeline.definitions import build_resources
+from ekino_pipeline.display import ERROR_CELL_CHARS
 from ekino_pipeline.exchange.simulator import faults as F
 from ekino_pipeline.ingestion.declared_returns import declared_returns
 from ekino_pipeline.ingestion.loading import raw_declared_returns
@@ -35,6 +36,37 @@ def run_week(monkeypatch, env: dict[str, str], week: date = WEEK) -> dg.ExecuteI
     )
 
 
+def test_each_film_week_of_a_run_over_several_carries_its_own_figures(monkeypatch, tmp_path):
+    sim, secrets = start_simulator(tmp_path)
+    try:
+        home = EkinoHome(tmp_path / "ekino", sim, secrets)
+        for name, value in home.env.items():
+            monkeypatch.setenv(name, value)
+        weeks = [WEEK, date(2024, 3, 14)]
+        result = dg.materialize(
+            [declared_returns],
+            resources=build_resources(Settings.from_env()),
+            run_config={"ops": {declared_returns.op.name: {"config": {"cinemas": CINEMAS[:2]}}}},
+            instance=dg.DagsterInstance.ephemeral(),
+            tags={
+                "dagster/asset_partition_range_start": weeks[0].isoformat(),
+                "dagster/asset_partition_range_end": weeks[-1].isoformat(),
+            },
+        )
+        by_week = {
+            m.partition: m.metadata for m in result.asset_materializations_for_node(declared_returns.op.name)
+        }
+        assert sorted(by_week) == [w.isoformat() for w in weeks]
+        for week in weeks:
+            landed = manifests(home.env, "declared_returns", week).values()
+            figures = by_week[week.isoformat()]
+            assert figures["dagster/partition_row_count"].value == sum(m["landed"] for m in landed) > 0
+            assert figures["declared_gross_kzt"].value == f"{sum(Decimal(m['gross_kzt']) for m in landed):,}"
+        assert by_week[WEEK.isoformat()]["declared_gross_kzt"] != by_week["2024-03-14"]["declared_gross_kzt"]
+    finally:
+        sim.stop()
+
+
 def test_a_film_week_lands_every_cinema_quarantines_broken_returns_and_a_cinema_that_is_down_fails_alone(
     monkeypatch, tmp_path
 ):
@@ -51,6 +83,14 @@ def test_a_film_week_lands_every_cinema_quarantines_broken_returns_and_a_cinema_
         landed = manifests(home.env, "declared_returns", WEEK)
         assert sorted(landed) == CINEMAS
         assert landed[DOWN]["status"] == "failed" and "HTTP 503" in landed[DOWN]["error"]
+        # The table's error cell is the cause on one short line; the manifest keeps the whole text.
+        [event] = result.asset_materializations_for_node(declared_returns.op.name)
+        cells = {r.data["cinema_id"]: r.data for r in event.metadata["cinemas"].value.records}
+        assert "HTTP 503 maintenance" in cells[DOWN]["error"] and " GET /v1/" not in cells[DOWN]["error"]
+        assert len(cells[DOWN]["error"]) <= ERROR_CELL_CHARS < len(landed[DOWN]["error"])
+        assert cells[UNDER]["error"] == "" and cells[UNDER]["declared_gross_kzt"] == (
+            f"{Decimal(landed[UNDER]['gross_kzt']):,}"
+        )
         for cinema_id in set(CINEMAS) - {DOWN, BROKEN}:
             truth = sim.network.declared_returns(cinema_id, WEEK)
             manifest = landed[cinema_id]

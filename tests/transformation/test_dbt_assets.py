@@ -122,13 +122,28 @@ def test_a_partition_builds_then_publishes_every_mart_and_a_warehouse_copy(built
     finally:
         copy.close()
 
-    observed = {
-        e.event_specific_data.asset_observation.asset_key.path[-1]
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
+    materialized = {
+        e.asset_key.path[-1]: e.metadata
+        for e in result.get_asset_materialization_events()
+        for e in [e.materialization]
     }
-    # The marts settled per film week are published by this build too, and observed by their own asset.
-    assert observed == marts - {key.path[-1] for key in ekino_film_week_models.keys}
+    # The marts settled per film week are published by this build too, and described by their own asset.
+    daily_marts = marts - {key.path[-1] for key in ekino_film_week_models.keys}
+    assert daily_marts <= set(materialized)
+    for name in daily_marts:
+        rows = query(tmp_path / "warehouse.duckdb", f"select count(*) as n from marts.{name}")[0]["n"]
+        assert materialized[name]["dagster/row_count"].value == rows, name
+        assert materialized[name]["export_path"].value == str(exports / f"{name}.parquet")
+    films = materialized["film_daily_box_office"]
+    assert films["dagster/partition_row_count"].value == len(
+        query(
+            tmp_path / "warehouse.duckdb",
+            "select 1 from marts.film_daily_box_office where business_date = '2024-03-10'",
+        )
+    )
+    assert films["top_films"].value.startswith("No screenings on record for 2024-03-10")
+    assert films["coverage"].value == "2024-03-10: no screenings on record"
+    assert "top_films" not in materialized["national_daily"]
 
 
 def test_a_failing_build_publishes_nothing(built_scenario, tmp_path):

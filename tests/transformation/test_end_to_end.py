@@ -18,7 +18,7 @@ from ekino_pipeline.ingestion.loading import raw_tables
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 from tests.conftest import EkinoHome, start_simulator
-from tests.ingestion.helpers import EXCHANGE_ASSETS, read_landed
+from tests.ingestion.helpers import EXCHANGE_ASSETS, manifests, read_landed
 from tests.transformation.box_office import box_office, by_film_day
 from tests.transformation.dbt_helpers import mart, query
 
@@ -128,14 +128,14 @@ def first_build(faulty_network):
     with pytest.MonkeyPatch.context() as monkeypatch:
         result = _run(monkeypatch, faulty_network, FIRST, LAST)
     warehouse = Settings.from_env(faulty_network.env).warehouse_path
-    # One materialization per partition of the range, each with the run's metadata.
-    landed = next(
-        m
+    # One materialization per partition of the range, each with the run's metadata and its day's own.
+    materialized = {
+        (m.asset_key.to_user_string(), m.partition): m.materialization.metadata
         for m in result.get_asset_materialization_events()
-        if m.asset_key == dg.AssetKey(["landing", "ticket_events"])
-    )
+    }
     return {
-        "landing_metadata": landed.materialization.metadata,
+        "materialized": materialized,
+        "landing_metadata": materialized[("landing/ticket_events", LAST.isoformat())],
         "anomalies": mart(warehouse, "anomalies", "anomaly_id"),
         "film_days": {
             (r["film_id"], r["business_date"]): r for r in mart(warehouse, "film_daily_box_office", "1, 2")
@@ -172,6 +172,39 @@ def test_coverage_is_the_same_number_in_the_landing_asset_and_the_marts(faulty_n
     # scheduled and nothing sold (silent); the other connected cinemas were not pulled.
     assert metadata["cinema_states"].value == {"not_pulled": 66, "silent": 2} and landed[0] == 0
     assert {"cinemas_missing", "cinemas_silent"} <= set(nation["provisional_reasons"])
+
+
+def test_each_partition_of_a_run_over_many_days_carries_its_own_days_figures(faulty_network, first_build):
+    # A single-run backfill gave every partition the whole window's figures.
+    warehouse = Settings.from_env(faulty_network.env).warehouse_path
+    materialized = first_build["materialized"]
+    nation = {r["business_date"]: r for r in mart(warehouse, "national_daily", "business_date")}
+    for day in daterange(FIRST, LAST):
+        national = materialized[("marts/national_daily", day.isoformat())]
+        row = nation[day]
+        assert national["gross_kzt"].value == f"{row['gross_kzt']:,}"
+        assert national["admissions"].value == row["admissions"]
+        assert national["cinemas_reporting"].value == row["cinemas_reporting"]
+        assert national["dagster/partition_row_count"].value == 1
+        films = materialized[("marts/film_daily_box_office", day.isoformat())]
+        assert films["dagster/partition_row_count"].value == sum(
+            d == day for _, d in first_build["film_days"]
+        )
+        assert films["top_films"].value.startswith(f"**{day}**")
+        assert films["coverage"].value.startswith(f"{day}: {row['cinemas_reporting']:,} reporting")
+        events = materialized[("landing/ticket_events", day.isoformat())]
+        pulled = manifests(faulty_network.env, "ticket_events", day).values()
+        assert events["gross_kzt"].value == f"{sum(Decimal(m['gross_kzt']) for m in pulled):,}"
+        assert events["dagster/partition_row_count"].value == sum(m["landed"] for m in pulled)
+        assert events["coverage"].value.startswith(f"{day}: {events['cinemas_reporting'].value} reporting")
+    assert (
+        len({materialized[("marts/national_daily", d.isoformat())]["gross_kzt"].value for d in (EVE, DAY)})
+        == 2
+    )
+    assert all(
+        materialized[("marts/national_daily", d.isoformat())]["dagster/row_count"].value == len(nation)
+        for d in (FIRST, LAST)
+    )
 
 
 def test_every_mart_has_its_parquet_export(faulty_network, first_build):
