@@ -7,6 +7,7 @@ be written while the next load runs.
 
 import dagster as dg
 
+from ekino_pipeline.ownership import BOX_OFFICE
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.report.page import MARTS, build_report
 from ekino_pipeline.transformation.assets import ekino_dbt_models
@@ -26,6 +27,8 @@ assert len(MART_KEYS) == len(MARTS), f"the daily dbt build lacks a mart the repo
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=REPORT_GROUP,
     kinds={"html", "plotly"},
+    owners=["team:box-office"],
+    tags=BOX_OFFICE,
     description=(
         "The box office report: one HTML page per business day (top 10 with coverage and provisional "
         "flags, the film week's chart, the leading films' trend, regions, cinemas that did not report, "
