@@ -112,6 +112,10 @@ class LiveDbt:
             "--no-write-json",
         ]
         done = self._runner.invoke([*args, *self._common])
+        # dbtRunner returns whatever ended the invocation, a run's termination included: that one must
+        # end the session, not count as a failed refresh.
+        if done.exception is not None and not isinstance(done.exception, Exception):
+            raise done.exception
         nodes = []
         for result in getattr(done.result, "results", None) or []:
             node = result.node

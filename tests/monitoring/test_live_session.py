@@ -16,7 +16,7 @@ from ekino_pipeline.exchange.simulator.network import SimulatedClock
 from ekino_pipeline.exchange.simulator.server import SimulatorServer
 from ekino_pipeline.monitoring.live import LIVE_JOB, live_job, run_ticks
 from ekino_pipeline.settings import Settings
-from ekino_pipeline.transformation.live import live_dbt_models
+from ekino_pipeline.transformation.live import LiveDbt, live_dbt_models
 
 EVENING = datetime(2025, 6, 14, 14, 0, tzinfo=UTC)  # a Saturday, 19:00 in Almaty
 TICKS = 3
@@ -179,3 +179,32 @@ def test_a_tick_that_overruns_its_slot_skips_the_next_slots():
 
     ticks, skipped = run_ticks(clock, day_end, slow, 60, 2, 5, Log(), clock.sleep, clock.monotonic)
     assert (ticks, skipped) == (2, 4)
+
+
+def test_a_terminated_run_ends_the_session_at_once_not_as_a_failed_tick():
+    # Dagster ends a cancelled run's step with a BaseException; counting it as a failed tick would
+    # keep the session ticking after it was told to stop.
+    day_end = datetime(2025, 6, 14, 19, 0, tzinfo=UTC)
+    clock = FakeTime(day_end - timedelta(hours=1))
+
+    def interrupted(now):
+        raise KeyboardInterrupt
+
+    log = Log()
+    with pytest.raises(KeyboardInterrupt):
+        run_ticks(clock, day_end, interrupted, 60, 0, 5, log, clock.sleep, clock.monotonic)
+    assert log.errors == []
+
+
+def test_a_termination_that_dbt_hands_back_is_raised_again():
+    # dbtRunner.invoke returns every BaseException as the result's exception, termination included.
+    from dbt.cli.main import dbtRunnerResult
+
+    class Runner:
+        def invoke(self, args):
+            return dbtRunnerResult(success=False, exception=KeyboardInterrupt())
+
+    dbt = LiveDbt.__new__(LiveDbt)
+    dbt._runner, dbt._common = Runner(), []
+    with pytest.raises(KeyboardInterrupt):
+        dbt.build()
