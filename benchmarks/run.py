@@ -273,7 +273,10 @@ def table(results: dict) -> str:
                 f"live {name:<9} {r['rate']:>4g}x {r['cinemas']} cinemas {r['minutes']:.1f} min "
                 f"{len(r['ticks'])} ticks: sale to mart p95 {r['sale_to_mart_p95_seconds']} s, "
                 f"median {r['sale_to_mart_median_seconds']} s over {r['sales_measured']:,} sales; "
-                f"CPU {r['live_cpu_share_of_core']:.3f} of a core; dbt refresh {r['dbt_refresh_seconds']} s"
+                f"CPU {r['live_cpu_share_of_core']:.3f} of a core; a refresh's dbt build "
+                f"{r['refresh_fixed_cost']['dbt_seconds_median']} s "
+                f"({r['refresh_fixed_cost']['dbt_cpu_seconds_median']} CPU s), a tick "
+                f"{r['refresh_fixed_cost']['tick_cpu_seconds_median']} CPU s; load {r['load_average']}"
             )
     lines.append(f"whole run: {results['seconds']:.0f} s")
     return "\n".join(lines)

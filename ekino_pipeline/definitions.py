@@ -35,6 +35,7 @@ def build_resources(settings: Settings, **exchange_options) -> dict:
         "landing": LandingResource(root=str(settings.landing_root)),
         "registry": ingestion_assets.RegistryResource(directory=str(settings.registry_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "live_warehouse": WarehouseResource(path=str(settings.live_path)),
         **transformation_assets.transformation_resources(settings),
         "notifier": alerts.AlertNotifier(webhook_url=_env("EKINO_ALERT_WEBHOOK_URL")),
         "monitoring": sensors.MonitoringResource(

@@ -68,6 +68,13 @@ class Settings:
     silent_lookback_days: int = 7
     # Plain http to a non-loopback exchange sends bearer tokens in clear text: only on purpose.
     allow_plain_http: bool = False
+    # The live mode's own DuckDB file (live_session.py): never the warehouse, so the live session that
+    # runs all day holds no slot of the warehouse pool and the daily run never waits for it.
+    live_warehouse_path: Path | None = None
+
+    @property
+    def live_path(self) -> Path:
+        return self.live_warehouse_path or self.home / "live_warehouse.duckdb"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +105,7 @@ class Settings:
                 "a number of days",
             ),
             allow_plain_http=env_value(env, "EKINO_ALLOW_PLAIN_HTTP", _flag, False, "a yes or no"),
+            live_warehouse_path=Path(
+                env.get("EKINO_LIVE_WAREHOUSE_PATH") or home / "live_warehouse.duckdb"
+            ).resolve(),
         )

@@ -202,11 +202,12 @@ def test_the_daily_run_after_the_day_closes_equals_the_exchange_with_no_duplicat
             "from raw.ticket_events where business_date = ?",
             [DAY],
         ).fetchone()
-        live_batches = {
-            b for (b,) in con.execute("select distinct attempt_id from raw.live_ticket_events").fetchall()
-        }
         daily_attempts = {
             b for (b,) in con.execute("select distinct attempt_id from raw.ticket_events").fetchall()
+        }
+    with duckdb.connect(str(settings.live_path), read_only=True) as con:
+        live_batches = {
+            b for (b,) in con.execute("select distinct attempt_id from raw.live_ticket_events").fetchall()
         }
     assert n == unique == sum(t["valid_unique"] for t in truths)
     assert gross == sum(Decimal(t["gross_kzt"]) for t in truths)
@@ -234,7 +235,7 @@ def test_every_live_table_column_is_described_and_every_description_is_a_column(
         for n in manifest["nodes"].values()
         if n["resource_type"] == "model" and "live" in n["tags"]
     }
-    with duckdb.connect(str(live_home["settings"].warehouse_path), read_only=True) as con:
+    with duckdb.connect(str(live_home["settings"].live_path), read_only=True) as con:
         built = {}
         for table, column in con.execute(
             "select table_name, column_name from duckdb_columns() where schema_name = 'live'"

@@ -1,5 +1,6 @@
 """The live mode's ingestion assets: one tick of every connected cinema into the live zone, then the
-new batches into the warehouse's live tables. Not partitioned: a live run is about today, now."""
+new batches into the live warehouse's tables (its own DuckDB file). Not partitioned: live is about
+today, now. The live session (monitoring/live.py) runs the same pull and load every minute."""
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,12 @@ from ekino_pipeline.ingestion.live import DEFAULT_OVERLAP, LiveTask, live_manife
 from ekino_pipeline.ingestion.live_loading import LIVE_TABLES, load_live
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
 from ekino_pipeline.parent_death import step_process_dies_with_its_run
-from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource
+from ekino_pipeline.warehouse import WarehouseResource
 
 LIVE_GROUP = "live"
+# The live warehouse (Settings.live_path) has one writer at a time: the live session, or a tick run by
+# hand while no session runs. Never the `warehouse` pool: the daily run never waits for live mode.
+LIVE_POOL = "live"
 # A live tick must end well within its minute: a cinema that does not answer in time is recorded as
 # failing and asked again on the next tick.
 LIVE_DEADLINE_SECONDS = 40.0
@@ -48,25 +52,19 @@ def tick_instant(config: LiveConfig) -> datetime:
     return instant
 
 
-@dg.asset(
-    key=["landing", "live_ticket_events"],
-    group_name=LIVE_GROUP,
-    kinds={"parquet"},
-    owners=ownership.PLATFORM_OWNERS,
-    tags={**ownership.INGESTION, **ownership.LIVE},
-    description=(
-        "Today's ticket events as live batches per cinema: each tick lands what every connected cinema "
-        "served since its watermark (minus an overlap for late arrivals), duplicates dropped by event id."
-    ),
-)
-def live_ticket_events(
-    context: dg.AssetExecutionContext,
-    config: LiveConfig,
+def pull_tick(
     exchange: ExchangeResource,
     landing: LandingResource,
     registry: RegistryResource,
-) -> dg.MaterializeResult:
-    now = tick_instant(config)
+    now: datetime,
+    *,
+    overlap: timedelta,
+    run_id: str,
+    max_concurrency: int,
+    log=None,
+) -> list[dict]:
+    """One tick of every connected cinema of the registry into the live zone: the committed manifests.
+    A cinema's failure is in its manifest; a broken reconciliation fails the tick."""
     day = business_date_of(now)
     reg = registry.load()
     try:
@@ -97,15 +95,15 @@ def live_ticket_events(
         day,
         landing.zone(),
         now=now,
-        overlap=timedelta(seconds=config.overlap_seconds),
-        run_id=context.run.run_id,
+        overlap=overlap,
+        run_id=run_id,
         secrets=tokens.values(),
-        max_concurrency=config.max_concurrency,
+        max_concurrency=max_concurrency,
     )
-    statuses = Counter(m["status"] for m in manifests)
-    for m in manifests:
-        if m["status"] != "success":
-            context.log.warning(f"live {m['cinema_id']} {day}: {m['error']}")
+    if log is not None:
+        for m in manifests:
+            if m["status"] != "success":
+                log.warning(f"live {m['cinema_id']} {day}: {m['error']}")
     mismatched = [
         m["cinema_id"]
         for m in manifests
@@ -113,17 +111,68 @@ def live_ticket_events(
     ]
     if mismatched:
         raise dg.Failure(f"served != landed + quarantined + duplicates for {', '.join(mismatched)}")
-    return dg.MaterializeResult(
-        metadata={
-            "business_date": day.isoformat(),
-            "as_of": now.isoformat(),
-            "cinemas_polled": len(manifests),
-            "cinemas_reporting": statuses["success"],
-            "cinemas_failing": statuses["failed"],
-            "landed_today": sum(m["landed"] for m in manifests),
-            "batches_today": sum(len(m["batches"]) for m in manifests),
-        }
+    return manifests
+
+
+def pull_metadata(manifests: list[dict], now: datetime) -> dict:
+    statuses = Counter(m["status"] for m in manifests)
+    return {
+        "business_date": business_date_of(now).isoformat(),
+        "as_of": now.isoformat(),
+        "cinemas_polled": len(manifests),
+        "cinemas_reporting": statuses["success"],
+        "cinemas_failing": statuses["failed"],
+        "landed_today": sum(m["landed"] for m in manifests),
+        "batches_today": sum(len(m["batches"]) for m in manifests),
+    }
+
+
+def load_tick(
+    landing: LandingResource, registry: RegistryResource, live_warehouse: WarehouseResource, now: datetime
+) -> tuple[datetime, dict[str, int]]:
+    """The live batches of today the live warehouse does not hold yet, appended; (as_of, rows added)."""
+    zone = landing.zone()
+    day = business_date_of(now)
+    manifests = live_manifests(zone, day)
+    polled = [datetime.fromisoformat(m["last_attempt_at"]) for m in manifests if m.get("last_attempt_at")]
+    # The figures stand on the latest tick that reached the cinemas, not on when they were loaded.
+    as_of = max(polled, default=now)
+    with live_warehouse.connect() as con:
+        counts = load_live(con, zone, registry.load(), day, as_of)
+    return as_of, counts
+
+
+@dg.asset(
+    key=["landing", "live_ticket_events"],
+    group_name=LIVE_GROUP,
+    kinds={"parquet"},
+    owners=ownership.PLATFORM_OWNERS,
+    tags={**ownership.INGESTION, **ownership.LIVE},
+    description=(
+        "Today's ticket events as live batches per cinema: each tick lands what every connected cinema "
+        "served since its watermark (minus an overlap for late arrivals), duplicates dropped by event id. "
+        "The live session (live_job) materializes it every minute; materializing it alone runs one tick."
+    ),
+)
+def live_ticket_events(
+    context: dg.AssetExecutionContext,
+    config: LiveConfig,
+    exchange: ExchangeResource,
+    landing: LandingResource,
+    registry: RegistryResource,
+) -> dg.MaterializeResult:
+    now = tick_instant(config)
+    manifests = pull_tick(
+        exchange,
+        landing,
+        registry,
+        now,
+        overlap=timedelta(seconds=config.overlap_seconds),
+        run_id=context.run.run_id,
+        max_concurrency=config.max_concurrency,
+        log=context.log,
     )
+    return dg.MaterializeResult(metadata=pull_metadata(manifests, now))
 
 
 @dg.multi_asset(
@@ -132,32 +181,27 @@ def live_ticket_events(
             ["raw", table.removeprefix("raw.")],
             group_name=LIVE_GROUP,
             kinds={"duckdb"},
-            description=f"Today's live batches, loaded into the warehouse table {table}.",
+            description=f"Today's live batches, loaded into the live warehouse table {table}.",
             owners=ownership.PLATFORM_OWNERS,
             tags={**ownership.INGESTION, **ownership.LIVE},
             deps=[["landing", "live_ticket_events"]],
         )
         for table in LIVE_TABLES
     ],
-    pool=WAREHOUSE_POOL,
+    pool=LIVE_POOL,
 )
 def live_raw_tables(
     context: dg.AssetExecutionContext,
     config: LiveConfig,
     landing: LandingResource,
     registry: RegistryResource,
-    warehouse: WarehouseResource,
+    live_warehouse: WarehouseResource,
 ):
-    """Appends the live batches of today the warehouse does not hold yet (raw.live_*)."""
-    step_process_dies_with_its_run()  # an orphan would hold the warehouse's write lock
-    zone = landing.zone()
-    day = business_date_of(tick_instant(config))
-    manifests = live_manifests(zone, day)
-    polled = [datetime.fromisoformat(m["last_attempt_at"]) for m in manifests if m.get("last_attempt_at")]
-    # The figures stand on the latest tick that reached the cinemas, not on when they were loaded.
-    as_of = max(polled, default=tick_instant(config))
-    with warehouse.connect() as con:
-        counts = load_live(con, zone, registry.load(), day, as_of)
+    """Appends the live batches of today the live warehouse does not hold yet (raw.live_*)."""
+    step_process_dies_with_its_run()  # an orphan would hold the live warehouse's write lock
+    now = tick_instant(config)
+    as_of, counts = load_tick(landing, registry, live_warehouse, now)
+    day = business_date_of(now)
     context.log.info(f"live load {day} as of {as_of.isoformat()}: {counts}")
     for table in LIVE_TABLES:
         name = table.removeprefix("raw.")

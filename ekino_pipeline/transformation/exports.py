@@ -40,12 +40,14 @@ def _source(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def mart_names(con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA) -> list[str]:
+def mart_names(
+    con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA, catalog: str = "source"
+) -> list[str]:
     cursor = con.cursor()
     cursor.execute(
-        "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? "
+        "select table_name from duckdb_tables() where database_name = ? and schema_name = ? "
         "order by table_name",
-        [schema],
+        [catalog, schema],
     )
     return [name for (name,) in cursor.fetchall()]
 
@@ -53,27 +55,35 @@ def mart_names(con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA) -> li
 def export_marts(warehouse_path: Path, exports_dir: Path, schema: str = MARTS_SCHEMA) -> list[ExportedTable]:
     """Every table of the schema (the marts) as `<exports_dir>/<table>.parquet`; exact decimals stay
     decimals."""
-    exports_dir.mkdir(parents=True, exist_ok=True)
-    exported = []
     con = _source(warehouse_path)
     try:
-        for name in mart_names(con, schema):
-            target = exports_dir / f"{name}.parquet"
-            tmp = _temporary(target)
-            try:
-                cursor = con.cursor()
-                cursor.execute(
-                    f'copy (select * from source.{schema}."{name}") to {sql_string(tmp)} '
-                    "(format parquet, compression zstd)"
-                )
-                (rows,) = cursor.fetchone()
-                _fsync(tmp)
-                tmp.replace(target)
-            finally:
-                tmp.unlink(missing_ok=True)
-            exported.append(ExportedTable(name, target, int(rows)))
+        return export_tables(con, "source", schema, exports_dir)
     finally:
         con.close()
+
+
+def export_tables(
+    con: duckdb.DuckDBPyConnection, catalog: str, schema: str, exports_dir: Path
+) -> list[ExportedTable]:
+    """The tables of `catalog.schema` through a connection the caller holds (the live session's own
+    process has its live warehouse open already: DuckDB refuses a second attach of the file there)."""
+    exports_dir.mkdir(parents=True, exist_ok=True)
+    exported = []
+    for name in mart_names(con, schema, catalog):
+        target = exports_dir / f"{name}.parquet"
+        tmp = _temporary(target)
+        try:
+            cursor = con.cursor()
+            cursor.execute(
+                f'copy (select * from "{catalog}".{schema}."{name}") to {sql_string(tmp)} '
+                "(format parquet, compression zstd)"
+            )
+            (rows,) = cursor.fetchone()
+            _fsync(tmp)
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        exported.append(ExportedTable(name, target, int(rows)))
     return exported
 
 

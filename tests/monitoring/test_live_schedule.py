@@ -1,4 +1,5 @@
-"""The live schedule: every minute in Asia/Almaty, its own job, never overlapping itself."""
+"""The live schedule: every minute in Asia/Almaty it starts today's live session unless one is in
+progress; the session is a job of its own, apart from the daily job and its warehouse pool."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.definitions import defs
-from ekino_pipeline.ingestion.live_assets import LIVE_GROUP
+from ekino_pipeline.ingestion.live_assets import LIVE_GROUP, LIVE_POOL
 from ekino_pipeline.monitoring.live import LIVE_JOB, live_schedule
+from ekino_pipeline.warehouse import WAREHOUSE_POOL
 
 TICK = datetime(2025, 6, 14, 19, 7, tzinfo=BUSINESS_TZ)
 
@@ -40,9 +42,12 @@ def test_a_tick_is_skipped_while_the_previous_live_run_is_still_running():
     assert run.run_id in result.skip_message
 
 
-def test_the_live_job_and_the_daily_job_share_no_asset():
-    live_keys = set(defs.resolve_job_def(LIVE_JOB).asset_layer.executable_asset_keys)
+def test_the_daily_job_builds_no_live_asset_and_no_live_step_holds_the_warehouse_pool():
+    live_assets_defs = [a for a in defs.assets if any(g == LIVE_GROUP for g in a.group_names_by_key.values())]
+    live_keys = {key for a in live_assets_defs for key in a.keys}
     daily_keys = set(defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys)
     assert live_keys and daily_keys and live_keys.isdisjoint(daily_keys)
-    groups = defs.resolve_assets_def(next(iter(live_keys))).group_names_by_key
-    assert set(groups.values()) == {LIVE_GROUP}
+    assert {a.op.pool for a in live_assets_defs if a.op.pool} == {LIVE_POOL} != {WAREHOUSE_POOL}
+    session = defs.resolve_job_def(LIVE_JOB)
+    assert [node.name for node in session.nodes] == ["live_session"]
+    assert session.graph.node_defs[0].pool == LIVE_POOL
