@@ -52,6 +52,12 @@ def _flag(text: str) -> bool:
     return text.strip().lower() in _TRUE
 
 
+def _automations(text: str) -> bool:
+    if text.strip().lower() not in ("running", "stopped"):
+        raise ValueError("expected running or stopped")
+    return text.strip().lower() == "running"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -68,6 +74,8 @@ class Settings:
     silent_lookback_days: int = 7
     # Plain http to a non-loopback exchange sends bearer tokens in clear text: only on purpose.
     allow_plain_http: bool = False
+    # Schedules and sensors start running (production) or stopped (anywhere else): automations.py.
+    automations_running: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +106,7 @@ class Settings:
                 "a number of days",
             ),
             allow_plain_http=env_value(env, "EKINO_ALLOW_PLAIN_HTTP", _flag, False, "a yes or no"),
+            automations_running=env_value(
+                env, "EKINO_AUTOMATIONS", _automations, False, "'running' or 'stopped'"
+            ),
         )
