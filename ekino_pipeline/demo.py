@@ -485,8 +485,12 @@ def _run_jobs(dagster, sim, settings, registry_dir: Path, first: date, last: dat
     print_revisions(settings.exports_dir / settings.warehouse_path.name, replayed_at)
     # The Thursday schedule's run for the last film week that closed inside the window.
     week = film_week_start(last + timedelta(days=1)) - timedelta(days=7)
-    dagster.backfill("film_week_job", [week.isoformat()], title="demo: film week", run_config=IN_PROCESS)
-    print_settlement(settings.exports_dir, week)
+    # Film-week partitions begin with the first whole week after the first daily partition.
+    if week >= settings.start_date:
+        dagster.backfill("film_week_job", [week.isoformat()], title="demo: film week", run_config=IN_PROCESS)
+        print_settlement(settings.exports_dir, week)
+    else:
+        _say(f"\nNo film week closed inside the window {first}..{last}: nothing to settle")
     for run_id in tick["runIds"]:
         dagster.wait_for_run(run_id)
     _say(f"\nExports for analysts: {settings.exports_dir}")
