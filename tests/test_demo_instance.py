@@ -22,11 +22,14 @@ from ekino_pipeline.ui import ui_plan
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 2
 SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+# The module's first test builds the fixture: a demo through dagster dev, minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 WHAT_RAN = """
 query($partitions: [String!], $selector: PipelineSelector!, $sensor: SensorSelector!) {
   runsOrError(filter: {pipelineName: "daily_job"}) { ... on Runs { results {
-    runId jobName status pipelineSnapshotId tags { key value } } } }
+    runId jobName status pipelineSnapshotId tags { key value }
+    repositoryOrigin { repositoryLocationName repositoryName } } } }
   partitionBackfillsOrError { ... on PartitionBackfills { results {
     id status partitionSetName partitionNames runs { runId jobName status } } } }
   assetOrError(assetKey: {path: ["landing", "ticket_events"]}) { ... on Asset {
@@ -124,8 +127,10 @@ def test_the_demos_daily_job_is_one_successful_run_of_a_backfill_of_its_window(d
 
 
 def test_the_ui_serves_the_demos_run_from_the_same_code_version(demo):
-    # In-process runs were "launched from a different version": the UI's job now has the run's snapshot.
+    # In-process runs were "launched from a different version": the UI warns unless both the run's
+    # origin (code location, repository) and its job snapshot are those the UI loads now.
     [run] = demo["data"]["runsOrError"]["results"]
+    assert run["repositoryOrigin"] == {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
     assert run["pipelineSnapshotId"] == demo["data"]["pipelineOrError"]["pipelineSnapshotId"]
 
 
