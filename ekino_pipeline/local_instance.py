@@ -91,6 +91,10 @@ def read_environment(home: Path) -> dict | None:
     return {"environment": dict(saved["environment"]), "simulator": dict(saved["simulator"])}
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class LocalDagster:
     """`dagster dev` on workspace.yaml with the given environment, its output in `log_path`; stopped
     (the whole process group it leads) on exit."""
@@ -124,6 +128,8 @@ class LocalDagster:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped whole, runs and all
+            # A shell's background job ignores SIGINT, and so would dagster dev (its SIGTERM too).
+            preexec_fn=_interruptible,
         )
         try:
             self._wait_for_location()
