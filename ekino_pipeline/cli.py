@@ -107,7 +107,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from ekino_pipeline.ui import run_ui
 
-    return run_ui(Path(args.home), port=args.port, sim_port=args.simulator_port)
+    return run_ui(Path(args.home) if args.home else None, port=args.port, sim_port=args.simulator_port)
 
 
 def _replay_quarantine(args: argparse.Namespace) -> int:
@@ -235,9 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=_replay_quarantine)
 
     ui = sub.add_parser("ui", help="start the simulator and the Dagster UI together")
-    ui.add_argument("--home", default=".ekino", help="EKINO_HOME (default ./.ekino)")
+    ui.add_argument(
+        "--home",
+        help="EKINO_HOME (default: the demo's home ./.ekino/demo once the demo has run, else ./.ekino); "
+        "a home with environment.json is opened with the environment saved there",
+    )
     ui.add_argument("--port", type=_port, default=3000)
-    ui.add_argument("--simulator-port", type=_port, default=8765)
+    ui.add_argument(
+        "--simulator-port", type=_port, help="default: the port the demo's simulator used, else 8765"
+    )
     ui.set_defaults(func=_ui)
     return parser
 

@@ -75,7 +75,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             live.live_schedule,
         ],
         sensors=[
-            sensors.build_silent_cinema_sensor(),
+            sensors.build_silent_cinema_sensor(settings=settings),
             sensors.run_failure_alerts,
             dead_runs.build_dead_run_sensor(),
         ],

@@ -1,27 +1,29 @@
 """`make demo`: the main job on embedded defaults against a simulated national network.
 
 Starts the simulator (the pilot network with a few misbehaving cinemas, one of which goes silent and
-one whose API stops answering near the end of the window), runs `daily_job` through Dagster for the
-last N business days as one backfill run, prints the headline from the analysts' Parquet exports and
-what the silent-cinema sensor flags, then stops the simulator; then settles the last film week that
-closed inside the window (`film_week_job`) and prints its settlement by distributor.
+one whose API stops answering near the end of the window) and the local Dagster instance (`dagster dev`
+in the background, local_instance.py), runs `daily_job` for the last N business days as a backfill
+launched through the webserver (one run, the assets' backfill policy being single-run), prints the
+headline from the analysts' Parquet exports and what the silent-cinema sensor's first tick flags, then
+stops the simulator; then replays the quarantine once the registry has caught up, and settles the last
+film week that closed inside the window (`film_week_job`). Every run is the instance's, so `make ui`
+shows them (the environment is kept in `environment.json` of the demo's home).
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import yaml
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, film_week_start
+from ekino_pipeline.exchange.registry import REGISTRY_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FAULTS = Path(__file__).parent / "exchange" / "simulator" / "demo_faults.yaml"
@@ -355,9 +357,31 @@ def print_settlement(exports: Path, week: date) -> None:
         con.close()
 
 
-def run_demo(days: int = 14, home: Path | None = None) -> int:
-    from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
+# The demo's runs execute their steps in the run's process, as `execute_in_process` did: a process per
+# step loads the definitions once more per step, minutes on a busy 2-core machine. Re-executions from the
+# UI keep this config; a run launched anew from the UI uses the default (a process per step).
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+DEMO_SIMULATOR_PORT = 8765  # that of `make ui` alone, so that the demo's exchange URL is the usual one
+SIMULATOR_SEED = 1
+
+
+def _start_simulator(port: int, secrets: Path, faults: Path):
+    """The simulator on `port`, or on a free port when that one is taken."""
+    from ekino_pipeline.errors import ConfigError
     from ekino_pipeline.exchange.simulator.server import SimulatorServer
+
+    try:
+        return SimulatorServer(seed=SIMULATOR_SEED, secrets_file=secrets, faults=faults, port=port).start()
+    except ConfigError:
+        if not port:
+            raise
+        return SimulatorServer(seed=SIMULATOR_SEED, secrets_file=secrets, faults=faults).start()
+
+
+def run_demo(days: int = 14, home: Path | None = None, simulator_port: int = DEMO_SIMULATOR_PORT) -> int:
+    from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
+    from ekino_pipeline.local_instance import LocalDagster, LocalInstanceError, write_environment
+    from ekino_pipeline.settings import Settings
 
     home = (home or ROOT / ".ekino" / "demo").resolve()
     if home.exists():
@@ -372,70 +396,79 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
     last = business_date_of(datetime.now(UTC)) - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     import_recent_reports(registry_dir, first, home / "distributor_reports.csv")
-    window = {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": last.isoformat(),
-    }
-    logging = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    # The faults are kept in the home, so that `make ui` serves the same network.
+    faults = home / "faults.yaml"
+    faults.write_text(yaml.safe_dump(demo_faults(last), sort_keys=False), encoding="utf-8")
+    window = [d.isoformat() for d in (first + timedelta(days=n) for n in range(days))]
     started = time.monotonic()
     _say(f"e-Kino demo: daily_job for {days} business days {first}..{last} (Asia/Almaty), home {home}")
-    with SimulatorServer(seed=1, secrets_file=secrets, faults=demo_faults(last)) as sim:
+    sim = _start_simulator(simulator_port, secrets, faults)
+    environment = {
+        "DAGSTER_HOME": str(dagster_home),
+        "EKINO_HOME": str(home),
+        "EKINO_EXCHANGE_BASE_URL": sim.url,
+        "EKINO_SECRETS_FILE": str(secrets),
+        "EKINO_START_DATE": (first - timedelta(days=1)).isoformat(),
+        "EKINO_REGISTRY_DIR": str(registry_dir),
+    }
+    write_environment(
+        home,
+        environment,
+        {"seed": SIMULATOR_SEED, "port": sim.port, "faults_file": str(faults), "secrets_file": str(secrets)},
+    )
+    settings = Settings.from_env(environment)
+    try:
         _say(
             f"simulator: {len(sim.registry.cinemas)} cinemas, "
             f"{len(sim.registry.connected_cinemas)} connected, at {sim.url}"
         )
-        os.environ.update(
-            {
-                "DAGSTER_HOME": str(dagster_home),
-                "EKINO_HOME": str(home),
-                "EKINO_EXCHANGE_BASE_URL": sim.url,
-                "EKINO_SECRETS_FILE": str(secrets),
-                "EKINO_START_DATE": (first - timedelta(days=1)).isoformat(),
-                "EKINO_REGISTRY_DIR": str(registry_dir),
-            }
-        )
-        from ekino_pipeline.definitions import build_definitions, build_resources
-        from ekino_pipeline.ingestion.assets import national_registries
-        from ekino_pipeline.monitoring.sensors import build_silent_cinema_sensor
-        from ekino_pipeline.settings import Settings
-
-        defs = build_definitions()
-        instance = dg.DagsterInstance.get()
-        # The week's declared returns first, so that daily_job's dbt build compares them.
-        week = declared_week(first, datetime.now(UTC))
-        if week is not None:
-            returns = defs.resolve_job_def("declared_returns_job").execute_in_process(
-                instance=instance, partition_key=week.isoformat(), raise_on_error=False
-            )
-            if not returns.success:
-                _say("declared_returns_job failed; see the log above")
+        _say(f"Dagster (webserver, daemon, code server): starting, its log in {home / 'dagster.log'}")
+        with LocalDagster(environment, home / "dagster.log") as dagster:
+            _say(f"Dagster UI at {dagster.url} while the demo runs")
+            try:
+                return _run_jobs(dagster, sim, settings, registry_dir, first, last, window, started)
+            except LocalInstanceError as exc:
+                _say(f"\nThe demo stopped: {exc}")
                 return 1
-        result = defs.resolve_job_def("daily_job").execute_in_process(
-            instance=instance, tags=window, run_config=logging, raise_on_error=False
+    finally:
+        sim.stop()
+
+
+def _run_jobs(dagster, sim, settings, registry_dir: Path, first: date, last: date, window, started) -> int:
+    """The demo's runs, each a backfill of the instance: declared returns, daily_job, the sensor's
+    tick, the registry snapshot and quarantine_replay_job, film_week_job."""
+    # The week's declared returns first, so that daily_job's dbt build compares them.
+    week = declared_week(first, datetime.now(UTC))
+    if week is not None:
+        dagster.backfill(
+            "declared_returns_job", [week.isoformat()], title="demo: declared returns", run_config=IN_PROCESS
         )
-        if not result.success:
-            _say("daily_job failed; see the log above")
-            return 1
-        settings = Settings.from_env()
-        sensor = build_silent_cinema_sensor()
-        evaluation = sensor(
-            dg.build_sensor_context(instance=instance, resources=build_resources(settings), cursor=None)
-        )
-    _say(f"\ndaily_job succeeded in {time.monotonic() - started:.0f} s (run {result.run_id[:8]})")
+    [run] = dagster.backfill(
+        "daily_job", window, title=f"demo: daily_job {first}..{last}", run_config=IN_PROCESS
+    )
+    _say(
+        f"\ndaily_job succeeded in {time.monotonic() - started:.0f} s "
+        f"(backfill of {len(window)} partitions, one run {run['runId'][:8]})"
+    )
+    # The silent-cinema sensor, started as an operator would: the daemon's first tick judges now.
+    dagster.start_sensor("silent_cinema_sensor")
+    tick = dagster.sensor_tick("silent_cinema_sensor")
+    # The alert runs it requested go on meanwhile; the demo waits for them before it stops Dagster.
+    flagged = [a for run_id in tick["runIds"] for a in alert_config(dagster.run_config(run_id))]
+    sim.stop()
     print_headline(settings.exports_dir, first, last)
     if week is not None:
         print_discrepancies(settings.exports_dir, week)
     _say("\nCinemas the silent-cinema sensor flags")
-    flagged = []
-    for request in evaluation.run_requests or []:
-        flagged += request.run_config["ops"]["notify_cinema_alerts"]["config"]["flagged"]
     if flagged:
         _print_table(
             ["cinema", "state", "since", "detail"],
             [(a["cinema_id"], a["state"], a["since"], a["detail"][:80]) for a in flagged],
         )
+    elif tick["error"]:
+        _say(f"  the sensor failed: {tick['error']['message'][:300]}")
     else:
-        _say("  none")
+        _say(f"  none ({tick['skipReason']})")
 
     # The registry catches up with the film MAN-0001 screens: its quarantined sessions are replayed and
     # the window republished without asking the exchange again (the simulator is gone).
@@ -443,31 +476,35 @@ def run_demo(days: int = 14, home: Path | None = None) -> int:
         f"\nThe national film registry registers {UNKNOWN_FILM}; quarantine_replay_job republishes the window"
     )
     register_unknown_film(registry_dir)
-    resources = build_resources(settings)
-    snapshot = dg.materialize(
-        [national_registries], instance=instance, resources=resources, partition_key=last.isoformat()
+    snapshot = [["landing", f"registry_{name}"] for name in REGISTRY_FILES]
+    dagster.backfill(
+        None, [last.isoformat()], assets=snapshot, title="demo: registry snapshot", run_config=IN_PROCESS
     )
     replayed_at = datetime.now(UTC)
-    replay = defs.resolve_job_def("quarantine_replay_job").execute_in_process(
-        instance=instance, tags=window, raise_on_error=False
-    )
-    if not (snapshot.success and replay.success):
-        _say("quarantine_replay_job failed; see the log above")
-        return 1
+    dagster.backfill("quarantine_replay_job", window, title="demo: quarantine replay", run_config=IN_PROCESS)
     print_revisions(settings.exports_dir / settings.warehouse_path.name, replayed_at)
     # The Thursday schedule's run for the last film week that closed inside the window.
     week = film_week_start(last + timedelta(days=1)) - timedelta(days=7)
-    settled = defs.resolve_job_def("film_week_job").execute_in_process(
-        instance=instance, partition_key=week.isoformat(), raise_on_error=False
-    )
-    if not settled.success:
-        _say("film_week_job failed; see the log above")
-        return 1
-    print_settlement(settings.exports_dir, week)
+    # Film-week partitions begin with the first whole week after the first daily partition.
+    if week >= settings.start_date:
+        dagster.backfill("film_week_job", [week.isoformat()], title="demo: film week", run_config=IN_PROCESS)
+        print_settlement(settings.exports_dir, week)
+    else:
+        _say(f"\nNo film week closed inside the window {first}..{last}: nothing to settle")
+    for run_id in tick["runIds"]:
+        dagster.wait_for_run(run_id)
     _say(f"\nExports for analysts: {settings.exports_dir}")
     _say(f"Box office report: {settings.exports_dir / 'report' / 'index.html'} (one page per day beside it)")
-    _say(f"Browse the run: DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
+    _say(
+        "Browse the demo as it ran (Runs, Backfills, the assets' partitions, the sensor's tick): make ui "
+        f"(.venv/bin/ekino ui --home {settings.home})"
+    )
     return 0
+
+
+def alert_config(run_config: dict) -> list[dict]:
+    """The cinemas a cinema_alerts_job run announces, from its run config."""
+    return run_config.get("ops", {}).get("notify_cinema_alerts", {}).get("config", {}).get("flagged", [])
 
 
 if __name__ == "__main__":

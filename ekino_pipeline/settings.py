@@ -52,6 +52,12 @@ def _flag(text: str) -> bool:
     return text.strip().lower() in _TRUE
 
 
+def _automations(text: str) -> bool:
+    if text.strip().lower() not in ("running", "stopped"):
+        raise ValueError("expected running or stopped")
+    return text.strip().lower() == "running"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -75,6 +81,9 @@ class Settings:
     @property
     def live_path(self) -> Path:
         return self.live_warehouse_path or self.home / "live_warehouse.duckdb"
+
+    # Schedules and sensors start running (production) or stopped (anywhere else): automations.py.
+    automations_running: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,4 +117,7 @@ class Settings:
             live_warehouse_path=Path(
                 env.get("EKINO_LIVE_WAREHOUSE_PATH") or home / "live_warehouse.duckdb"
             ).resolve(),
+            automations_running=env_value(
+                env, "EKINO_AUTOMATIONS", _automations, False, "'running' or 'stopped'"
+            ),
         )

@@ -1,7 +1,12 @@
 """`make ui`: the simulator and the Dagster UI together, on embedded defaults, for a newcomer.
 
-`dagster dev` runs the daemon beside the UI: schedules, sensors (the dead-run sensor among them) and the
-run monitoring of deploy/local/dagster.yaml, which frees the pool slots of runs that died."""
+When the demo has run (its home holds `environment.json`), the UI opens the demo's instance with the
+demo's environment and a simulator serving the same network (seed, faults, port, secrets file), so that
+it shows the demo as it ran and the runs re-executed from it work. Otherwise a fresh `./.ekino` home.
+
+`dagster dev` runs the daemon beside the UI: the sensors and schedules (stopped unless
+`EKINO_AUTOMATIONS=running`, the dead-run sensor always running) and the run monitoring of
+deploy/local/dagster.yaml, which frees the pool slots of runs that died."""
 
 from __future__ import annotations
 
@@ -9,31 +14,70 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from ekino_pipeline.local_instance import ENVIRONMENT_FILE, read_environment
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO_HOME = ROOT / ".ekino" / "demo"
+DEFAULT_HOME = ROOT / ".ekino"
+SIMULATOR_PORT = 8765
 
 
-def run_ui(home: Path, port: int = 3000, sim_port: int = 8765) -> int:
+def default_home() -> Path:
+    """The demo's home once the demo has run, else `./.ekino`."""
+    return DEMO_HOME if (DEMO_HOME / ENVIRONMENT_FILE).exists() else DEFAULT_HOME
+
+
+def ui_plan(home: Path, sim_port: int | None = None) -> tuple[dict[str, str], dict]:
+    """The environment of the UI's code location and the simulator it needs, for a home: the saved
+    ones of a demo home, else fresh ones."""
+    home = home.resolve()
+    saved = read_environment(home)
+    if saved is not None:
+        simulator = saved["simulator"]
+        environment = saved["environment"]
+        if sim_port is not None and sim_port != simulator["port"]:
+            simulator = {**simulator, "port": sim_port}
+            environment = {**environment, "EKINO_EXCHANGE_BASE_URL": f"http://127.0.0.1:{sim_port}"}
+        return environment, simulator
+    port = SIMULATOR_PORT if sim_port is None else sim_port
+    secrets = home / "secrets.json"
+    environment = {
+        "DAGSTER_HOME": str(home / "dagster_home"),
+        "EKINO_HOME": str(home),
+        "EKINO_EXCHANGE_BASE_URL": f"http://127.0.0.1:{port}",
+        "EKINO_SECRETS_FILE": str(secrets),
+    }
+    return environment, {"seed": 1, "port": port, "faults_file": None, "secrets_file": str(secrets)}
+
+
+def run_ui(home: Path | None = None, port: int = 3000, sim_port: int | None = None) -> int:
     from ekino_pipeline.exchange.simulator.server import SimulatorServer
 
-    home = home.resolve()
-    dagster_home = home / "dagster_home"
+    home = (home or default_home()).resolve()
+    environment, simulator = ui_plan(home, sim_port)
+    dagster_home = Path(environment["DAGSTER_HOME"])
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", dagster_home / "dagster.yaml")
-    secrets = home / "secrets.json"
-    with SimulatorServer(seed=1, secrets_file=secrets, port=sim_port) as sim:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(dagster_home),
-            "EKINO_HOME": str(home),
-            "EKINO_EXCHANGE_BASE_URL": sim.url,
-            "EKINO_SECRETS_FILE": str(secrets),
-        }
-        print(f"simulator at {sim.url}; Dagster UI at http://127.0.0.1:{port}", flush=True)
-        dagster = Path(sys.executable).parent / "dagster"
-        command = [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)]
-        try:
-            return subprocess.call(command, env=env, cwd=ROOT)  # noqa: S603 - our own fixed command
-        except KeyboardInterrupt:
-            return 0
+    host = urlsplit(environment["EKINO_EXCHANGE_BASE_URL"]).hostname or "127.0.0.1"
+    with SimulatorServer(
+        seed=simulator["seed"],
+        secrets_file=simulator["secrets_file"],
+        faults=simulator["faults_file"],
+        host=host,
+        port=simulator["port"],
+    ) as sim:
+        print(f"home {home}; simulator at {sim.url}; Dagster UI at http://127.0.0.1:{port}", flush=True)
+        return _dagster_dev(environment, port)
+
+
+def _dagster_dev(environment: Mapping[str, str], port: int) -> int:
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)]
+    try:
+        return subprocess.call(command, env={**os.environ, **environment}, cwd=ROOT)  # noqa: S603 - fixed
+    except KeyboardInterrupt:
+        return 0

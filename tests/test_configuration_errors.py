@@ -130,6 +130,7 @@ def test_a_file_or_address_that_cannot_be_used_is_one_line_naming_it(tmp_path, c
         ("EKINO_SILENT_AFTER_HOURS", "soon", "EKINO_SILENT_AFTER_HOURS='soon' is not a number of hours"),
         ("EKINO_SILENT_LOOKBACK_DAYS", "0", "EKINO_SILENT_LOOKBACK_DAYS='0' is not a number of days"),
         ("EKINO_ALLOW_PLAIN_HTTP", "maybe", "EKINO_ALLOW_PLAIN_HTTP='maybe' is not a yes or no"),
+        ("EKINO_AUTOMATIONS", "on", "EKINO_AUTOMATIONS='on' is not 'running' or 'stopped'"),
     ],
 )
 def test_a_bad_environment_variable_is_a_config_error_naming_it(monkeypatch, capsys, name, value, expected):

@@ -17,6 +17,7 @@ import dagster as dg
 from pydantic import Field
 
 from ekino_pipeline import ownership
+from ekino_pipeline.automations import schedule_status
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.display import kzt, short_error
 from ekino_pipeline.ingestion.assets import (
@@ -30,6 +31,7 @@ from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
 from ekino_pipeline.ingestion.workers import PullTask, pull_in_threads
 from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import FILM_WEEK_PARTITIONS
+from ekino_pipeline.settings import Settings
 
 # Weekly, unlike the daily ingestion: a group of their own, so that `--select group:ingestion` stays daily.
 GROUP = "declared_returns"
@@ -187,7 +189,7 @@ declared_returns_schedule = dg.build_schedule_from_partitioned_job(
     declared_returns_job,
     name="declared_returns_schedule",
     hour_of_day=14,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=schedule_status(Settings.from_env()),
 )
 
 ASSETS = [declared_returns]

@@ -12,12 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from ekino_pipeline.automations import sensor_status
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, parse_date
 from ekino_pipeline.display import almaty_time, short_error
 from ekino_pipeline.ingestion.assets import RegistryResource
 from ekino_pipeline.ingestion.resources import LandingResource
 from ekino_pipeline.monitoring.alerts import AlertNotifier, CinemaAlert, CinemaAlertsConfig, cinema_alerts_job
 from ekino_pipeline.monitoring.reporting import DESCRIPTIONS, FLAGS, CinemaState, assess_cinemas
+from ekino_pipeline.settings import Settings
 
 REPORTING_CHECK = "connected_cinemas_reporting"
 TICKET_EVENTS = dg.AssetKey(["landing", "ticket_events"])
@@ -127,15 +129,18 @@ def check_moment(context: dg.AssetCheckExecutionContext, now: datetime) -> tuple
 
 
 def build_silent_cinema_sensor(
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC), minimum_interval_seconds: int = 300
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    minimum_interval_seconds: int = 300,
+    settings: Settings | None = None,
 ) -> dg.SensorDefinition:
-    """The sensor, with an injectable clock so that tests can place it at any moment."""
+    """The sensor, with an injectable clock so that tests can place it at any moment; running from the
+    start where the settings say automations run (automations.py)."""
 
     @dg.sensor(
         name="silent_cinema_sensor",
         job=cinema_alerts_job,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=sensor_status(settings or Settings.from_env()),
         description="Flags connected cinemas that stop reporting (API down, nothing sold while "
         "sessions are scheduled, or every record quarantined) once per episode, and their recovery.",
     )
@@ -194,7 +199,7 @@ def build_silent_cinema_sensor(
 
 @dg.run_failure_sensor(
     name="run_failure_alerts",
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(Settings.from_env()),
     description="Alerts when any run of the platform fails.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, notifier: AlertNotifier):

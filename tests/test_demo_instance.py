@@ -1,0 +1,169 @@
+"""The demo runs through the Dagster instance, and `make ui` opens that instance as the demo left it: a
+short demo (two days), then a webserver started with the environment `make ui` would use, asked through
+GraphQL what ran."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from ekino_pipeline.demo import run_demo
+from ekino_pipeline.local_instance import ENVIRONMENT_FILE, LOCATION, REPOSITORY, free_port, read_environment
+from ekino_pipeline.ui import ui_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+DAYS = 2
+SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+# The module's first test builds the fixture: a demo through dagster dev, minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+WHAT_RAN = """
+query($partitions: [String!], $selector: PipelineSelector!, $sensor: SensorSelector!) {
+  runsOrError(filter: {pipelineName: "daily_job"}) { ... on Runs { results {
+    runId jobName status pipelineSnapshotId tags { key value }
+    repositoryOrigin { repositoryLocationName repositoryName } } } }
+  partitionBackfillsOrError { ... on PartitionBackfills { results {
+    id status partitionSetName partitionNames runs { runId jobName status } } } }
+  assetOrError(assetKey: {path: ["landing", "ticket_events"]}) { ... on Asset {
+    assetMaterializations(partitions: $partitions) { partition runId } } }
+  pipelineOrError(params: $selector) { ... on Pipeline { pipelineSnapshotId } }
+  sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { status
+    ticks(limit: 5) { status runIds } } } }
+}
+"""
+
+
+def _webserver(environment: dict[str, str], port: int) -> subprocess.Popen:
+    webserver = Path(sys.executable).parent / "dagster-webserver"
+    return subprocess.Popen(
+        [str(webserver), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo's home, what it printed and what the instance says through the webserver that `make ui`
+    would start (the demo's saved environment)."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    printed = _run_demo_capturing(home)
+    environment, _ = ui_plan(home)
+    port = free_port()
+    proc = _webserver(environment, port)
+    try:
+        windows = _window(printed)
+        variables = {
+            "partitions": windows,
+            "selector": {**SELECTOR, "pipelineName": "daily_job"},
+            "sensor": {**SELECTOR, "sensorName": "silent_cinema_sensor"},
+        }
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            try:
+                payload = requests.post(
+                    f"http://127.0.0.1:{port}/graphql",
+                    json={"query": WHAT_RAN, "variables": variables},
+                    timeout=30,
+                ).json()
+                if payload.get("data", {}).get("pipelineOrError", {}).get("pipelineSnapshotId"):
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "the webserver did not serve the code location"
+            time.sleep(1)
+        yield {"home": home, "printed": printed, "data": payload["data"], "window": windows}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _run_demo_capturing(home: Path) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert run_demo(DAYS, home, simulator_port=0) == 0, out.getvalue()[-3000:]
+    return out.getvalue()
+
+
+def _window(printed: str) -> list[str]:
+    # "e-Kino demo: daily_job for 2 business days 2026-11-29..2026-11-30 (Asia/Almaty), home ..."
+    first, last = printed.split(" business days ", 1)[1].split(" ", 1)[0].split("..")
+    days = (date.fromisoformat(last) - date.fromisoformat(first)).days
+    return [(date.fromisoformat(first) + timedelta(days=n)).isoformat() for n in range(days + 1)]
+
+
+def test_the_demos_daily_job_is_one_successful_run_of_a_backfill_of_its_window(demo):
+    data, window = demo["data"], demo["window"]
+    [run] = data["runsOrError"]["results"]
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert (run["jobName"], run["status"]) == ("daily_job", "SUCCESS")
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        window[0],
+        window[-1],
+    )
+    [backfill] = [
+        b for b in data["partitionBackfillsOrError"]["results"] if b["id"] == tags["dagster/backfill"]
+    ]
+    assert backfill["partitionSetName"] == "daily_job_partition_set"
+    assert backfill["partitionNames"] == window
+    assert [r["runId"] for r in backfill["runs"]] == [run["runId"]]
+    materialized = data["assetOrError"]["assetMaterializations"]
+    assert sorted({m["partition"] for m in materialized if m["runId"] == run["runId"]}) == window
+
+
+def test_the_ui_serves_the_demos_run_from_the_same_code_version(demo):
+    # In-process runs were "launched from a different version": the UI warns unless both the run's
+    # origin (code location, repository) and its job snapshot are those the UI loads now.
+    [run] = demo["data"]["runsOrError"]["results"]
+    assert run["repositoryOrigin"] == {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    assert run["pipelineSnapshotId"] == demo["data"]["pipelineOrError"]["pipelineSnapshotId"]
+
+
+def test_the_silent_cinema_sensor_ticked_in_the_instance_and_the_demo_printed_its_flags(demo):
+    state = demo["data"]["sensorOrError"]["sensorState"]
+    assert state["status"] == "RUNNING"
+    assert state["ticks"] and state["ticks"][-1]["status"] in {"SUCCESS", "SKIPPED"}
+    printed = demo["printed"].split("Cinemas the silent-cinema sensor flags", 1)[1]
+    flagged_by_tick = any(t["runIds"] for t in state["ticks"])
+    assert ("none (" not in printed.splitlines()[1]) == flagged_by_tick
+
+
+def test_make_ui_opens_the_demo_home_with_the_demos_environment(demo):
+    home = demo["home"]
+    saved = read_environment(home)
+    environment, simulator = ui_plan(home)
+    assert environment == saved["environment"]
+    assert environment["EKINO_HOME"] == str(home.resolve())
+    assert environment["DAGSTER_HOME"] == str(home.resolve() / "dagster_home")
+    assert {"EKINO_REGISTRY_DIR", "EKINO_SECRETS_FILE", "EKINO_START_DATE", "EKINO_EXCHANGE_BASE_URL"} <= set(
+        environment
+    )
+    assert environment["EKINO_EXCHANGE_BASE_URL"].endswith(f":{simulator['port']}")
+    assert Path(simulator["faults_file"]).exists() and simulator["seed"] == 1
+    # The file names the secrets file and holds no token.
+    tokens = json.loads(Path(simulator["secrets_file"]).read_text())
+    saved_text = (home / ENVIRONMENT_FILE).read_text()
+    assert tokens and not any(token in saved_text for token in tokens.values())
+
+
+def test_make_ui_without_a_demo_home_starts_a_fresh_home_with_its_own_simulator(tmp_path):
+    environment, simulator = ui_plan(tmp_path)
+    assert environment["EKINO_HOME"] == str(tmp_path.resolve())
+    assert environment["EKINO_EXCHANGE_BASE_URL"] == "http://127.0.0.1:8765"
+    assert (simulator["port"], simulator["faults_file"]) == (8765, None)
+    assert "EKINO_START_DATE" not in environment
