@@ -71,7 +71,8 @@ def run_ui(home: Path | None = None, port: int = 3000, sim_port: int | None = No
         port=simulator["port"],
     ) as sim:
         print(f"home {home}; simulator at {sim.url}; Dagster UI at http://127.0.0.1:{port}", flush=True)
-        return _dagster_dev(environment, port)
+        # The address it bound: the saved one, or the free port it took when asked for port 0.
+        return _dagster_dev({**environment, "EKINO_EXCHANGE_BASE_URL": sim.url}, port)
 
 
 def _dagster_dev(environment: Mapping[str, str], port: int) -> int:
