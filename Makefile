@@ -39,9 +39,10 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || { [ "$$CI" != "true" ] && echo "chromium could not be installed: the browser test will be skipped"; }; }
 
-# Test files run in parallel, one file per worker at a time (a file's tests share its fixtures);
-# PYTEST_WORKERS=0 runs them in one process.
-PYTEST_WORKERS ?= auto
+# Test files run in parallel, one file per worker at a time (a file's tests share its fixtures); one
+# worker more than the cores, since the longest files (the demo through dagster dev, the live bench on
+# the simulator's clock) spend much of their time waiting. PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: lint prepare browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
