@@ -9,6 +9,24 @@ import pytest
 
 from ekino_pipeline.exchange.simulator.server import SimulatorServer
 
+# The files that take longest, mostly waiting (a demo through dagster dev, live sessions on the
+# simulator's clock, the quick bench, an 11-day backfill), run first: pytest-xdist hands out files in
+# collection order, and a long file handed out last would make the whole run wait for it alone.
+LONGEST_FIRST = (
+    "tests/test_demo_instance.py",
+    "tests/benchmarks/test_harness.py",
+    "tests/test_live_mode.py",
+    "tests/transformation/test_end_to_end.py",
+    "tests/monitoring/test_live_session.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    # A stable sort: each file keeps its own order (a module's first test may build its fixture).
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 SEED = 7
 
 
