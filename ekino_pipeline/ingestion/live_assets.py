@@ -29,11 +29,9 @@ LIVE_DEADLINE_SECONDS = 40.0
 LIVE_RETRIES = 1
 
 
-class LiveConfig(dg.Config):
-    as_of: str = Field(
-        default="",
-        description="The tick's instant (RFC 3339); empty: the wall clock. Its Almaty day is the live day.",
-    )
+class LivePollConfig(dg.Config):
+    """How a tick polls the cinemas: shared by the one-tick assets and the live session."""
+
     overlap_seconds: int = Field(
         default=int(DEFAULT_OVERLAP.total_seconds()),
         ge=0,
@@ -41,6 +39,13 @@ class LiveConfig(dg.Config):
         description="Each tick asks again for this much before a cinema's watermark (late arrivals).",
     )
     max_concurrency: int = Field(default=16, ge=1, le=256, description="Cinemas polled at once.")
+
+
+class LiveConfig(LivePollConfig):
+    as_of: str = Field(
+        default="",
+        description="The tick's instant (RFC 3339); empty: the wall clock. Its Almaty day is the live day.",
+    )
 
 
 def tick_instant(config: LiveConfig) -> datetime:

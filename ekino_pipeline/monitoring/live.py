@@ -23,10 +23,10 @@ from pydantic import Field
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, business_day_bounds
 from ekino_pipeline.ingestion.assets import RegistryResource
-from ekino_pipeline.ingestion.live import DEFAULT_OVERLAP
 from ekino_pipeline.ingestion.live_assets import (
     LIVE_GROUP,
     LIVE_POOL,
+    LivePollConfig,
     live_raw_tables,
     load_tick,
     pull_metadata,
@@ -49,18 +49,11 @@ IN_PROGRESS = [
 PROVISIONAL = "live: provisional until the daily run after the day closes"
 
 
-class LiveSessionConfig(dg.Config):
+class LiveSessionConfig(LivePollConfig):
     tick_seconds: float = Field(default=60.0, ge=1.0, le=3600.0, description="A tick starts this often.")
     ticks: int = Field(
         default=0, ge=0, description="Stop after this many ticks; 0: when the business day ends."
     )
-    overlap_seconds: int = Field(
-        default=int(DEFAULT_OVERLAP.total_seconds()),
-        ge=0,
-        le=3600,
-        description="Each tick asks again for this much before a cinema's watermark (late arrivals).",
-    )
-    max_concurrency: int = Field(default=16, ge=1, le=256, description="Cinemas polled at once.")
     max_failed_ticks: int = Field(
         default=5,
         ge=1,
