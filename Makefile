@@ -6,6 +6,8 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The tests build the product's wheel with it (tests/test_product_boundary.py).
+export UV
 
 .PHONY: install prepare lint format browser test demo ui bench clean
 
@@ -47,7 +49,7 @@ test: lint prepare browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 demo: prepare
-	$(BIN)/ekino demo
+	$(BIN)/ekino-sim demo
 
 # The benchmarks need dlt, the tool we measure ourselves against: its group is installed here only.
 bench: prepare
@@ -55,7 +57,7 @@ bench: prepare
 	$(BIN)/python -m benchmarks.run
 
 ui: prepare
-	$(BIN)/ekino ui
+	$(BIN)/ekino-sim ui
 
 # dbt docs as one page that opens offline: dbt_project/target/docs/static_index.html. The catalog (the
 # columns' types) is read from a scratch copy of the analysts' read-only warehouse when there is one

@@ -73,7 +73,7 @@ def pull_template(env: dict[str, str], day: date) -> None:
 
 def template(home: str, day: str, now: str, n_cinemas: int) -> dict:
     """Child task: a simulator of n_cinemas in this process, the template week pulled and set apart."""
-    from ekino_pipeline.exchange.simulator.server import SimulatorServer
+    from ekino_sim.server import SimulatorServer
 
     home_path, new_day = Path(home), date.fromisoformat(day)
     secrets, registry = home_path / "secrets.json", home_path / "registry"

@@ -114,7 +114,7 @@ def measure(
         return origin + (ts - START).total_seconds() / rate
 
     from ekino_pipeline.ingestion.landing import LandingZone
-    from ekino_pipeline.ingestion.live import batch_files, live_manifests
+    from ekino_pipeline.live.pull import batch_files, live_manifests
 
     zone = LandingZone(work / "home" / "landing")
     export = work / "home" / "exports" / "live_today.parquet"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ekino_pipeline.exchange.simulator.server import Reply, SimulatorServer
+from ekino_sim.server import Reply, SimulatorServer
 
 
 class CachedSimulator(SimulatorServer):

@@ -23,7 +23,7 @@ BUDGET_SECONDS = 60.0  # Dagster's default sensor evaluation timeout
 def synthesize(root: Path, n_cinemas: int, newest: date, days: int = 7) -> dict:
     """Registry of n_cinemas, all connected, and their manifests for `days` days up to `newest`."""
     from ekino_pipeline.calendar import business_day_bounds
-    from ekino_pipeline.exchange.simulator.reference import write_registry
+    from ekino_sim.reference import write_registry
 
     registry = write_registry(root / "registry", n_cinemas=n_cinemas)
     cinemas_csv = registry / "cinemas.csv"

@@ -13,9 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
+import dagster as dg
+
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.errors import ConfigError
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
 
 DEFAULT_START_DATE = date(2024, 1, 1)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -82,8 +83,29 @@ class Settings:
     def live_path(self) -> Path:
         return self.live_warehouse_path or self.home / "live_warehouse.duckdb"
 
-    # Schedules and sensors start running (production) or stopped (anywhere else): automations.py.
+    # Schedules and sensors start running (production) or stopped (anywhere else): see below.
     automations_running: bool = False
+
+    # Whether schedules and sensors start running: `EKINO_AUTOMATIONS` (`running` or `stopped`).
+    # Production sets `EKINO_AUTOMATIONS=running` (deploy/production); everywhere else they start
+    # stopped, so that a laptop's UI does not begin pulling from the exchange within minutes. An operator
+    # starts one in the UI when wanted; the instance then remembers it. `dead_run_sensor` always runs (it
+    # only marks failed the runs whose process is gone, freeing their warehouse pool slot), and
+    # `live_schedule` is off until started: the live mode is a choice of its own.
+    @property
+    def schedule_status(self) -> dg.DefaultScheduleStatus:
+        running = self.automations_running
+        return dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+
+    @property
+    def sensor_status(self) -> dg.DefaultSensorStatus:
+        running = self.automations_running
+        return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+    @staticmethod
+    def env_var(name: str) -> dg.EnvVar | None:
+        """An EnvVar when the variable is set: secrets then resolve at run time and never sit in config."""
+        return dg.EnvVar(name) if os.environ.get(name) else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,7 +117,7 @@ class Settings:
             landing_root=Path(env.get("EKINO_LANDING_ROOT") or home / "landing").resolve(),
             warehouse_path=Path(env.get("EKINO_WAREHOUSE_PATH") or home / "warehouse.duckdb").resolve(),
             exports_dir=Path(env.get("EKINO_EXPORTS_DIR") or home / "exports").resolve(),
-            registry_dir=Path(env.get("EKINO_REGISTRY_DIR") or SHIPPED_REGISTRY_DIR).resolve(),
+            registry_dir=Path(env.get("EKINO_REGISTRY_DIR") or home / "registry").resolve(),
             exchange_base_url=env.get("EKINO_EXCHANGE_BASE_URL") or None,
             secrets_file=Path(secrets).resolve() if secrets else None,
             start_date=env_value(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ekino_pipeline.exchange.simulator.server import SimulatorServer
+from ekino_sim.server import SimulatorServer
 
 # The files that take longest, mostly waiting (a demo through dagster dev, live sessions on the
 # simulator's clock, the quick bench, an 11-day backfill), run first: pytest-xdist hands out files in

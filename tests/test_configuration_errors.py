@@ -12,15 +12,20 @@ import pytest
 
 from ekino_pipeline.cli import main
 from ekino_pipeline.errors import ConfigError
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
 from ekino_pipeline.settings import Settings
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.cli import main as sim_main
 
 EKINO = str(Path(sys.executable).parent / "ekino")
 
 
+SIMULATOR_COMMANDS = {"simulate", "registry", "demo", "ui"}  # `ekino-sim`'s; the rest are `ekino`'s
+
+
 def run(argv: list[str], capsys) -> tuple[int, str]:
+    command = sim_main if argv[0] in SIMULATOR_COMMANDS else main
     try:
-        code = main(argv)
+        code = command(argv)
     except SystemExit as exc:
         code = exc.code
     return code, capsys.readouterr().err
@@ -78,7 +83,7 @@ def test_a_malformed_or_unknown_fault_scenario_is_one_line_naming_the_file_and_e
     )
     assert code == 2
     line = one_line(err)
-    assert line.startswith(f"ekino simulate: fault file {faults}")
+    assert line.startswith(f"ekino-sim simulate: fault file {faults}")
     assert expected in line
     assert not secrets.exists()
 
@@ -88,7 +93,7 @@ def test_a_malformed_or_unknown_fault_scenario_is_one_line_naming_the_file_and_e
     [
         (
             ["registry", "--out", "{file}/registry"],
-            "ekino registry: cannot write the registry to {file}/registry",
+            "ekino-sim registry: cannot write the registry to {file}/registry",
         ),
         (
             [
@@ -100,15 +105,15 @@ def test_a_malformed_or_unknown_fault_scenario_is_one_line_naming_the_file_and_e
                 "--registry-dir",
                 "{file}/registry",
             ],
-            "ekino simulate: cannot write the registry to {file}/registry",
+            "ekino-sim simulate: cannot write the registry to {file}/registry",
         ),
         (
             ["simulate", "--port", "0", "--secrets-file", "{file}/s.json"],
-            "ekino simulate: cannot write the secrets",
+            "ekino-sim simulate: cannot write the secrets",
         ),
         (
             ["simulate", "--host", "nowhere.invalid", "--port", "0", "--secrets-file", "{tmp}/s.json"],
-            "ekino simulate: cannot listen on nowhere.invalid:0",
+            "ekino-sim simulate: cannot listen on nowhere.invalid:0",
         ),
     ],
 )
@@ -150,7 +155,7 @@ def test_plain_http_beyond_loopback_is_allowed_only_by_a_setting():
 
 def test_a_registry_missing_a_column_is_one_line_naming_the_file_and_column(tmp_path, monkeypatch, capsys):
     registry = tmp_path / "registry"
-    shutil.copytree(SHIPPED_REGISTRY_DIR, registry)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, registry)
     cinemas = registry / "cinemas.csv"
     lines = cinemas.read_text().splitlines()
     cinemas.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines) + "\n")

@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 
 from ekino_pipeline.definitions import defs
-from ekino_pipeline.monitoring.freshness import FILM_WEEK_MARTS_FRESHNESS, MARTS_FRESHNESS
 from ekino_pipeline.partitions import FILM_WEEK_ASSETS
+from ekino_pipeline.transformation.freshness import FILM_WEEK_MARTS_FRESHNESS, MARTS_FRESHNESS
 from ekino_pipeline.transformation.project import dbt_project
 from tests.transformation.dbt_helpers import ISSUE_MARTS
 

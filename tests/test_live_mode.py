@@ -18,13 +18,14 @@ import pytest
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.definitions import build_resources
-from ekino_pipeline.exchange.simulator.network import SimulatedClock
-from ekino_pipeline.exchange.simulator.server import SimulatorServer
 from ekino_pipeline.ingestion import assets as ingestion_assets
-from ekino_pipeline.ingestion import live_assets, loading
+from ekino_pipeline.ingestion import loading
+from ekino_pipeline.live import assets as live_assets
+from ekino_pipeline.live import dbt as live_transformation
 from ekino_pipeline.settings import Settings
-from ekino_pipeline.transformation import live as live_transformation
 from ekino_pipeline.transformation.project import dbt_project
+from ekino_sim.network import SimulatedClock
+from ekino_sim.server import SimulatorServer
 
 DAY = date(2025, 6, 14)  # a Saturday
 EVENING = datetime(2025, 6, 14, 14, 0, tzinfo=UTC)  # 19:00 in Almaty

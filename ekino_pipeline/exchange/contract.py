@@ -14,12 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ekino_pipeline.calendar import business_date_of
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
+
+# The contract every connected cinema's exchange serves, and the one this module validates against.
+OPENAPI_PATH = Path(__file__).parent / "openapi.yaml"
 
 # fullmatch everywhere: `$` would also accept a trailing newline.
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9:_-]{1,64}")

@@ -1,8 +1,8 @@
 """The national registries that cinemas do not own: regions, cinemas (with halls), films, grants,
 and the box office reported before e-Kino tracked it (box_office_history).
 
-They ship as CSV files in `registry_data/`; `EKINO_REGISTRY_DIR` points at another folder (a grown
-network for benchmarks, say). Connecting a cinema is a registry row, never a code change.
+They are CSV files in the folder `EKINO_REGISTRY_DIR` names (default `$EKINO_HOME/registry`): the
+Ministry's own, never shipped with the pipeline. Connecting a cinema is a registry row, never a code change.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule
 
 T = TypeVar("T")
-
-SHIPPED_REGISTRY_DIR = Path(__file__).parent / "registry_data"
 
 # Cinema ids reach file paths and SQL; nothing else may pass.
 CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
@@ -290,9 +288,9 @@ REGISTRY_KEYS = {
 }
 
 
-def load_registry(directory: Path | str | None = None) -> Registry:
+def load_registry(directory: Path | str) -> Registry:
     """Read and validate the registry CSVs; anything wrong is a RegistryError naming file, row and column."""
-    directory = Path(directory) if directory else SHIPPED_REGISTRY_DIR
+    directory = Path(directory)
 
     def rows(name: str) -> list[RegistryRow]:
         return read_registry_csv(directory / f"{name}.csv", REGISTRY_COLUMNS[name], REGISTRY_KEYS[name])
@@ -422,10 +420,6 @@ def import_box_office_history(source: Path | str, registry_dir: Path | str) -> t
     """Validate a box office history file against the registry's films, then make it the registry's
     history (written to a temporary name, then renamed: a reader never sees half a file)."""
     source, registry_dir = Path(source), Path(registry_dir)
-    if registry_dir.resolve() == SHIPPED_REGISTRY_DIR.resolve():
-        raise HistoryError(
-            "the shipped registry is not overwritten: set EKINO_REGISTRY_DIR or --registry-dir"
-        )
     films = load_registry(registry_dir).film_ids
     records = load_box_office_history(source, films)
     tmp = registry_dir / f".{HISTORY_FILE}.tmp"

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -29,12 +28,10 @@ from ekino_pipeline.display import kzt, short_error
 from ekino_pipeline.exchange.registry import (
     REGISTRY_FILES,
     Registry,
-    RegistryError,
-    load_registry,
     validate_cinema_id,
 )
 from ekino_pipeline.ingestion.landing import NATIONAL, LandingZone, new_attempt_id
-from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, RegistryResource, TokenError
 from ekino_pipeline.ingestion.workers import (
     PullPlan,
     PullTask,
@@ -49,20 +46,6 @@ from ekino_pipeline.reporting_states import cinema_day_state, is_reporting, wors
 
 GROUP = "ingestion"
 RECONCILE_CHECK = "served_equals_landed_quarantined_duplicates"
-
-
-class RegistryResource(dg.ConfigurableResource):
-    """The folder of national registry CSVs (`EKINO_REGISTRY_DIR`); read at run time, so connecting a
-    cinema takes effect on the next run without a deploy."""
-
-    directory: str
-
-    def load(self) -> Registry:
-        try:
-            return load_registry(Path(self.directory))
-        except RegistryError as exc:
-            # The message names file, row and column; the operator edits the CSV, not our code.
-            raise dg.Failure(str(exc)) from None
 
 
 class PullConfig(dg.Config):

@@ -17,7 +17,6 @@ import dagster as dg
 from pydantic import Field
 
 from ekino_pipeline import ownership
-from ekino_pipeline.automations import schedule_status
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.display import kzt, short_error
 from ekino_pipeline.ingestion.assets import (
@@ -189,7 +188,7 @@ declared_returns_schedule = dg.build_schedule_from_partitioned_job(
     declared_returns_job,
     name="declared_returns_schedule",
     hour_of_day=14,
-    default_status=schedule_status(Settings.from_env()),
+    default_status=Settings.from_env().schedule_status,
 )
 
 ASSETS = [declared_returns]

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from ekino_pipeline.errors import ConfigError
-from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
+from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, RegistryError, load_registry
 from ekino_pipeline.ingestion.landing import LandingZone
 
 _JSON_TYPES = {list: "a list", str: "a string", bool: "true or false", type(None): "null"}
@@ -110,3 +110,17 @@ class LandingResource(dg.ConfigurableResource):
 
     def zone(self) -> LandingZone:
         return LandingZone(Path(self.root))
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The folder of national registry CSVs (`EKINO_REGISTRY_DIR`); read at run time, so connecting a
+    cinema takes effect on the next run without a deploy."""
+
+    directory: str
+
+    def load(self) -> Registry:
+        try:
+            return load_registry(Path(self.directory))
+        except RegistryError as exc:
+            # The message names file, row and column; the operator edits the CSV, not our code.
+            raise dg.Failure(str(exc)) from None

@@ -141,7 +141,7 @@ def assess_cinemas(
 def _live_stopped(
     zone: LandingZone, day: date, now: datetime, threshold: timedelta
 ) -> dict[str, CinemaState]:
-    from ekino_pipeline.ingestion.live import live_manifests
+    from ekino_pipeline.live.pull import live_manifests
 
     manifests = live_manifests(zone, day)
     attempts = [datetime.fromisoformat(m["last_attempt_at"]) for m in manifests if m.get("last_attempt_at")]

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from ekino_pipeline.automations import sensor_status
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, parse_date
 from ekino_pipeline.display import almaty_time, short_error
 from ekino_pipeline.ingestion.assets import RegistryResource
@@ -134,13 +133,13 @@ def build_silent_cinema_sensor(
     settings: Settings | None = None,
 ) -> dg.SensorDefinition:
     """The sensor, with an injectable clock so that tests can place it at any moment; running from the
-    start where the settings say automations run (automations.py)."""
+    start where the settings say automations run (settings.py)."""
 
     @dg.sensor(
         name="silent_cinema_sensor",
         job=cinema_alerts_job,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=sensor_status(settings or Settings.from_env()),
+        default_status=(settings or Settings.from_env()).sensor_status,
         description="Flags connected cinemas that stop reporting (API down, nothing sold while "
         "sessions are scheduled, or every record quarantined) once per episode, and their recovery.",
     )
@@ -199,7 +198,7 @@ def build_silent_cinema_sensor(
 
 @dg.run_failure_sensor(
     name="run_failure_alerts",
-    default_status=sensor_status(Settings.from_env()),
+    default_status=Settings.from_env().sensor_status,
     description="Alerts when any run of the platform fails.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, notifier: AlertNotifier):

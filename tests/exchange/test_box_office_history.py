@@ -15,21 +15,20 @@ from pathlib import Path
 import pytest
 
 from ekino_pipeline.exchange.registry import (
-    SHIPPED_REGISTRY_DIR,
     HistoryError,
-    import_box_office_history,
     load_box_office_history,
     load_registry,
 )
-from ekino_pipeline.exchange.simulator.history import HISTORY_THROUGH, NATIONAL_TOTALS
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.history import HISTORY_THROUGH, NATIONAL_TOTALS
 
 EKINO = str(Path(sys.executable).parent / "ekino")
-HISTORY = SHIPPED_REGISTRY_DIR / "box_office_history.csv"
+HISTORY = SAMPLE_REGISTRY_DIR / "box_office_history.csv"
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_registry()
+    return load_registry(SAMPLE_REGISTRY_DIR)
 
 
 def _film_years(registry) -> dict[int, dict[str, Decimal]]:
@@ -151,7 +150,7 @@ def test_a_history_without_a_column_is_refused_naming_it(tmp_path, registry):
 
 def _registry_copy(tmp_path: Path) -> Path:
     directory = tmp_path / "registry"
-    shutil.copytree(SHIPPED_REGISTRY_DIR, directory)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, directory)
     return directory
 
 
@@ -204,7 +203,10 @@ def test_ekino_import_history_refuses_a_bad_file_in_one_line_and_keeps_the_regis
     assert (directory / "box_office_history.csv").read_bytes() == before
 
 
-def test_importing_into_the_shipped_registry_is_refused(tmp_path):
-    source = _write(tmp_path / "reported.csv", [GOOD])
-    with pytest.raises(HistoryError, match="shipped registry is not overwritten"):
-        import_box_office_history(source, SHIPPED_REGISTRY_DIR)
+def test_the_pipeline_has_no_registry_of_its_own_to_overwrite(tmp_path):
+    # The sample registry is the simulator's: the pipeline's default is a folder of its home.
+    from ekino_pipeline.settings import Settings
+
+    settings = Settings.from_env({"EKINO_HOME": str(tmp_path / "home")})
+    assert settings.registry_dir == (tmp_path / "home" / "registry").resolve()
+    assert SAMPLE_REGISTRY_DIR.resolve() not in settings.registry_dir.parents

@@ -24,8 +24,9 @@ from ekino_pipeline.exchange.client import (
 )
 from ekino_pipeline.exchange.contract import TICKET_EVENT_FIELDS
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_pipeline.exchange.simulator import faults as F
-from ekino_pipeline.exchange.simulator.server import SimulatorServer
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim import faults as F
+from ekino_sim.server import SimulatorServer
 
 NOW = datetime(2024, 3, 20, tzinfo=UTC)
 DAY = date(2024, 2, 29)  # the 25-hour business day
@@ -58,7 +59,9 @@ FAILING = {F.OUTAGE: ExchangeHTTPError, F.API_DOWN: ExchangeConnectionError}
 
 def _cinemas_for_scenarios() -> dict[str, str]:
     ids = [
-        c.cinema_id for c in load_registry().connected_cinemas if len(c.halls) >= 2 and c.cinema_id != CLEAN
+        c.cinema_id
+        for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas
+        if len(c.halls) >= 2 and c.cinema_id != CLEAN
     ]
     names = [*SCENARIOS, OVERSIZED_OVER_LIMIT]
     assert len(ids) >= len(names)
@@ -210,7 +213,7 @@ def test_extra_fields_are_counted_and_out_of_order_records_noticed(sim):
 
 def test_sessions_of_films_outside_the_registry_are_rejected_when_the_registry_is_given(sim):
     cinema_id = CINEMA_OF[F.UNKNOWN_FILM]
-    films = load_registry().film_ids
+    films = load_registry(SAMPLE_REGISTRY_DIR).film_ids
     with client_for(sim, cinema_id, known_film_ids=films) as client:
         pages = list(client.iter_session_pages(DAY))
     reasons = [r.reason for p in pages for r in p.rejected]

@@ -17,9 +17,10 @@ import yaml
 
 from ekino_pipeline.calendar import business_day_bounds, daterange
 from ekino_pipeline.exchange.client import ExchangeClient
+from ekino_pipeline.exchange.contract import OPENAPI_PATH as CONTRACT_PATH
 from ekino_pipeline.exchange.contract import Rejected, validate_box_office_return
-from ekino_pipeline.exchange.simulator import faults as F
-from ekino_pipeline.exchange.simulator.server import CONTRACT_PATH, SimulatorServer
+from ekino_sim import faults as F
+from ekino_sim.server import SimulatorServer
 
 WEEK = date(2024, 3, 7)  # a Thursday
 CLOSED_AT = business_day_bounds(WEEK + timedelta(days=7))[0]

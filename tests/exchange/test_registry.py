@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 
 from ekino_pipeline.exchange.registry import (
-    SHIPPED_REGISTRY_DIR,
     RegistryError,
     is_loopback_host,
     load_registry,
     read_registry_csv,
 )
 from ekino_pipeline.ingestion import assets as ingestion_assets
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.ingestion.helpers import materialize
 
 
 @pytest.fixture
 def registry(tmp_path) -> Path:
     directory = tmp_path / "registry"
-    shutil.copytree(SHIPPED_REGISTRY_DIR, directory)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, directory)
     return directory
 
 
@@ -35,7 +35,7 @@ def _edit(path: Path, edit) -> None:
 
 
 def test_the_shipped_registry_passes_every_check():
-    registry = load_registry()
+    registry = load_registry(SAMPLE_REGISTRY_DIR)
     assert len({c.cinema_id for c in registry.cinemas}) == len(registry.cinemas) == 103
 
 
@@ -79,7 +79,7 @@ def test_a_short_row_and_a_long_row_are_named_by_file_and_row(registry):
     _edit(halls, lambda lines: [*lines[:2], lines[2].rsplit(",", 1)[0], *lines[3:]])
     with pytest.raises(RegistryError, match=rf"^{halls}, row 3, column format: no value$"):
         load_registry(registry)
-    shutil.copy(SHIPPED_REGISTRY_DIR / "halls.csv", halls)
+    shutil.copy(SAMPLE_REGISTRY_DIR / "halls.csv", halls)
     _edit(halls, lambda lines: [*lines[:3], lines[3] + ",extra", *lines[4:]])
     with pytest.raises(RegistryError, match=rf"^{halls}, row 4: more values than the header has columns$"):
         load_registry(registry)

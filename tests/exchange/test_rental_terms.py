@@ -7,18 +7,19 @@ from decimal import Decimal
 
 import pytest
 
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, RegistryError, load_registry
+from ekino_pipeline.exchange.registry import RegistryError, load_registry
 from ekino_pipeline.exchange.rental_terms import RENTAL_METHODS
+from ekino_sim import SAMPLE_REGISTRY_DIR
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_registry(SHIPPED_REGISTRY_DIR)
+    return load_registry(SAMPLE_REGISTRY_DIR)
 
 
 def _edit(tmp_path, name: str, edit) -> None:
     """Copy the shipped registry to tmp_path and let `edit` change the rows of `name`.csv."""
-    for path in SHIPPED_REGISTRY_DIR.glob("*.csv"):
+    for path in SAMPLE_REGISTRY_DIR.glob("*.csv"):
         shutil.copy(path, tmp_path / path.name)
     with (tmp_path / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)

@@ -10,10 +10,10 @@ import duckdb
 
 from ekino_pipeline.definitions import build_resources
 from ekino_pipeline.display import ERROR_CELL_CHARS
-from ekino_pipeline.exchange.simulator import faults as F
 from ekino_pipeline.ingestion.declared_returns import declared_returns
 from ekino_pipeline.ingestion.loading import raw_declared_returns
 from ekino_pipeline.settings import Settings
+from ekino_sim import faults as F
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import manifests, read_landed
 

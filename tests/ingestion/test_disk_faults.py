@@ -14,12 +14,13 @@ from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import landing as landing_module
 from ekino_pipeline.ingestion.landing import AtomicParquetWriter
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import landing, manifests, materialize
 
 DAY = date(2024, 3, 5)
 EVENTS = [ingestion_assets.ticket_events]
-CINEMAS = [c.cinema_id for c in load_registry().connected_cinemas][:6]
+CINEMAS = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas][:6]
 
 
 class _RefusingSink:

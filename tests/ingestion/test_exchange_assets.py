@@ -14,6 +14,7 @@ import pytest
 from ekino_pipeline.calendar import business_date_of
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import manifests, materialize, read_landed
 
@@ -127,7 +128,7 @@ def test_the_25_hour_business_day_of_2024_02_29_loses_and_duplicates_nothing(
         assert not set(other["event_id"].to_pylist()) & set(landed["event_id"].to_pylist())
 
 
-CONNECTED = [c.cinema_id for c in load_registry().connected_cinemas]
+CONNECTED = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas]
 SCENARIOS = [
     ("outage", {}),
     ("server_errors", {"times": 3}),

@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ekino_pipeline.exchange.client import ExchangeClient, Page
-from ekino_pipeline.exchange.simulator import faults as F
-from ekino_pipeline.exchange.simulator.network import SimulatedClock
-from ekino_pipeline.exchange.simulator.server import SimulatorServer
 from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.live import batch_files, pull_live_increment, read_live_manifest
+from ekino_pipeline.live.pull import batch_files, pull_live_increment, read_live_manifest
+from ekino_sim import faults as F
+from ekino_sim.network import SimulatedClock
+from ekino_sim.server import SimulatorServer
 
 DAY = date(2025, 6, 14)  # a Saturday
 CINEMA = "ALA-0002"

@@ -22,8 +22,7 @@ import pytest
 
 from ekino_pipeline.definitions import build_resources
 from ekino_pipeline.exchange.contract import Rejected
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
-from ekino_pipeline.exchange.simulator.network import UNKNOWN_FILM_ID
+from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion import landing as landing_module
 from ekino_pipeline.ingestion import replay as replay_module
@@ -34,11 +33,13 @@ from ekino_pipeline.ingestion.replay import replay_quarantine
 from ekino_pipeline.ingestion.replay_assets import REPLAY_KEY, quarantine_replay
 from ekino_pipeline.ingestion.schemas import QUARANTINE
 from ekino_pipeline.settings import Settings
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.network import UNKNOWN_FILM_ID
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import materialize
 
 DAY = date(2024, 3, 5)
-CONNECTED = [c.cinema_id for c in load_registry().connected_cinemas]
+CONNECTED = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas]
 FILMLESS, BAD_AMOUNTS = CONNECTED[0], CONNECTED[1]
 UNKNOWN_FILM_REASON = f"film_id: unknown film {UNKNOWN_FILM_ID}"
 PAID_AT_ZERO = "amount_kzt: 0.00 on a paid category"
@@ -83,7 +84,7 @@ def zone(pulled, tmp_path) -> LandingZone:
 def registered(tmp_path_factory) -> Path:
     """The shipped registry with the unknown film registered."""
     directory = tmp_path_factory.mktemp("registry")
-    for csv_file in SHIPPED_REGISTRY_DIR.glob("*.csv"):
+    for csv_file in SAMPLE_REGISTRY_DIR.glob("*.csv"):
         shutil.copy(csv_file, directory / csv_file.name)
     films = directory / "films.csv"
     with films.open(encoding="utf-8") as fh:
@@ -178,7 +179,7 @@ def test_replaying_a_second_time_changes_no_file_and_no_manifest(zone, registere
 def test_without_the_film_in_the_registry_nothing_is_replayed_and_nothing_is_written(zone):
     manifest, folder = _manifest(zone), _folder(zone)
 
-    [result] = replay_quarantine(zone, load_registry(), [DAY], cinemas=[FILMLESS])
+    [result] = replay_quarantine(zone, load_registry(SAMPLE_REGISTRY_DIR), [DAY], cinemas=[FILMLESS])
 
     assert not result.changed and result.remaining == manifest["quarantined"] > 0
     assert _manifest(zone) == manifest and _folder(zone) == folder
@@ -262,7 +263,7 @@ def test_a_corrected_ticket_event_rule_lands_the_events_it_had_quarantined_and_t
 
     monkeypatch.setattr(replay_module, "validate_ticket_event", corrected)
 
-    [result] = replay_quarantine(zone, load_registry(), [DAY], cinemas=[BAD_AMOUNTS])
+    [result] = replay_quarantine(zone, load_registry(SAMPLE_REGISTRY_DIR), [DAY], cinemas=[BAD_AMOUNTS])
 
     after = _manifest(zone, BAD_AMOUNTS, "ticket_events")
     assert result.replayed == at_zero == after["replayed"] and result.remaining == len(reasons) - at_zero

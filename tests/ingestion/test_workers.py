@@ -21,6 +21,7 @@ import pytest
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion.workers import PullPlan, PullTask, process_count
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import landing, manifests, materialize, read_landed
 
@@ -90,7 +91,7 @@ def test_a_worker_killed_midway_fails_only_its_unreported_cinema_days_and_no_tok
     monkeypatch, tmp_path
 ):
     # Every cinema answers its first request slowly, so the workers are still pulling when one dies.
-    connected = [c.cinema_id for c in load_registry().connected_cinemas][:6]
+    connected = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas][:6]
     faults = [{"cinema_id": c, "scenario": "slow", "times": 1, "delay_seconds": 1.5} for c in connected]
     sim, secrets = start_simulator(tmp_path, faults=faults)
     tokens = json.loads(secrets.read_text())
@@ -195,7 +196,7 @@ def test_a_worker_whose_parent_goes_away_stops_at_once_and_commits_nothing(tmp_p
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_a_cinema_without_a_token_fails_alone_with_the_reason(monkeypatch, tmp_path, caplog, processes):
-    ids = [c.cinema_id for c in load_registry().connected_cinemas]
+    ids = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas]
     cinemas, missing = [ids[0], ids[20], ids[40]], ids[20]
     sim, secrets = start_simulator(tmp_path)
     try:
@@ -272,7 +273,7 @@ def _alive(pid: int) -> bool:
 def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_path):
     # Regression: SIGKILL of `dagster asset materialize` left its step and worker processes pulling,
     # then hanging, with the run still STARTED.
-    connected = [c.cinema_id for c in load_registry().connected_cinemas][:8]
+    connected = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas][:8]
     faults = [{"cinema_id": c, "scenario": "slow", "times": 1000, "delay_seconds": 0.5} for c in connected]
     sim, secrets = start_simulator(tmp_path, faults=faults)
     home = EkinoHome(tmp_path / "ekino", sim, secrets)

@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 from ekino_pipeline.exchange.client import Page
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.live import pull_live_increment
+from ekino_pipeline.live.pull import pull_live_increment
 from ekino_pipeline.monitoring.reporting import LIVE_STOPPED, OK, assess_cinemas
+from ekino_sim import SAMPLE_REGISTRY_DIR
 
 DAY = date(2025, 6, 14)
 START = datetime(2025, 6, 14, 14, 0, tzinfo=UTC)
-REGISTRY = load_registry()
+REGISTRY = load_registry(SAMPLE_REGISTRY_DIR)
 ALIVE, STOPPED = (c.cinema_id for c in REGISTRY.connected_cinemas[:2])
 
 

@@ -9,8 +9,8 @@ import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.definitions import defs
-from ekino_pipeline.ingestion.live_assets import LIVE_GROUP, LIVE_POOL
-from ekino_pipeline.monitoring.live import LIVE_JOB, live_schedule
+from ekino_pipeline.live.assets import LIVE_GROUP, LIVE_POOL
+from ekino_pipeline.live.session import LIVE_JOB, live_schedule
 from ekino_pipeline.warehouse import WAREHOUSE_POOL
 
 TICK = datetime(2025, 6, 14, 19, 7, tzinfo=BUSINESS_TZ)

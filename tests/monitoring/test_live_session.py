@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ekino_pipeline.definitions import build_resources
-from ekino_pipeline.exchange.simulator.network import SimulatedClock
-from ekino_pipeline.exchange.simulator.server import SimulatorServer
-from ekino_pipeline.monitoring.live import LIVE_JOB, live_job, run_ticks
+from ekino_pipeline.live.dbt import LiveDbt, live_dbt_models
+from ekino_pipeline.live.session import LIVE_JOB, live_job, run_ticks
 from ekino_pipeline.settings import Settings
-from ekino_pipeline.transformation.live import LiveDbt, live_dbt_models
+from ekino_sim.network import SimulatedClock
+from ekino_sim.server import SimulatorServer
 
 EVENING = datetime(2025, 6, 14, 14, 0, tzinfo=UTC)  # a Saturday, 19:00 in Almaty
 TICKS = 3

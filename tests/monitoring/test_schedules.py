@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
+from ekino_pipeline.automation.schedules import daily_schedule, intraday_schedule
 from ekino_pipeline.calendar import BUSINESS_TZ
-from ekino_pipeline.monitoring.schedules import daily_schedule, intraday_schedule
 
 
 @pytest.mark.parametrize(
@@ -61,8 +61,8 @@ def test_once_a_week_the_daily_run_tests_the_whole_history_and_its_config_is_val
 
 
 def test_thursday_morning_settles_the_week_that_closed_and_again_the_week_before():
+    from ekino_pipeline.automation.schedules import film_week_schedule
     from ekino_pipeline.definitions import defs
-    from ekino_pipeline.monitoring.schedules import film_week_schedule
 
     assert (film_week_schedule.execution_timezone, film_week_schedule.cron_schedule) == (
         "Asia/Almaty",

@@ -13,12 +13,12 @@ import pytest
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.definitions import build_resources
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
 from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.monitoring import sensors
 from ekino_pipeline.monitoring.reporting import ALL_QUARANTINED, API_DOWN, NO_SALES, NOT_PULLED
 from ekino_pipeline.monitoring.sensors import build_silent_cinema_sensor
 from ekino_pipeline.settings import Settings
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import EXCHANGE_ASSETS, materialize
 
@@ -29,7 +29,7 @@ CINEMAS = [SILENT, DEAD, HEALTHY, REJECTED]
 
 def _registry(folder: Path, connected: set[str]) -> Path:
     """The shipped registry with only `connected` cinemas connected."""
-    shutil.copytree(SHIPPED_REGISTRY_DIR, folder, dirs_exist_ok=True)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, folder, dirs_exist_ok=True)
     path = folder / "cinemas.csv"
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))

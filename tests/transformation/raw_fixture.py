@@ -13,10 +13,11 @@ import duckdb
 import pyarrow as pa
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, daterange
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
+from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion.assets import registry_tables
 from ekino_pipeline.ingestion.loading import DECLARED_RETURNS_SCHEMAS, MANIFEST_SCHEMA
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
+from ekino_sim import SAMPLE_REGISTRY_DIR
 
 EXTRACTED_AT = datetime(2024, 3, 10, tzinfo=UTC)
 ATTEMPT = "fixture000000001"
@@ -133,7 +134,7 @@ class RawFixture:
     # ------------------------------------------------------------------------------------------
 
     def manifests(self) -> list[dict]:
-        connected = [c.cinema_id for c in load_registry(SHIPPED_REGISTRY_DIR).connected_cinemas]
+        connected = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas]
         quiet = [c for c in connected if c not in self.cinemas] if self.others_answer else []
         rows = []
         for dataset, records in (("sessions", self.sessions), ("ticket_events", self.events)):
@@ -259,7 +260,7 @@ class RawFixture:
             "landing_manifests": pa.Table.from_pylist(self.manifests(), schema=MANIFEST_SCHEMA),
         }
         tables.update(self._declared_returns_tables(lineage))
-        registry = load_registry(SHIPPED_REGISTRY_DIR)
+        registry = load_registry(SAMPLE_REGISTRY_DIR)
         tables.update(registry_tables(registry))
         tables["cinemas_daily"] = pa.Table.from_pylist(
             [

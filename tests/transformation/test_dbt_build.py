@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
+from ekino_pipeline.exchange.registry import load_registry
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.transformation.box_office import box_office, by_film_day
 from tests.transformation.conftest import Built
 from tests.transformation.dbt_helpers import ISSUE_MARTS, mart, query, run_dbt
@@ -72,7 +73,7 @@ def test_film_and_region_marts_equal_an_independent_computation_over_the_events(
     for key, figures in expected.items():
         assert {f: films[key][f] for f in FIGURES} == figures, key
 
-    region_of = {c.cinema_id: c.region_code for c in load_registry(SHIPPED_REGISTRY_DIR).cinemas}
+    region_of = {c.cinema_id: c.region_code for c in load_registry(SAMPLE_REGISTRY_DIR).cinemas}
     by_region = box_office(events, sessions, lambda s: (region_of[s["cinema_id"]], s["business_date"]))
     regions = mart(built_scenario.warehouse, "region_daily", "region_code, business_date")
     assert len(regions) == 20 * len(built_scenario.fixture.days)  # every region, every day
@@ -274,7 +275,9 @@ def test_a_funded_film_shows_its_box_office_against_its_grant(built_scenario):
     )
     assert grant["project_id"] == "KFP-2019-007" and grant["reached_theatres"] and grant["is_released"]
     assert grant["tracked_gross_kzt"] == Decimal("17400.00")  # 4400 + 5000 + 8000 over three session days
-    reported = sum(r.gross_kzt for r in load_registry().history if r.film_id == DOMESTIC_FILM)
+    reported = sum(
+        r.gross_kzt for r in load_registry(SAMPLE_REGISTRY_DIR).history if r.film_id == DOMESTIC_FILM
+    )
     assert grant["reported_gross_kzt"] == reported > 0  # its run of 2020-2021, all before tracking
     assert grant["lifetime_gross_kzt"] == reported + Decimal("17400.00")
     assert grant["gross_source"] == "mixed"
@@ -283,7 +286,7 @@ def test_a_funded_film_shows_its_box_office_against_its_grant(built_scenario):
     assert sum(r["n_projects"] for r in years.values()) == 98
     assert sum(r["funded_amount_kzt"] for r in years.values()) == Decimal("19000000000.00")
     # Reaching theatres is the release record's (certificate, release date passed), not the screenings'.
-    registry = load_registry()
+    registry = load_registry(SAMPLE_REGISTRY_DIR)
     films = {f.film_id: f for f in registry.films}
     released_2019 = [
         g

@@ -17,6 +17,7 @@ from ekino_pipeline.ingestion import assets as ingestion_assets
 from ekino_pipeline.ingestion.loading import raw_tables
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import EXCHANGE_ASSETS, manifests, read_landed
 from tests.transformation.box_office import box_office, by_film_day
@@ -266,7 +267,7 @@ def test_lifetimes_count_reported_weeks_before_tracking_once_and_list_the_weeks_
     for film_id, day in first_build["film_days"]:
         first_tracked[film_id] = min(day, first_tracked.get(film_id, day))
     performance = {r["film_id"]: r for r in mart(warehouse, "film_performance", "film_id")}
-    history = load_registry().history
+    history = load_registry(SAMPLE_REGISTRY_DIR).history
     superseded = set()
     for film_id, first in first_tracked.items():
         periods = [r for r in history if r.film_id == film_id]

@@ -9,16 +9,17 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from ekino_pipeline.demo import print_history
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.transformation.exports import export_marts
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.demo import print_history
 from tests.transformation.dbt_helpers import mart, query, run_dbt
 from tests.transformation.scenarios import DOMESTIC_FILM, FOREIGN_FILM, MAR2
 
 
 @pytest.fixture(scope="module")
 def history():
-    return load_registry().history
+    return load_registry(SAMPLE_REGISTRY_DIR).history
 
 
 def _reported(history, film_id: str) -> tuple[Decimal, int]:

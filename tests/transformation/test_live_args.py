@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ekino_pipeline.transformation.live import live_build_args, live_target
+from ekino_pipeline.live.dbt import live_build_args, live_target
 
 
 def test_every_refresh_of_a_warehouse_passes_the_same_arguments_and_target(tmp_path):

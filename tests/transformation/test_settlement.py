@@ -5,8 +5,9 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
+from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.transformation.statements import distributor_file_stem, write_statements
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.transformation.dbt_helpers import mart
 
 TIYN = Decimal("0.01")
@@ -52,7 +53,7 @@ def _rental_by_hand(term, line) -> tuple[Decimal | None, Decimal]:
 
 
 def test_every_line_splits_its_gross_into_tax_rental_and_exhibitor_share_to_the_tiyn(built_scenario):
-    terms = {t.terms_id: t for t in load_registry(SHIPPED_REGISTRY_DIR).rental_terms}
+    terms = {t.terms_id: t for t in load_registry(SAMPLE_REGISTRY_DIR).rental_terms}
     lines = mart(built_scenario.warehouse, "settlement_weekly", "cinema_id, film_id, film_week_start")
     for line in lines:
         assert line["gross_kzt"] == line["tax_kzt"] + line["rental_due_kzt"] + line["exhibitor_share_kzt"]

@@ -11,7 +11,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ekino_pipeline.demo import (
+from ekino_pipeline.exchange.registry import load_registry
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.demo import (
     UNDER_DECLARING_CINEMA,
     UNKNOWN_FILM,
     declared_week,
@@ -19,17 +21,16 @@ from ekino_pipeline.demo import (
     print_discrepancies,
     register_unknown_film,
 )
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
 
 
 def test_the_demo_registers_the_film_its_faulty_cinema_screens_in_a_registry_that_still_loads(tmp_path):
     registry_dir = tmp_path / "registry"
-    shutil.copytree(SHIPPED_REGISTRY_DIR, registry_dir)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, registry_dir)
     assert UNKNOWN_FILM not in load_registry(registry_dir).film_ids
     register_unknown_film(registry_dir)
     registry = load_registry(registry_dir)
     assert UNKNOWN_FILM in registry.film_ids
-    assert len(registry.films) == len(load_registry(SHIPPED_REGISTRY_DIR).films) + 1
+    assert len(registry.films) == len(load_registry(SAMPLE_REGISTRY_DIR).films) + 1
 
 
 def test_the_demo_compares_the_last_film_week_its_cinemas_have_declared():
@@ -70,7 +71,7 @@ def test_the_demo_prints_the_under_declaring_cinema_and_not_a_truthful_one(tmp_p
 
 def test_the_demo_starts_with_distributors_reports_from_each_films_release_up_to_its_first_day(tmp_path):
     registry_dir = tmp_path / "registry"
-    shutil.copytree(SHIPPED_REGISTRY_DIR, registry_dir)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, registry_dir)
     first = date(2026, 11, 16)  # a Monday: the film week holding it opened on Thursday 2026-11-12
     import_recent_reports(registry_dir, first, tmp_path / "reports.csv")
     registry = load_registry(registry_dir)
@@ -81,5 +82,5 @@ def test_the_demo_starts_with_distributors_reports_from_each_films_release_up_to
     for film_id in {r.film_id for r in recent}:
         weeks = sorted(r.period_start for r in recent if r.film_id == film_id)
         assert weeks[0] == films[film_id].release_date
-    shipped = load_registry(SHIPPED_REGISTRY_DIR).history
+    shipped = load_registry(SAMPLE_REGISTRY_DIR).history
     assert set(shipped) <= set(registry.history)

@@ -22,12 +22,9 @@ FILM_WEEK_MARTS_FRESHNESS = dg.FreshnessPolicy.cron(
 )
 
 
-def with_mart_freshness(assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """The same assets, the marts among them carrying the freshness policy of their cadence."""
-    weekly = assets.partitions_def == FILM_WEEK_PARTITIONS
-    policy = FILM_WEEK_MARTS_FRESHNESS if weekly else MARTS_FRESHNESS
-    return assets.map_asset_specs(
-        lambda spec: (
-            spec.replace_attributes(freshness_policy=policy) if spec.group_name == MARTS_GROUP else spec
-        )
-    )
+def with_mart_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The spec, a mart's carrying the freshness policy of its cadence (daily or film week)."""
+    if spec.group_name != MARTS_GROUP:
+        return spec
+    weekly = spec.partitions_def == FILM_WEEK_PARTITIONS
+    return spec.replace_attributes(freshness_policy=FILM_WEEK_MARTS_FRESHNESS if weekly else MARTS_FRESHNESS)

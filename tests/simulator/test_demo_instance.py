@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from ekino_pipeline.demo import run_demo
-from ekino_pipeline.local_instance import ENVIRONMENT_FILE, LOCATION, REPOSITORY, free_port, read_environment
-from ekino_pipeline.ui import ui_plan
+from ekino_sim.demo import run_demo
+from ekino_sim.local_instance import ENVIRONMENT_FILE, LOCATION, REPOSITORY, free_port, read_environment
+from ekino_sim.ui import ui_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 2

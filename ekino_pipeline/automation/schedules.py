@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from ekino_pipeline.automations import schedule_status
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.ingestion import declared_returns
-from ekino_pipeline.ingestion.live_assets import LIVE_GROUP
+from ekino_pipeline.live.assets import LIVE_GROUP
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, FILM_WEEK_PARTITIONS
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_dbt_models
@@ -47,7 +46,7 @@ def _business_day(context: dg.ScheduleEvaluationContext):
     cron_schedule=SETTINGS.daily_cron,
     execution_timezone=str(BUSINESS_TZ),
     job=daily_job,
-    default_status=schedule_status(SETTINGS),
+    default_status=SETTINGS.schedule_status,
     description="Every early morning, Asia/Almaty: the business day that just closed.",
 )
 def daily_schedule(context: dg.ScheduleEvaluationContext):
@@ -62,7 +61,7 @@ def daily_schedule(context: dg.ScheduleEvaluationContext):
     cron_schedule=SETTINGS.intraday_cron,
     execution_timezone=str(BUSINESS_TZ),
     job=daily_job,
-    default_status=schedule_status(SETTINGS),
+    default_status=SETTINGS.schedule_status,
     description="Every hour: refreshes today's partition so the day's figures grow as it goes.",
 )
 def intraday_schedule(context: dg.ScheduleEvaluationContext):
@@ -78,7 +77,7 @@ FILM_WEEK_CRON = "0 7 * * 4"
     cron_schedule=FILM_WEEK_CRON,
     execution_timezone=str(BUSINESS_TZ),
     job=film_week_job,
-    default_status=schedule_status(SETTINGS),
+    default_status=SETTINGS.schedule_status,
     description=(
         "Thursday mornings, Asia/Almaty: settles the film week that closed (provisional while its last "
         "days close) and again the week before, which has turned final since; each change is a revision."

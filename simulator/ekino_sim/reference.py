@@ -1,7 +1,7 @@
 """Generates the national registries: the pilot network shipped with the package, or a grown one.
 
 The shipped CSVs are this module's output for the defaults (a test holds them equal), so the
-reference data can be regenerated and `ekino simulate --cinemas N` can grow the network the same way.
+reference data can be regenerated and `ekino-sim simulate --cinemas N` can grow the network the same way.
 Figures follow e-Kino's published facts: 20 regions, 103 cinemas of which 68 connected, 98 funded
 projects in 2019-2023 totalling 19 bn tenge, 23 of them released films in the catalogue.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ekino_pipeline.exchange.registry import REGISTRY_COLUMNS
 from ekino_pipeline.exchange.rental_terms import RENTAL_METHODS
-from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, add_release_records, generate_history
+from ekino_sim.history import HISTORY_COLUMNS, add_release_records, generate_history
 
 PILOT_CINEMAS = 103
 PILOT_CONNECTED = 68

@@ -23,7 +23,7 @@ from typing import IO
 import requests
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "ekino_pipeline"
 REPOSITORY = "__repository__"  # the repository of a code location's Definitions
 ENVIRONMENT_FILE = "environment.json"

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ekino_pipeline.local_instance import ENVIRONMENT_FILE, read_environment
+from ekino_sim.local_instance import ENVIRONMENT_FILE, read_environment
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_HOME = ROOT / ".ekino" / "demo"
 DEFAULT_HOME = ROOT / ".ekino"
 SIMULATOR_PORT = 8765
@@ -55,7 +55,7 @@ def ui_plan(home: Path, sim_port: int | None = None) -> tuple[dict[str, str], di
 
 
 def run_ui(home: Path | None = None, port: int = 3000, sim_port: int | None = None) -> int:
-    from ekino_pipeline.exchange.simulator.server import SimulatorServer
+    from ekino_sim.server import SimulatorServer
 
     home = (home or default_home()).resolve()
     environment, simulator = ui_plan(home, sim_port)

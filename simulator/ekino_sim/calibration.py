@@ -13,7 +13,7 @@ Days can be sampled: one in `sample_every` of each stratum (each weekday, and th
 each sampled day stands for the days of its stratum, with a standard error from the spread of the
 sampled days inside each stratum.
 
-    python -m ekino_pipeline.exchange.simulator.calibration --year 2024 [--seed 1] [--sample-every 1]
+    python -m ekino_sim.calibration --year 2024 [--seed 1] [--sample-every 1]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from decimal import Decimal
 
 from ekino_pipeline.calendar import film_week_start
 from ekino_pipeline.exchange.registry import Film, Registry, load_registry
-from ekino_pipeline.exchange.simulator.network import (
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.network import (
     CATEGORY_TABLE,
     FAMILY_CATEGORY_TABLE,
     HOLIDAYS,
@@ -141,7 +142,7 @@ def simulate_year(
     With `sample_every` above 1 the figures are estimates: each sampled day stands for the days of its
     stratum, and `gross_standard_error_kzt` says how far off the gross may be.
     """
-    registry = registry or load_registry()
+    registry = registry or load_registry(SAMPLE_REGISTRY_DIR)
     network = network or Network(registry, seed, plan_cache=1)
     films: dict[str, Film] = {f.film_id: f for f in registry.films}
     cinema_ids = [c.cinema_id for c in registry.cinemas]

@@ -1,4 +1,4 @@
-"""`ekino simulate`, `ekino registry` and `ekino ui` as a user runs them."""
+"""`ekino-sim simulate`, `ekino-sim registry` and `ekino-sim ui` as a user runs them."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import dagster as dg
 import pytest
 import requests
 
-from ekino_pipeline import ui
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_pipeline.exchange.simulator.server import write_secrets
+from ekino_sim import SAMPLE_REGISTRY_DIR, ui
+from ekino_sim.server import write_secrets
 
-EKINO = str(Path(sys.executable).parent / "ekino")
+EKINO_SIM = str(Path(sys.executable).parent / "ekino-sim")
 
 
 def _free_port() -> int:
@@ -33,7 +33,7 @@ def test_ekino_simulate_serves_a_grown_network_until_stopped(tmp_path):
     port, secrets, registry = _free_port(), tmp_path / "secrets.json", tmp_path / "registry"
     proc = subprocess.Popen(
         [
-            EKINO,
+            EKINO_SIM,
             "simulate",
             "--port",
             str(port),
@@ -81,9 +81,9 @@ def test_ekino_simulate_serves_a_grown_network_until_stopped(tmp_path):
 
 def test_ekino_registry_writes_the_pilot_registry_that_ships_with_the_package(tmp_path):
     subprocess.run(
-        [EKINO, "registry", "--out", str(tmp_path)], check=True, capture_output=True, env=os.environ
+        [EKINO_SIM, "registry", "--out", str(tmp_path)], check=True, capture_output=True, env=os.environ
     )
-    shipped = load_registry()
+    shipped = load_registry(SAMPLE_REGISTRY_DIR)
     written = load_registry(tmp_path)
     assert written == shipped
 
@@ -99,7 +99,7 @@ def test_a_simulator_that_cannot_bind_its_port_leaves_the_secrets_file_as_it_was
         taken.listen()
         port = taken.getsockname()[1]
         failed = subprocess.run(
-            [EKINO, "simulate", "--port", str(port), "--seed", "9", "--secrets-file", str(secrets)],
+            [EKINO_SIM, "simulate", "--port", str(port), "--seed", "9", "--secrets-file", str(secrets)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -107,7 +107,7 @@ def test_a_simulator_that_cannot_bind_its_port_leaves_the_secrets_file_as_it_was
         )
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
-        f"ekino simulate: cannot listen on 127.0.0.1:{port}: Address already in use"
+        f"ekino-sim simulate: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
     assert secrets.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["secrets.json"]  # no temporary file left either

@@ -23,7 +23,8 @@ from pydantic import Field
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, business_day_bounds
 from ekino_pipeline.ingestion.assets import RegistryResource
-from ekino_pipeline.ingestion.live_assets import (
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.live.assets import (
     LIVE_GROUP,
     LIVE_POOL,
     LivePollConfig,
@@ -32,9 +33,8 @@ from ekino_pipeline.ingestion.live_assets import (
     pull_metadata,
     pull_tick,
 )
-from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.live.dbt import LIVE_SCHEMA, LiveBuild, LiveDbt, live_dbt_models, live_markdown
 from ekino_pipeline.transformation.exports import ExportsResource, export_tables
-from ekino_pipeline.transformation.live import LIVE_SCHEMA, LiveBuild, LiveDbt, live_dbt_models, live_markdown
 from ekino_pipeline.warehouse import WarehouseResource
 
 LIVE_JOB = "live_job"

@@ -24,9 +24,10 @@ import yaml
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, film_week_start
 from ekino_pipeline.exchange.registry import REGISTRY_FILES
+from ekino_sim import SAMPLE_REGISTRY_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_FAULTS = Path(__file__).parent / "exchange" / "simulator" / "demo_faults.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_FAULTS = Path(__file__).parent / "demo_faults.yaml"
 SILENT_CINEMA = "ALA-0001"
 DOWN_CINEMA = "ZKO-0001"
 UNKNOWN_FILM = "F99999"  # screened by MAN-0001 (demo_faults.yaml), absent from the shipped registry
@@ -256,8 +257,8 @@ def import_recent_reports(registry_dir: Path, first: date, reports: Path) -> Non
     (through 2025) plus the weekly reports of the films released since, imported as an operator would
     (`ekino import-history`), so lifetime figures in the window count from release."""
     from ekino_pipeline.exchange.registry import HISTORY_FILE, import_box_office_history
-    from ekino_pipeline.exchange.simulator.history import HISTORY_COLUMNS, recent_distributor_reports
-    from ekino_pipeline.exchange.simulator.reference import DEFAULT_SEED
+    from ekino_sim.history import HISTORY_COLUMNS, recent_distributor_reports
+    from ekino_sim.reference import DEFAULT_SEED
 
     with (registry_dir / HISTORY_FILE).open(newline="", encoding="utf-8") as fh:
         shipped = list(csv.DictReader(fh))
@@ -368,7 +369,7 @@ SIMULATOR_SEED = 1
 def _start_simulator(port: int, secrets: Path, faults: Path):
     """The simulator on `port`, or on a free port when that one is taken."""
     from ekino_pipeline.errors import ConfigError
-    from ekino_pipeline.exchange.simulator.server import SimulatorServer
+    from ekino_sim.server import SimulatorServer
 
     try:
         return SimulatorServer(seed=SIMULATOR_SEED, secrets_file=secrets, faults=faults, port=port).start()
@@ -379,9 +380,8 @@ def _start_simulator(port: int, secrets: Path, faults: Path):
 
 
 def run_demo(days: int = 14, home: Path | None = None, simulator_port: int = DEMO_SIMULATOR_PORT) -> int:
-    from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR
-    from ekino_pipeline.local_instance import LocalDagster, LocalInstanceError, write_environment
     from ekino_pipeline.settings import Settings
+    from ekino_sim.local_instance import LocalDagster, LocalInstanceError, write_environment
 
     home = (home or ROOT / ".ekino" / "demo").resolve()
     if home.exists():
@@ -391,7 +391,7 @@ def run_demo(days: int = 14, home: Path | None = None, simulator_port: int = DEM
     shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", dagster_home / "dagster.yaml")
     # The registry the pipeline reads is the demo's own copy, so that it can catch up later.
     registry_dir = home / "registry"
-    shutil.copytree(SHIPPED_REGISTRY_DIR, registry_dir)
+    shutil.copytree(SAMPLE_REGISTRY_DIR, registry_dir)
     secrets = home / "secrets.json"
     last = business_date_of(datetime.now(UTC)) - timedelta(days=1)
     first = last - timedelta(days=days - 1)
@@ -497,7 +497,7 @@ def _run_jobs(dagster, sim, settings, registry_dir: Path, first: date, last: dat
     _say(f"Box office report: {settings.exports_dir / 'report' / 'index.html'} (one page per day beside it)")
     _say(
         "Browse the demo as it ran (Runs, Backfills, the assets' partitions, the sensor's tick): make ui "
-        f"(.venv/bin/ekino ui --home {settings.home})"
+        f"(.venv/bin/ekino-sim ui --home {settings.home})"
     )
     return 0
 

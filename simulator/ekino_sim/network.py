@@ -39,7 +39,7 @@ from ekino_pipeline.calendar import business_date_of, business_day_bounds, dater
 from ekino_pipeline.exchange.contract import BOX_OFFICE_RETURN_FIELDS, SESSION_FIELDS
 from ekino_pipeline.exchange.contract import TICKET_EVENT_FIELDS as EVENT_FIELDS
 from ekino_pipeline.exchange.registry import Cinema, Film, Hall, Registry
-from ekino_pipeline.exchange.simulator import faults as F
+from ekino_sim import faults as F
 
 ONE_DAY = timedelta(days=1)
 PRESALE_DAYS = 7

@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, business_day_bounds
-from ekino_pipeline.exchange.registry import SHIPPED_REGISTRY_DIR, load_registry
-from ekino_pipeline.exchange.simulator import faults as F
-from ekino_pipeline.exchange.simulator import network as network_module
-from ekino_pipeline.exchange.simulator import reference
-from ekino_pipeline.exchange.simulator.network import Network
+from ekino_pipeline.exchange.registry import load_registry
+from ekino_sim import SAMPLE_REGISTRY_DIR, reference
+from ekino_sim import faults as F
+from ekino_sim import network as network_module
+from ekino_sim.network import Network
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9:_-]{1,64}$")
 NOW = datetime(2024, 4, 1, tzinfo=UTC)
@@ -25,7 +25,7 @@ DAY = date(2024, 3, 8)  # a Friday
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_registry()
+    return load_registry(SAMPLE_REGISTRY_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def session_tickets(network: Network, cinema_id: str, day: date):
 
 def test_the_shipped_registry_is_what_reference_generates():
     for name, rows in reference.generate_registry().items():
-        with (SHIPPED_REGISTRY_DIR / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
+        with (SAMPLE_REGISTRY_DIR / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
             shipped = list(csv.DictReader(fh))
         assert shipped == [{k: str(v) for k, v in row.items()} for row in rows], name
 

@@ -34,14 +34,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from ekino_pipeline.calendar import business_date_of, film_week_start, parse_date
 from ekino_pipeline.errors import ConfigError
+from ekino_pipeline.exchange.contract import OPENAPI_PATH
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, load_registry
-from ekino_pipeline.exchange.simulator import faults as F
-from ekino_pipeline.exchange.simulator import reference
-from ekino_pipeline.exchange.simulator.network import I_JSON, Network, SimulatedClock, check_day
+from ekino_sim import SAMPLE_REGISTRY_DIR, reference
+from ekino_sim import faults as F
+from ekino_sim.network import I_JSON, Network, SimulatedClock, check_day
 
 log = logging.getLogger(__name__)
 
-CONTRACT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
 MAX_WINDOW = timedelta(days=31)
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
@@ -87,7 +87,7 @@ def network_registry(
             raise ConfigError(f"cannot write the registry to {registry_dir}: {exc.strerror or exc}") from exc
         return load_registry(registry_dir)
     if n_cinemas == reference.PILOT_CINEMAS:
-        return load_registry()
+        return load_registry(SAMPLE_REGISTRY_DIR)
     with tempfile.TemporaryDirectory(prefix="ekino-registry-") as tmp:
         reference.write_registry(tmp, n_cinemas, reference.DEFAULT_SEED)
         return load_registry(tmp)
@@ -196,7 +196,7 @@ class SimulatorServer:
         self.host, self.port = host, port
         self.secrets_file = Path(secrets_file) if secrets_file else None
         self._paging = _Paging(seed)
-        self._contract = CONTRACT_PATH.read_bytes()
+        self._contract = OPENAPI_PATH.read_bytes()
         self._counts: dict[str, Counter[str]] = {}
         self._counts_lock = threading.Lock()
         self._httpd: _HTTPServer | None = None

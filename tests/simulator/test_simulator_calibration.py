@@ -14,15 +14,16 @@ from decimal import Decimal
 import pytest
 
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_pipeline.exchange.simulator import network as network_module
-from ekino_pipeline.exchange.simulator.calibration import (
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim import network as network_module
+from ekino_sim.calibration import (
     main,
     sample_days,
     session_figures,
     simulate_year,
     stratum,
 )
-from ekino_pipeline.exchange.simulator.network import (
+from ekino_sim.network import (
     CENTS,
     KIND,
     PUBLISHED_GROSS_BN,
@@ -32,16 +33,16 @@ from ekino_pipeline.exchange.simulator.network import (
     Network,
     year_level,
 )
-from ekino_pipeline.exchange.simulator.reference import write_registry
+from ekino_sim.reference import write_registry
 
-SEED = 1  # `ekino simulate` and `make demo`
+SEED = 1  # `ekino-sim simulate` and `make demo`
 GROSS_TOLERANCE = 0.05  # every year 2019-2025 within 5% of its published gross
 BN = Decimal(10**9)
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_registry()
+    return load_registry(SAMPLE_REGISTRY_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from ekino_pipeline.exchange.simulator.network import SimulatedClock
-from ekino_pipeline.exchange.simulator.server import SimulatorServer
+from ekino_sim.network import SimulatedClock
+from ekino_sim.server import SimulatorServer
 
 CINEMA = "ALA-0002"
 # A Saturday evening: every cinema sells several tickets a minute.

@@ -15,7 +15,10 @@ import pyarrow as pa
 
 from ekino_pipeline.exchange.registry import Registry
 from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.live import (
+from ekino_pipeline.ingestion.loading import _ensure_table, _insert_files
+from ekino_pipeline.ingestion.schemas import QUARANTINE, TICKET_EVENTS
+from ekino_pipeline.ingestion.schemas import SESSIONS as SESSIONS_SCHEMA
+from ekino_pipeline.live.pull import (
     EVENTS,
     SESSIONS,
     batch_files,
@@ -23,9 +26,6 @@ from ekino_pipeline.ingestion.live import (
     live_zone,
     session_days,
 )
-from ekino_pipeline.ingestion.loading import _ensure_table, _insert_files
-from ekino_pipeline.ingestion.schemas import QUARANTINE, TICKET_EVENTS
-from ekino_pipeline.ingestion.schemas import SESSIONS as SESSIONS_SCHEMA
 
 STATUS_SCHEMA = pa.schema(
     [

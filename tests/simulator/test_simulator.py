@@ -21,10 +21,12 @@ import requests
 import yaml
 
 from ekino_pipeline.calendar import business_day_bounds
+from ekino_pipeline.exchange.contract import OPENAPI_PATH as CONTRACT_PATH
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_pipeline.exchange.simulator import faults as F
-from ekino_pipeline.exchange.simulator.network import Network
-from ekino_pipeline.exchange.simulator.server import CONTRACT_PATH, SimulatorServer
+from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim import faults as F
+from ekino_sim.network import Network
+from ekino_sim.server import SimulatorServer
 
 NOW = datetime(2024, 3, 20, tzinfo=UTC)
 DAY = date(2024, 3, 8)
@@ -46,7 +48,9 @@ PARAMS = {
 def _faulty_cinemas() -> dict[str, str]:
     """One connected cinema with at least two halls per scenario, none of them CLEAN."""
     ids = [
-        c.cinema_id for c in load_registry().connected_cinemas if len(c.halls) >= 2 and c.cinema_id != CLEAN
+        c.cinema_id
+        for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas
+        if len(c.halls) >= 2 and c.cinema_id != CLEAN
     ]
     return dict(zip(RESPONSE + RECORD, ids, strict=False))
 
@@ -733,10 +737,7 @@ def test_a_stopped_simulator_hangs_up_on_kept_alive_connections(http):
 
 def test_run_simulator_serves_until_sigterm(tmp_path):
     secrets = tmp_path / "secrets.json"
-    code = (
-        "from ekino_pipeline.exchange.simulator.server import run_simulator; "
-        f"run_simulator('127.0.0.1', 0, 5, {str(secrets)!r})"
-    )
+    code = f"from ekino_sim.server import run_simulator; run_simulator('127.0.0.1', 0, 5, {str(secrets)!r})"
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         line = process.stdout.readline()

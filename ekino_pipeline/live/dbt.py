@@ -23,7 +23,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from ekino_pipeline.display import almaty_time, kzt
-from ekino_pipeline.ingestion.live_assets import LIVE_POOL
+from ekino_pipeline.live.assets import LIVE_POOL
 from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.transformation.assets import hold_back
 from ekino_pipeline.transformation.exports import ExportsResource, export_marts
