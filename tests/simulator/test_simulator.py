@@ -702,9 +702,9 @@ def test_a_yaml_fault_file_is_read_with_its_dates_and_parameters(tmp_path):
 
 
 def test_the_demo_fault_file_is_valid():
-    faults = SimulatorServer(
-        seed=1, faults=CONTRACT_PATH.parent / "simulator" / "demo_faults.yaml"
-    ).fault_plan.faults
+    from ekino_sim.demo import DEMO_FAULTS
+
+    faults = SimulatorServer(seed=1, faults=DEMO_FAULTS).fault_plan.faults
     assert {f.scenario for f in faults} >= {F.SILENT, F.DUPLICATE_EVENTS}
 
 
