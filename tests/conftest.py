@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from ekino_sim.server import SimulatorServer
+
+# The pipeline ships no registry: the tests read the simulator's sample unless one names another (the
+# pipeline's default, $EKINO_HOME/registry, is the Ministry's own folder).
+os.environ.setdefault("EKINO_REGISTRY_DIR", str(SAMPLE_REGISTRY_DIR))
 
 # The files that take longest, mostly waiting (a demo through dagster dev, live sessions on the
 # simulator's clock, the quick bench, an 11-day backfill), run first: pytest-xdist hands out files in
 # collection order, and a long file handed out last would make the whole run wait for it alone.
 LONGEST_FIRST = (
-    "tests/test_demo_instance.py",
+    "tests/simulator/test_demo_instance.py",
     "tests/benchmarks/test_harness.py",
     "tests/test_live_mode.py",
     "tests/transformation/test_end_to_end.py",
@@ -53,6 +59,7 @@ class EkinoHome:
             "EKINO_EXCHANGE_BASE_URL": self.simulator.url,
             "EKINO_SECRETS_FILE": str(self.secrets_file),
             "EKINO_START_DATE": "2024-01-01",
+            "EKINO_REGISTRY_DIR": str(SAMPLE_REGISTRY_DIR),
         }
 
 
