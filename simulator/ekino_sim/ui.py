@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ekino_sim import SAMPLE_REGISTRY_DIR
 from ekino_sim.local_instance import ENVIRONMENT_FILE, read_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,8 @@ def ui_plan(home: Path, sim_port: int | None = None) -> tuple[dict[str, str], di
         "EKINO_HOME": str(home),
         "EKINO_EXCHANGE_BASE_URL": f"http://127.0.0.1:{port}",
         "EKINO_SECRETS_FILE": str(secrets),
+        # The simulated network's registry: the pipeline ships none of its own.
+        "EKINO_REGISTRY_DIR": str(SAMPLE_REGISTRY_DIR),
     }
     return environment, {"seed": 1, "port": port, "faults_file": None, "secrets_file": str(secrets)}
 
