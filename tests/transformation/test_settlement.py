@@ -7,8 +7,10 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
+import pytest
 
 from ekino_pipeline.exchange.registry import load_registry
+from ekino_pipeline.transformation import statements as statements_module
 from ekino_pipeline.transformation.statements import distributor_id, write_statements
 from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.transformation.dbt_helpers import mart
@@ -242,3 +244,18 @@ def test_two_distributors_whose_names_make_the_same_slug_get_two_statements(tmp_
     again = write_statements(warehouse, tmp_path / "exports")
     assert sorted(s.csv_path for s in again) == sorted(s.csv_path for s in statements)
     assert len(list((tmp_path / "exports" / "statements" / "2024-02-29").iterdir())) == 4
+
+
+def test_two_distributors_with_one_id_are_refused_rather_than_one_statement_replacing_the_other(
+    tmp_path, monkeypatch
+):
+    # Pins the same bug at its root: should two names ever share an id (a hash collision), nothing is
+    # overwritten silently.
+    monkeypatch.setattr(statements_module, "distributor_id", lambda name: "one-id")
+    lines = [
+        {"distributor": "North", "cinema_id": "ALA-0001"},
+        {"distributor": "South", "cinema_id": "ALA-0002"},
+    ]
+    warehouse = _settlement_warehouse(tmp_path / "w.duckdb", lines)
+    with pytest.raises(ValueError, match="distributors 'North' and 'South' have the same id one-id"):
+        write_statements(warehouse, tmp_path / "exports")
