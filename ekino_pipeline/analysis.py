@@ -205,7 +205,13 @@ def _instant(as_of: date | datetime | str) -> datetime:
         return as_of
     if isinstance(as_of, date):
         # The state once the day was over: just before the next business day began.
-        return datetime.combine(as_of + timedelta(days=1), time(), BUSINESS_TZ) - timedelta(microseconds=1)
+        try:
+            next_day = datetime.combine(as_of + timedelta(days=1), time(), BUSINESS_TZ)
+        except OverflowError:
+            raise AnalysisError(
+                f"as_of={as_of.isoformat()}: the end of that day is beyond the last date Python holds"
+            ) from None
+        return next_day - timedelta(microseconds=1)
     raise AnalysisError(f"as_of={as_of!r}: give a date, an aware datetime or an ISO string")
 
 

@@ -41,7 +41,7 @@ def _import_history(args: argparse.Namespace) -> int:
 
 
 def _replay_quarantine(args: argparse.Namespace) -> int:
-    from ekino_pipeline.calendar import daterange, parse_date
+    from ekino_pipeline.calendar import business_day_bounds, daterange, parse_date
     from ekino_pipeline.exchange.registry import load_registry, validate_cinema_id
     from ekino_pipeline.ingestion.landing import LandingZone
     from ekino_pipeline.ingestion.replay import replay_quarantine
@@ -58,6 +58,12 @@ def _replay_quarantine(args: argparse.Namespace) -> int:
             days[flag] = parse_date(text)
         except ValueError as exc:
             return usage_error(f"{flag} {text!r} is not a date: {exc}")
+        try:
+            business_day_bounds(days[flag])
+        except OverflowError:
+            return usage_error(
+                f"{flag} {text} is beyond the business days the calendar holds (0001-01-02 to 9999-12-30)"
+            )
     first, last = days["--from"], days["--to"]
     if first > last:
         return usage_error(f"--from {first} is after --to {last}")
@@ -71,6 +77,12 @@ def _replay_quarantine(args: argparse.Namespace) -> int:
         registry = load_registry(registry_dir)
     except (OSError, ValueError) as exc:
         return usage_error(f"cannot read the registry in {registry_dir}: {exc}")
+    if not settings.landing_root.is_dir():
+        # A mistyped EKINO_HOME would otherwise read as a landing zone with nothing quarantined.
+        return usage_error(
+            f"no landing zone at {settings.landing_root} (EKINO_LANDING_ROOT, default $EKINO_HOME/landing; "
+            f"EKINO_HOME is {settings.home})"
+        )
 
     zone = LandingZone(settings.landing_root)
     results = replay_quarantine(zone, registry, list(daterange(first, last)), cinemas=cinemas or None)

@@ -17,6 +17,7 @@ from ekino_sim import SAMPLE_REGISTRY_DIR
 from ekino_sim.cli import main as sim_main
 
 EKINO = str(Path(sys.executable).parent / "ekino")
+SAMPLE = str(SAMPLE_REGISTRY_DIR)
 
 
 SIMULATOR_COMMANDS = {"simulate", "registry", "demo", "ui"}  # `ekino-sim`'s; the rest are `ekino`'s
@@ -49,6 +50,34 @@ def one_line(err: str) -> str:
         (["demo", "--days", "many"], "argument --days: 'many' is not a whole number"),
         (["registry", "--out", "x", "--cinemas", "0"], "argument --cinemas: 0 is below 1"),
         (["replay-quarantine", "--from", "2024-13-01", "--to", "2024-01-02"], "--from '2024-13-01' is not"),
+        # A day at the calendar's end was an OverflowError traceback.
+        (
+            ["replay-quarantine", "--from", "9999-12-31", "--to", "9999-12-31", "--registry-dir", SAMPLE],
+            "--from 9999-12-31 is beyond the business days the calendar holds",
+        ),
+        # 1,000,000 cinemas was a ValueError traceback from the registry generator.
+        (["registry", "--out", "x", "--cinemas", "1000000"], "argument --cinemas: 1000000 is above 199980"),
+        (
+            ["simulate", "--secrets-file", "s.json", "--cinemas", "1000000"],
+            "argument --cinemas: 1000000 is above 199980",
+        ),
+        # --start garbage, --rate 0 and --rate -1 were ValueError tracebacks.
+        (
+            ["simulate", "--secrets-file", "s.json", "--start", "garbage"],
+            "argument --start: 'garbage' is not",
+        ),
+        (["simulate", "--secrets-file", "s.json", "--rate", "0"], "argument --rate: 0 is not above 0"),
+        (["simulate", "--secrets-file", "s.json", "--rate", "-1"], "argument --rate: -1 is not above 0"),
+        (["simulate", "--secrets-file", "s.json", "--rate", "inf"], "argument --rate: inf is not above 0"),
+        (
+            ["simulate", "--secrets-file", "s.json", "--start", "2025-06-13T18:00:00"],
+            "argument --start: '2025-06-13T18:00:00' has no offset",
+        ),
+        # A simulator started in 9999 answered 500 to every request.
+        (
+            ["simulate", "--secrets-file", "s.json", "--start", "9999-12-31T20:00:00+00:00"],
+            "argument --start: 9999-12-31T20:00:00+00:00 is outside the simulated years 1970 to 2100",
+        ),
     ],
 )
 def test_a_bad_argument_is_one_line_naming_it_and_exit_2(tmp_path, monkeypatch, capsys, argv, expected):
@@ -145,6 +174,22 @@ def test_a_bad_environment_variable_is_a_config_error_naming_it(monkeypatch, cap
     code, err = run(["replay-quarantine", "--from", "2024-01-01", "--to", "2024-01-02"], capsys)
     assert code == 2
     assert one_line(err).startswith(f"ekino replay-quarantine: {expected}")
+
+
+@pytest.mark.parametrize("home", ["a-file", "nowhere"])
+def test_a_home_without_a_landing_zone_is_one_line_naming_it_not_zero_records(
+    tmp_path, monkeypatch, capsys, home
+):
+    # EKINO_HOME=/etc/passwd (or a home that does not exist) said "0 records still quarantined", exit 0.
+    (tmp_path / "a-file").write_text("not a home")
+    monkeypatch.setenv("EKINO_HOME", str(tmp_path / home))
+    monkeypatch.delenv("EKINO_LANDING_ROOT", raising=False)
+    argv = ["replay-quarantine", "--from", "2024-01-01", "--to", "2024-01-02"]
+    code, err = run([*argv, "--registry-dir", str(SAMPLE_REGISTRY_DIR)], capsys)
+    assert code == 2
+    assert one_line(err).startswith(
+        f"ekino replay-quarantine: no landing zone at {tmp_path / home / 'landing'}"
+    )
 
 
 def test_plain_http_beyond_loopback_is_allowed_only_by_a_setting():

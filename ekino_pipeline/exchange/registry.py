@@ -41,6 +41,8 @@ REGISTRY_FILES = (
     "tax_rules",
     "box_office_history",
 )
+# utf-8-sig reads UTF-8 with or without the byte-order mark Excel's "CSV UTF-8" writes first.
+CSV_ENCODING = "utf-8-sig"
 HISTORY_FILE = "box_office_history.csv"
 HISTORY_PERIODS = ("year", "film_week")
 HISTORY_SOURCES = ("distributor_report", "ministry", "festival")
@@ -77,15 +79,16 @@ def read_registry_csv(
 ) -> list[RegistryRow]:
     """The rows of a registry CSV that has every one of `columns` and a value in each of them (an
     empty value is fine; a missing one is not), and whose `key` columns are unique: a row listed twice
-    would otherwise win silently, and for a cinema its base URL decides where its token goes."""
+    would otherwise win silently, and for a cinema its base URL decides where its token goes.
+    A byte-order mark (Excel's "CSV UTF-8") is no part of the first column's name."""
+    rows: list[RegistryRow] = []
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding=CSV_ENCODING) as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             missing = [c for c in columns if c not in header]
             if missing:
                 raise RegistryError(f"{path}: missing column(s) {', '.join(missing)}")
-            rows = []
             for values in reader:
                 number = len(rows) + 2
                 if None in values:
@@ -96,7 +99,10 @@ def read_registry_csv(
                 rows.append(RegistryRow(path, number, values))
     except FileNotFoundError:
         raise RegistryError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
+        # A row the csv module refuses (a field beyond its size limit): the row being read is named.
+        raise RegistryError(f"{path}, row {len(rows) + 2}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path} cannot be read: {exc}") from None
     if key is not None:
         names = (key,) if isinstance(key, str) else tuple(key)
@@ -114,6 +120,12 @@ def validate_cinema_id(cinema_id: object) -> str:
     if not isinstance(cinema_id, str) or not CINEMA_ID_PATTERN.fullmatch(cinema_id):
         raise ValueError(f"invalid cinema_id {cinema_id!r}: expected three capitals, '-', four digits")
     return cinema_id
+
+
+def validate_film_id(film_id: str) -> str:
+    if not FILM_ID_PATTERN.fullmatch(film_id):
+        raise ValueError(f"invalid film_id {film_id!r}: expected F and five digits")
+    return film_id
 
 
 @dataclass(frozen=True)
@@ -333,7 +345,7 @@ def load_registry(directory: Path | str) -> Registry:
         )
     films = tuple(
         Film(
-            r["film_id"],
+            r.parse("film_id", validate_film_id),
             r["title"],
             r["original_title"],
             _split(r["genres"]),
@@ -357,7 +369,7 @@ def load_registry(directory: Path | str) -> Registry:
             r.parse("grant_year", int),
             r.parse("amount_kzt", Decimal),
             r["status"],
-            r["film_id"] or None,
+            r.parse("film_id", lambda text: validate_film_id(text) if text else None),
         )
         for r in rows("funding_grants")
     )
@@ -392,28 +404,45 @@ def load_box_office_history(
     whatever their sources may not overlap, so nothing reported is counted twice.
     """
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in _HISTORY_PARSERS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise HistoryError(f"{path.name}: missing column(s) {', '.join(missing)}")
-        records = []
-        # Row 1 is the header, as a spreadsheet numbers it.
-        for row_number, row in enumerate(reader, start=2):
-            values = {}
-            for column, parse in _HISTORY_PARSERS.items():
-                try:
-                    values[column] = parse(row[column] or "")
-                except (ValueError, ArithmeticError) as exc:
-                    raise HistoryError(f"{path.name} row {row_number} column {column}: {exc}") from None
-            record = ReportedBoxOffice(**values)
-            problem = _history_problem(record, film_ids)
-            if problem:
-                column, message = problem
-                raise HistoryError(f"{path.name} row {row_number} column {column}: {message}")
-            records.append((row_number, record))
+    records: list[tuple[int, ReportedBoxOffice]] = []
+    # Row 1 is the header, as a spreadsheet numbers it.
+    reading = 1
+    try:
+        with path.open(newline="", encoding=CSV_ENCODING) as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in _HISTORY_PARSERS if c not in header]
+            if missing:
+                raise HistoryError(f"{path.name}: missing column(s) {', '.join(missing)}")
+            for reading, row in enumerate(reader, start=2):
+                records.append((reading, _history_record(path.name, reading, len(header), row, film_ids)))
+    except csv.Error as exc:  # a field beyond the csv module's size limit, say
+        raise HistoryError(f"{path.name} row {reading + 1}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{path.name} is not UTF-8 text (near row {reading + 1}): {exc.reason}") from None
     _check_no_overlaps(path.name, records)
     return tuple(record for _row, record in records)
+
+
+def _history_record(name: str, row_number: int, width: int, row: dict, film_ids) -> ReportedBoxOffice:
+    if None in row:  # csv.DictReader's key for the values beyond the header
+        raise HistoryError(
+            f"{name} row {row_number} column {width + 1}: a value beyond the header's {width} columns"
+        )
+    values = {}
+    for column, parse in _HISTORY_PARSERS.items():
+        if row[column] is None:
+            raise HistoryError(f"{name} row {row_number} column {column}: no value (the row is short)")
+        try:
+            values[column] = parse(row[column])
+        except (ValueError, ArithmeticError) as exc:
+            raise HistoryError(f"{name} row {row_number} column {column}: {exc}") from None
+    record = ReportedBoxOffice(**values)
+    problem = _history_problem(record, film_ids)
+    if problem:
+        column, message = problem
+        raise HistoryError(f"{name} row {row_number} column {column}: {message}")
+    return record
 
 
 def import_box_office_history(source: Path | str, registry_dir: Path | str) -> tuple[ReportedBoxOffice, ...]:
@@ -480,6 +509,10 @@ def _history_problem(record: ReportedBoxOffice, film_ids) -> tuple[str, str] | N
         return "period_start", f"a year starts on 1 January, got {record.period_start}"
     if record.period == "film_week" and record.period_start.weekday() != 3:
         return "period_start", f"a film week starts on a Thursday, got {record.period_start}"
+    try:
+        record.period_end  # noqa: B018 (computed only to see that it can be)
+    except OverflowError:
+        return "period_start", f"a {record.period} from {record.period_start} ends beyond the calendar (9999)"
     if record.source_date < record.period_start:
         return "source_date", f"reported on {record.source_date}, before its period began"
     return None

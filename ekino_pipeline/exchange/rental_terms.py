@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, FILM_ID_PATTERN, RegistryError
+from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, CSV_ENCODING, FILM_ID_PATTERN, RegistryError
 
 RENTAL_METHODS = (
     "sliding_by_week",
@@ -131,12 +131,18 @@ class _Row:
 def _rows(path: Path) -> Iterable[_Row]:
     if not path.is_file():
         raise RegistryError(f"{path} does not exist")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        for number, values in enumerate(reader, start=2):
-            if None in values:
-                raise RegistryRowError(path, number, "(beyond the header)", "more values than columns")
-            yield _Row(path, number, values)
+    number = 1
+    try:
+        with path.open(newline="", encoding=CSV_ENCODING) as fh:
+            reader = csv.DictReader(fh)
+            for number, values in enumerate(reader, start=2):
+                if None in values:
+                    raise RegistryRowError(path, number, "(beyond the header)", "more values than columns")
+                yield _Row(path, number, values)
+    except csv.Error as exc:  # a field beyond the csv module's size limit, say
+        raise RegistryError(f"{path}, row {number + 1}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{path} cannot be read: {exc}") from None
 
 
 def _effective(row: _Row) -> tuple[date, date | None]:

@@ -44,6 +44,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import validate_cinema_id
 
 MANIFEST = "_manifest.json"
@@ -379,6 +380,18 @@ def _read_previous(directory: Path) -> dict | None:
     return previous if isinstance(previous, dict) else None
 
 
+def _committed_manifest(path: Path) -> dict:
+    """A manifest that readers follow; one that cannot be read names its file (a pull of the cinema-day
+    replaces it)."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not a readable manifest: {exc}; pull that cinema-day again") from None
+    if not isinstance(manifest, dict):
+        raise ConfigError(f"{path} is not a readable manifest: not a JSON object; pull that cinema-day again")
+    return manifest
+
+
 @dataclass(frozen=True)
 class LandingZone:
     root: Path
@@ -484,7 +497,7 @@ class LandingZone:
                 manifest_path = cinema_dir / MANIFEST
                 if manifest_path.is_file():
                     cinema_id = cinema_dir.name.removeprefix("cinema_id=")
-                    yield day, cinema_id, json.loads(manifest_path.read_text(encoding="utf-8"))
+                    yield day, cinema_id, _committed_manifest(manifest_path)
 
     def committed_files(self, dataset: str, days: Iterable[date], kind: str = "data") -> list[Path]:
         """The files that committed manifests name, for readers (the warehouse loader)."""

@@ -1,15 +1,23 @@
 """Distributor statements: for each distributor and film week, what each cinema owes it, film by film.
 
 Written from settlement_weekly under `<exports>/statements/<film_week_start>/`, one pair of files per
-distributor: `<distributor>.csv` (one line per cinema and film, exact decimals, for their accounts)
-and `<distributor>.md` (the same lines with the totals and whether the week is final, for people).
+distributor: `<distributor_id>.csv` (one line per cinema and film, exact decimals, for their accounts)
+and `<distributor_id>.md` (the same lines with the totals and whether the week is final, for people).
 Each file is replaced atomically, like the mart exports. A statement's lines add up to its totals, and
 its totals to the distributor's rows of settlement_weekly.
+
+The registry gives distributors by name only, so a distributor's id is its name made a file name plus a
+short hash of the exact name: two names that read alike never share (and overwrite) a file. The names
+come from registries and cinemas, so nothing in them may act: a CSV text cell a spreadsheet would take
+for a formula is neutralised as OWASP advises (a leading apostrophe, the cell quoted), and Markdown
+cells are escaped (HTML, and the `|` that would shift a table's columns).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import html
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -40,11 +48,15 @@ LINE_COLUMNS = (
     "provisional_reasons",
 )
 TOTALS = ("gross_kzt", "tax_kzt", "net_kzt", "rental_due_kzt", "exhibitor_share_kzt")
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection); a tab or a carriage
+# return before one hides it.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
 class Statement:
     distributor: str
+    distributor_id: str
     film_week_start: date
     csv_path: Path
     readable_path: Path
@@ -53,12 +65,28 @@ class Statement:
     is_provisional: bool
 
 
-def distributor_file_stem(distributor: str) -> str:
-    """A file name for a distributor: lower case, words joined by '-' (never a path of its own)."""
-    stem = re.sub(r"[^a-z0-9]+", "-", distributor.lower()).strip("-")
-    if not stem:
-        raise ValueError(f"distributor {distributor!r} gives no file name")
-    return stem
+def distributor_id(distributor: str) -> str:
+    """A distributor's id, its statements' file name: its name in lower case, words joined by '-'
+    (never a path of its own, at most 60 characters), and 8 hex digits of the exact name's SHA-256."""
+    slug = re.sub(r"[^a-z0-9]+", "-", distributor.lower())[:60].strip("-") or "distributor"
+    return f"{slug}-{hashlib.sha256(distributor.encode('utf-8')).hexdigest()[:8]}"
+
+
+def csv_cell(value: object) -> object:
+    """A value as the CSV writer takes it: numbers as they are (a negative amount stays a number), text
+    that a spreadsheet would run as a formula behind an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def markdown_text(value: object) -> str:
+    """Text for a Markdown line or table cell: one line, HTML escaped, the marks of code, emphasis,
+    links and table cells backslashed (an underscore inside a word, as in day_open, marks nothing)."""
+    text = html.escape(" ".join(str(value).split()), quote=False)
+    return re.sub(r"([\\`*\[\]|])", r"\\\1", text)
 
 
 def _write_atomically(target: Path, write) -> None:
@@ -78,8 +106,9 @@ def _money(value: Decimal | None) -> str:
 
 def _readable(distributor: str, week: date, lines: list[dict], totals: dict[str, Decimal]) -> str:
     provisional = sorted({reason for line in lines for reason in line["provisional_reasons"]})
-    status = f"PROVISIONAL ({', '.join(provisional)})" if provisional else "final"
+    status = f"PROVISIONAL ({markdown_text(', '.join(provisional))})" if provisional else "final"
     end = lines[0]["film_week_end"]
+    distributor = markdown_text(distributor)
     out = [
         f"# Statement for {distributor}",
         "",
@@ -97,10 +126,12 @@ def _readable(distributor: str, week: date, lines: list[dict], totals: dict[str,
     ]
     for line in lines:
         terms = f"{line['method']} v{line['terms_version']}" if line["method"] else "none in effect"
+        cinema = markdown_text(f"{line['cinema_name']} ({line['cinema_id']})")
+        title = markdown_text(line["title"])
         out.append(
-            f"| {line['cinema_name']} ({line['cinema_id']}) | {line['title']} | {line['week_of_release']} "
+            f"| {cinema} | {title} | {line['week_of_release']} "
             f"| {line['n_sessions']} | {line['admissions']} | {_money(line['gross_kzt'])} "
-            f"| {_money(line['net_kzt'])} | {terms} | {line['rate_pct'] or ''} "
+            f"| {_money(line['net_kzt'])} | {markdown_text(terms)} | {line['rate_pct'] or ''} "
             f"| {_money(line['rental_due_kzt'])} |"
         )
     return "\n".join(out) + "\n"
@@ -127,17 +158,23 @@ def write_statements(
     for row in rows:
         grouped.setdefault((row["film_week_start"], row["distributor"]), []).append(row)
     statements = []
+    written: dict[tuple[date, str], str] = {}
     for (week, distributor), lines in grouped.items():
         folder = exports_dir / STATEMENTS_DIR / week.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
-        stem = distributor_file_stem(distributor)
+        stem = distributor_id(distributor)
+        if written.setdefault((week, stem), distributor) != distributor:
+            raise ValueError(
+                f"distributors {written[week, stem]!r} and {distributor!r} have the same id {stem}: "
+                "one statement would replace the other"
+            )
         totals = {
             column: sum((line[column] for line in lines if line[column] is not None), Decimal("0.00"))
             for column in TOTALS
         }
 
         def write_csv(fh, lines=lines):
-            writer = csv.writer(fh, lineterminator="\n")
+            writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
             writer.writerow(LINE_COLUMNS)
             for line in lines:
                 values = {
@@ -145,7 +182,7 @@ def write_statements(
                     "is_provisional": "true" if line["is_provisional"] else "false",
                     "provisional_reasons": "|".join(line["provisional_reasons"]),
                 }
-                writer.writerow(["" if values[c] is None else values[c] for c in LINE_COLUMNS])
+                writer.writerow([csv_cell(values[c]) for c in LINE_COLUMNS])
 
         csv_path, readable_path = folder / f"{stem}.csv", folder / f"{stem}.md"
         _write_atomically(csv_path, write_csv)
@@ -154,6 +191,7 @@ def write_statements(
         statements.append(
             Statement(
                 distributor,
+                stem,
                 week,
                 csv_path,
                 readable_path,

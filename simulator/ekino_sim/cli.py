@@ -6,11 +6,14 @@ Errors follow `ekino`'s rule: one line on stderr naming the cause, exit code 2.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from ekino_pipeline.cli import Parser, run
 from ekino_pipeline.errors import ConfigError
+from ekino_sim.reference import MAX_CINEMAS
 
 
 def _port(text: str) -> int:
@@ -23,7 +26,7 @@ def _port(text: str) -> int:
     return port
 
 
-def _at_least(minimum: int):
+def _at_least(minimum: int, maximum: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -31,24 +34,53 @@ def _at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above {maximum}")
         return value
 
     parse.__name__ = f"integer of at least {minimum}"
     return parse
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    from datetime import datetime
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (rate > 0 and math.isfinite(rate)):
+        raise argparse.ArgumentTypeError(f"{text} is not above 0 (and finite)")
+    return rate
 
+
+def _start(text: str) -> datetime:
+    """An aware instant within the years the simulated network has business days for."""
+    from ekino_pipeline.calendar import BUSINESS_TZ
+    from ekino_sim.network import MAX_YEAR, MIN_YEAR
+
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an RFC 3339 instant, e.g. 2025-06-13T18:00:00+05:00"
+        ) from None
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset, e.g. 2025-06-13T18:00:00+05:00")
+    # Outside these years every request would be answered 500 (network.check_day).
+    if (
+        not datetime(MIN_YEAR, 1, 1, tzinfo=BUSINESS_TZ)
+        <= start
+        < datetime(MAX_YEAR + 1, 1, 1, tzinfo=BUSINESS_TZ)
+    ):
+        raise argparse.ArgumentTypeError(f"{text} is outside the simulated years {MIN_YEAR} to {MAX_YEAR}")
+    return start
+
+
+def _simulate(args: argparse.Namespace) -> int:
     from ekino_sim.network import SimulatedClock
     from ekino_sim.server import run_simulator
 
-    start = datetime.fromisoformat(args.start) if args.start else None
-    if start is not None and start.tzinfo is None:
-        print("ekino-sim simulate: --start needs an offset, e.g. 2025-06-13T18:00:00+05:00", file=sys.stderr)
-        return 2
     run_simulator(
-        clock=SimulatedClock(rate=args.rate, start=start),
+        clock=SimulatedClock(rate=args.rate, start=args.start),
         host=args.host,
         port=args.port,
         seed=args.seed,
@@ -96,22 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--secrets-file", required=True, help="where to write cinema_id -> token (JSON)")
     sim.add_argument(
-        "--cinemas", type=_at_least(1), default=103, help="network size (103 = the e-Kino pilot)"
+        "--cinemas",
+        type=_at_least(1, MAX_CINEMAS),
+        default=103,
+        help=f"network size (103 = the e-Kino pilot; at most {MAX_CINEMAS})",
     )
     sim.add_argument("--faults", help="fault scenarios file (YAML or JSON)")
     sim.add_argument("--registry-dir", help="also write the served network's registry CSVs here")
     sim.add_argument(
         "--rate",
-        type=float,
+        type=_rate,
         default=1.0,
         help="simulated seconds per wall second (10 = ten times the sales per second)",
     )
-    sim.add_argument("--start", help="the simulated clock's first instant, RFC 3339 (default: now)")
+    sim.add_argument(
+        "--start", type=_start, help="the simulated clock's first instant, RFC 3339 (default: now)"
+    )
     sim.set_defaults(func=_simulate)
 
     reg = sub.add_parser("registry", help="write the national registry CSVs for a network size")
     reg.add_argument("--out", required=True)
-    reg.add_argument("--cinemas", type=_at_least(1), default=103)
+    reg.add_argument("--cinemas", type=_at_least(1, MAX_CINEMAS), default=103, help=f"at most {MAX_CINEMAS}")
     reg.add_argument("--seed", type=int, default=2024)
     reg.set_defaults(func=_registry)
 

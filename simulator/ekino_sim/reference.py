@@ -19,6 +19,8 @@ from ekino_pipeline.exchange.rental_terms import RENTAL_METHODS
 from ekino_sim.history import HISTORY_COLUMNS, add_release_records, generate_history
 
 PILOT_CINEMAS = 103
+# A cinema id is its region's three letters and four digits: 9,999 cinemas in each of the 20 regions.
+MAX_CINEMAS = 20 * 9999
 PILOT_CONNECTED = 68
 DEFAULT_SEED = 2024
 FUNDING_TOTAL_KZT = Decimal("19000000000.00")
@@ -212,8 +214,8 @@ def _allocate(total: int, weights: list[int]) -> list[int]:
 
 def generate_cinemas(n_cinemas: int = PILOT_CINEMAS, seed: int = DEFAULT_SEED):
     """Rows for cinemas.csv and halls.csv."""
-    if not 1 <= n_cinemas <= 20 * 9999:
-        raise ValueError("n_cinemas must be between 1 and 199980")
+    if not 1 <= n_cinemas <= MAX_CINEMAS:
+        raise ValueError(f"n_cinemas must be between 1 and {MAX_CINEMAS}")
     rng = random.Random(f"cinemas:{seed}")
     counts = _allocate(n_cinemas, [r[7] for r in REGIONS])
     cinemas, halls = [], []

@@ -148,6 +148,48 @@ def test_a_history_without_a_column_is_refused_naming_it(tmp_path, registry):
         load_box_office_history(path, registry.film_ids)
 
 
+NEXT_WEEK = {**GOOD, "period_start": "2018-01-11", "source_date": "2018-01-23"}
+
+
+def test_a_row_with_more_values_than_the_header_is_refused_naming_row_and_column(tmp_path, registry):
+    # A row of 8 values under a 7-column header was imported, and copied into the registry verbatim.
+    path = _write(tmp_path / "history.csv", [GOOD])
+    path.write_text(path.read_text() + ",".join([*NEXT_WEEK.values(), "surplus"]) + "\n")
+    beyond = r"^history\.csv row 3 column 8: a value beyond the header's 7 columns$"
+    with pytest.raises(HistoryError, match=beyond):
+        load_box_office_history(path, registry.film_ids)
+
+
+def test_a_short_row_is_refused_naming_its_first_missing_column(tmp_path, registry):
+    path = _write(tmp_path / "history.csv", [GOOD])
+    path.write_text(path.read_text() + ",".join(list(NEXT_WEEK.values())[:5]) + "\n")
+    with pytest.raises(HistoryError, match=r"^history\.csv row 3 column source: no value"):
+        load_box_office_history(path, registry.film_ids)
+
+
+def test_a_film_week_at_the_end_of_the_calendar_is_refused_not_an_overflow(tmp_path, registry):
+    # A film week from 9999-12-30 ends past the last date Python holds: an OverflowError traceback.
+    late = {**GOOD, "period_start": "9999-12-30", "source_date": "9999-12-31"}
+    path = _write(tmp_path / "history.csv", [GOOD, late])
+    with pytest.raises(HistoryError, match=r"^history\.csv row 3 column period_start: .*9999-12-30"):
+        load_box_office_history(path, registry.film_ids)
+
+
+def test_a_huge_field_is_refused_naming_file_and_row(tmp_path, registry):
+    # A 200 kB field was a _csv.Error traceback ("field larger than field limit").
+    path = _write(tmp_path / "history.csv", [GOOD, {**NEXT_WEEK, "source": "x" * 200_000}])
+    with pytest.raises(HistoryError, match=r"^history\.csv row 3: .*field larger than field limit"):
+        load_box_office_history(path, registry.film_ids)
+
+
+def test_a_history_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path, registry):
+    # Excel's "CSV UTF-8" starts with a byte-order mark, which hid the first column's name.
+    path = _write(tmp_path / "history.csv", [GOOD])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    [record] = load_box_office_history(path, registry.film_ids)
+    assert record.film_id == "F00001"
+
+
 def _registry_copy(tmp_path: Path) -> Path:
     directory = tmp_path / "registry"
     shutil.copytree(SAMPLE_REGISTRY_DIR, directory)
@@ -200,6 +242,31 @@ def test_ekino_import_history_refuses_a_bad_file_in_one_line_and_keeps_the_regis
         "ekino import-history: reported.csv row 2 column gross_kzt: "
         "expected tenge as a non-negative amount with at most 2 decimals, got 'lots'"
     ]
+    assert (directory / "box_office_history.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ",".join([*NEXT_WEEK.values(), "surplus"]),
+        ",".join({**GOOD, "period_start": "9999-12-30", "source_date": "9999-12-31"}.values()),
+    ],
+)
+def test_ekino_import_history_refuses_a_long_row_or_a_date_at_the_calendars_end_in_one_line(tmp_path, row):
+    # The long row was imported verbatim; the week of 9999-12-30 was an OverflowError traceback.
+    directory = _registry_copy(tmp_path)
+    before = (directory / "box_office_history.csv").read_bytes()
+    source = _write(tmp_path / "reported.csv", [GOOD])
+    source.write_text(source.read_text() + row + "\n")
+    done = subprocess.run(
+        [EKINO, "import-history", str(source), "--registry-dir", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("ekino import-history: reported.csv row 3 column ")
     assert (directory / "box_office_history.csv").read_bytes() == before
 
 

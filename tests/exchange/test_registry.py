@@ -119,6 +119,42 @@ def test_a_missing_registry_file_is_named(registry):
         load_registry(registry)
 
 
+@pytest.mark.parametrize("name", ["cinemas", "films", "rental_terms", "tax_rules", "box_office_history"])
+def test_a_registry_file_saved_by_excel_with_a_byte_order_mark_is_read(registry, name):
+    # Excel's "CSV UTF-8" starts with a byte-order mark: "missing column(s) cinema_id" although it is there.
+    path = registry / f"{name}.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_registry(registry) == load_registry(SAMPLE_REGISTRY_DIR)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"), [("films", "F00001 "), ("films", "f00001"), ("funding_grants", "F1")]
+)
+def test_a_film_id_off_its_pattern_is_refused_in_the_file_that_holds_it(registry, name, bad):
+    # "F00001 " was blamed on rental_terms.csv, and "f00001" was accepted.
+    path = registry / f"{name}.csv"
+
+    def replace(lines: list[str]) -> list[str]:
+        column = lines[0].split(",").index("film_id")
+        row = next(n for n, line in enumerate(lines) if n and line.split(",")[column])
+        cells = lines[row].split(",")
+        cells[column] = bad
+        return [*lines[:row], ",".join(cells), *lines[row + 1 :]]
+
+    _edit(path, replace)
+    with pytest.raises(RegistryError, match=rf"^{path}, row \d+, column film_id: .*{bad!r}"):
+        load_registry(registry)
+
+
+@pytest.mark.parametrize("name", ["halls", "rental_terms"])
+def test_a_huge_field_is_one_error_naming_file_and_row(registry, name):
+    # A 200 kB field was a _csv.Error traceback ("field larger than field limit").
+    path = registry / f"{name}.csv"
+    _edit(path, lambda lines: [*lines[:2], lines[2] + "x" * 200_000, *lines[3:]])
+    with pytest.raises(RegistryError, match=rf"^{path}, row 3: field larger than field limit"):
+        load_registry(registry)
+
+
 def test_the_csv_reader_is_reusable_for_new_registry_datasets_with_a_composite_key(tmp_path):
     path = tmp_path / "rental_terms.csv"
     path.write_text("film_id,distributor,share\nF00001,A,0.5\nF00001,B,0.4\nF00001,A,0.6\n")

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from ekino_pipeline.cli import main as ekino_main
 from ekino_pipeline.definitions import build_resources
 from ekino_pipeline.exchange.contract import Rejected
 from ekino_pipeline.exchange.registry import load_registry
@@ -435,3 +436,19 @@ def test_ekino_replay_quarantine_rejects_a_bad_date_in_one_line_with_exit_2(zone
         "ekino replay-quarantine: --from '2024-02-30' is not a date: day is out of range for month"
     ]
     assert not proc.stdout
+
+
+def test_a_truncated_manifest_is_one_line_naming_its_file(tmp_path, monkeypatch, capsys):
+    # A truncated _manifest.json failed the replay with a JSONDecodeError that named no file.
+    manifest = LandingZone(tmp_path / "landing").cinema_day_dir("sessions", DAY, FILMLESS) / "_manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text('{"files": {"data": "data-1.parq')
+    monkeypatch.setenv("EKINO_HOME", str(tmp_path))
+    monkeypatch.delenv("EKINO_LANDING_ROOT", raising=False)
+    days = ["--from", DAY.isoformat(), "--to", DAY.isoformat()]
+
+    code = ekino_main(["replay-quarantine", *days, "--registry-dir", str(SAMPLE_REGISTRY_DIR)])
+
+    assert code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"ekino replay-quarantine: {manifest} is not a readable manifest: ")

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ekino_pipeline.analysis import AnalysisError, marts, marts_with_history, read_mart
@@ -69,6 +71,17 @@ def test_errors_are_one_line_naming_what_exists(exports, tmp_path):
         read_mart("film_daily_box_office", exports=exports, columns=["gross"])
     with pytest.raises(AnalysisError, match="money='cents'"):
         read_mart("film_daily_box_office", exports=exports, money="cents")
+
+
+@pytest.mark.parametrize("as_of", [date(9999, 12, 31), "9999-12-31"])
+def test_as_of_the_calendars_last_day_is_an_analysis_error_not_an_overflow(tmp_path, as_of):
+    # as_of=date(9999, 12, 31) raised OverflowError: the day's end is past the last date Python holds.
+    pq.write_table(
+        pa.table({"business_date": [date(2024, 3, 1)]}), tmp_path / "film_daily_box_office.parquet"
+    )
+    with pytest.raises(AnalysisError, match=r"^as_of=9999-12-31: .*beyond") as caught:
+        read_mart("film_daily_box_office", exports=tmp_path, as_of=as_of)
+    assert "\n" not in str(caught.value)
 
 
 def test_as_of_is_refused_for_a_mart_without_revisions_naming_those_with(exports):

@@ -1,12 +1,17 @@
 """settlement_weekly on the built scenario: it adds up to the tenge and to the daily marts."""
 
 import csv
+import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import duckdb
+import pytest
+
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_pipeline.transformation.statements import distributor_file_stem, write_statements
+from ekino_pipeline.transformation import statements as statements_module
+from ekino_pipeline.transformation.statements import distributor_id, write_statements
 from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.transformation.dbt_helpers import mart
 
@@ -106,8 +111,10 @@ def test_each_distributor_gets_a_statement_per_week_whose_lines_add_up_to_settle
 
 
 def test_a_distributor_name_never_becomes_a_path():
-    assert distributor_file_stem("Aurora Film Distribution") == "aurora-film-distribution"
-    assert distributor_file_stem("../../etc/Kino Ltd.") == "etc-kino-ltd"
+    assert re.fullmatch(r"aurora-film-distribution-[0-9a-f]{8}", distributor_id("Aurora Film Distribution"))
+    assert re.fullmatch(r"etc-kino-ltd-[0-9a-f]{8}", distributor_id("../../etc/Kino Ltd."))
+    assert re.fullmatch(r"distributor-[0-9a-f]{8}", distributor_id("Қазақфильм"))
+    assert len(distributor_id("Very Long Name " * 40)) <= 69
 
 
 def test_what_came_back_on_a_funded_film_is_the_rental_due_on_its_settled_weeks(built_scenario):
@@ -128,3 +135,127 @@ def test_what_came_back_on_a_funded_film_is_the_rental_due_on_its_settled_weeks(
     assert any(o["is_rental_provisional"] for o in settled)  # the scenario's last week is still open
     by_year = mart(built_scenario.warehouse, "funding_outcomes_by_year", "grant_year")
     assert sum(y["rental_due_kzt"] for y in by_year) == sum(o["rental_due_kzt"] for o in outcomes)
+
+
+def _settlement_warehouse(path, lines: list[dict]):
+    """A warehouse holding only marts.settlement_weekly, with the columns the statements read."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "create schema marts; create table marts.settlement_weekly (film_week_start date, "
+        "film_week_end date, distributor varchar, cinema_id varchar, cinema_name varchar, film_id varchar, "
+        "title varchar, week_of_release integer, n_sessions integer, admissions bigint, "
+        "gross_kzt decimal(18,2), tax_kzt decimal(18,2), net_kzt decimal(18,2), method varchar, "
+        "terms_id varchar, terms_version integer, rate_pct decimal(5,2), rental_due_kzt decimal(18,2), "
+        "exhibitor_share_kzt decimal(18,2), is_provisional boolean, provisional_reasons varchar[])"
+    )
+    for values in lines:
+        line = {
+            "film_week_start": date(2024, 2, 29),
+            "film_week_end": date(2024, 3, 6),
+            "distributor": "Aurora Film Distribution",
+            "cinema_id": "ALA-0001",
+            "cinema_name": "Kinopark Ordasy",
+            "film_id": "F00001",
+            "title": "Broken Garden",
+            "week_of_release": 1,
+            "n_sessions": 4,
+            "admissions": 120,
+            "gross_kzt": Decimal("240000.00"),
+            "tax_kzt": Decimal("27000.00"),
+            "net_kzt": Decimal("213000.00"),
+            "method": "minimum_guarantee",
+            "terms_id": "T0001",
+            "terms_version": 1,
+            "rate_pct": Decimal("50.00"),
+            "rental_due_kzt": Decimal("225500.00"),
+            "exhibitor_share_kzt": Decimal("-12500.00"),
+            "is_provisional": False,
+            "provisional_reasons": [],
+            **values,
+        }
+        con.execute(
+            f"insert into marts.settlement_weekly by name select {', '.join(f'${k} as {k}' for k in line)}",
+            line,
+        )
+    con.close()
+    return path
+
+
+FORMULAS = ['=HYPERLINK("http://127.0.0.1:9/","Pay")', "@SUM(A1:A9)", "+1+1", "-1+1", "\t=1", "\r=1"]
+
+
+def test_a_statement_csv_neutralises_formulas_in_text_and_keeps_money_a_number(tmp_path):
+    # Names such as =HYPERLINK(...) or @SUM(...) reached the accountants' spreadsheets as formulas.
+    lines = [
+        {"cinema_id": f"ALA-000{n}", "cinema_name": text, "title": text, "terms_id": text}
+        for n, text in enumerate(FORMULAS, start=1)
+    ]
+    warehouse = _settlement_warehouse(tmp_path / "w.duckdb", lines)
+    [statement] = write_statements(warehouse, tmp_path / "exports")
+    raw = statement.csv_path.read_bytes().decode("utf-8")
+    with statement.csv_path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["cinema_name"] for r in rows] == [f"'{text}" for text in FORMULAS]
+    assert all(r["title"] == r["terms_id"] == r["cinema_name"] for r in rows)
+    for text in FORMULAS:
+        quoted = '"' + "'" + text.replace('"', '""') + '"'
+        assert raw.count(quoted) == 3  # each neutralised cell is quoted as well
+    # A negative amount is a number, written as one (unquoted, no apostrophe).
+    assert all(r["exhibitor_share_kzt"] == "-12500.00" for r in rows)
+    assert ",-12500.00," in raw
+    assert statement.totals["exhibitor_share_kzt"] == Decimal("-75000.00")
+
+
+def test_a_statement_in_markdown_escapes_html_and_pipes_so_no_column_shifts(tmp_path):
+    # A title <script> went into the Markdown raw, and a | in a name shifted the table's columns.
+    lines = [
+        {"title": "<script>alert(1)</script>", "cinema_name": "Kino | Bar", "distributor": "A & B <i>"},
+    ]
+    warehouse = _settlement_warehouse(tmp_path / "w.duckdb", lines)
+    [statement] = write_statements(warehouse, tmp_path / "exports")
+    text = statement.readable_path.read_text(encoding="utf-8")
+    assert "<script>" not in text and "<i>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "# Statement for A &amp; B &lt;i&gt;" in text
+    [row] = [line for line in text.splitlines() if line.startswith("| Kino")]
+    header = next(line for line in text.splitlines() if line.startswith("| cinema |"))
+    assert "Kino \\| Bar" in row
+    unescaped_pipes = len(re.findall(r"(?<!\\)\|", row))
+    assert unescaped_pipes == header.count("|")
+
+
+def test_two_distributors_whose_names_make_the_same_slug_get_two_statements(tmp_path):
+    # The second distributor's statement silently replaced the first's (its rental due gone).
+    names = ['=HYPERLINK("http://127.0.0.1:9/","Pay")', "Hyperlink http 127.0.0.1 9 PAY"]
+    lines = [
+        {"distributor": name, "cinema_id": f"ALA-000{n}", "rental_due_kzt": Decimal(f"{n}00.00")}
+        for n, name in enumerate(names, start=1)
+    ]
+    warehouse = _settlement_warehouse(tmp_path / "w.duckdb", lines)
+    statements = write_statements(warehouse, tmp_path / "exports")
+    assert {s.distributor for s in statements} == set(names)
+    assert len({s.csv_path for s in statements}) == len({s.readable_path for s in statements}) == 2
+    for statement in statements:
+        with statement.csv_path.open(newline="", encoding="utf-8") as fh:
+            [row] = list(csv.DictReader(fh))
+        assert Decimal(row["rental_due_kzt"]) == statement.totals["rental_due_kzt"]
+        assert statement.csv_path.stem == statement.distributor_id == statement.readable_path.stem
+    # The id is stable: the same name gives the same file in every build.
+    again = write_statements(warehouse, tmp_path / "exports")
+    assert sorted(s.csv_path for s in again) == sorted(s.csv_path for s in statements)
+    assert len(list((tmp_path / "exports" / "statements" / "2024-02-29").iterdir())) == 4
+
+
+def test_two_distributors_with_one_id_are_refused_rather_than_one_statement_replacing_the_other(
+    tmp_path, monkeypatch
+):
+    # Pins the same bug at its root: should two names ever share an id (a hash collision), nothing is
+    # overwritten silently.
+    monkeypatch.setattr(statements_module, "distributor_id", lambda name: "one-id")
+    lines = [
+        {"distributor": "North", "cinema_id": "ALA-0001"},
+        {"distributor": "South", "cinema_id": "ALA-0002"},
+    ]
+    warehouse = _settlement_warehouse(tmp_path / "w.duckdb", lines)
+    with pytest.raises(ValueError, match="distributors 'North' and 'South' have the same id one-id"):
+        write_statements(warehouse, tmp_path / "exports")

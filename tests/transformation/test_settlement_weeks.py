@@ -11,6 +11,7 @@ import dagster as dg
 
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_film_week_models, transformation_resources
+from ekino_pipeline.transformation.statements import distributor_id
 from ekino_pipeline.warehouse import WarehouseResource
 from ekino_sim.demo import print_settlement
 from tests.transformation.conftest import AS_OF
@@ -19,6 +20,7 @@ from tests.transformation.raw_fixture import local
 from tests.transformation.scenarios import FOREIGN_FILM, MAR1, clean_days, with_anomalies
 
 WEEK = "2024-02-29"  # Thursday; the scenario's days reach 2024-03-02
+AURORA = distributor_id("Aurora Film Distribution")
 
 
 def _settle(home) -> dg.ExecuteInProcessResult:
@@ -56,8 +58,8 @@ def test_a_late_refund_revises_a_closed_week_and_the_settled_figure_is_kept(buil
     assert provisional["provisional_reasons"][0] == "day_open"
     assert "day_open" not in closed["provisional_reasons"] and closed["gross_kzt"] == provisional["gross_kzt"]
     statements = tmp_path / "exports" / "statements" / WEEK
-    assert (statements / "aurora-film-distribution.csv").is_file()
-    assert (statements / "aurora-film-distribution.md").is_file()
+    assert (statements / f"{AURORA}.csv").is_file()
+    assert (statements / f"{AURORA}.md").is_file()
 
     # Shymkent's presale of 2024-03-01 for the screening of 2024-03-02 was refunded that evening, but the
     # cinema's events of that day arrive only now: the daily run of 2024-03-01 loads them.
@@ -83,8 +85,8 @@ def test_a_late_refund_revises_a_closed_week_and_the_settled_figure_is_kept(buil
     assert settled["dbt_valid_to"] is not None and revised["dbt_valid_to"] is None
     shymkent = next(
         line
-        for line in (statements / "aurora-film-distribution.csv").read_text().splitlines()
-        if line.startswith("SHY-0001,")
+        for line in (statements / f"{AURORA}.csv").read_text().splitlines()
+        if line.startswith('"SHY-0001",')
     )
     assert f",{revised['gross_kzt']}," in shymkent
 
