@@ -17,22 +17,46 @@ from ekino_pipeline.transformation.freshness import FILM_WEEK_MARTS_FRESHNESS, M
 from ekino_pipeline.transformation.project import dbt_project
 from tests.transformation.dbt_helpers import ISSUE_MARTS
 
+ROOT = Path(__file__).parent.parent
 
-def test_the_definitions_validate_from_the_command_line(tmp_path):
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "dagster"),
-            "definitions",
-            "validate",
-            "-m",
-            "ekino_pipeline.definitions",
-        ],
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+
+def _dg(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`dg` from the repository's root, as a developer runs it (its [tool.dg] section names the code
+    location), on a fresh Dagster instance and e-Kino home."""
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "dg"), *args],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+            "EKINO_HOME": str(tmp_path / "ekino"),
+            "VIRTUAL_ENV": sys.prefix,  # the project's environment is the active one
+        },
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_dg_check_defs_loads_and_validates_the_code_location(tmp_path):
+    (tmp_path / "dagster").mkdir()
+    proc = _dg("check", "defs", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "All definitions loaded successfully." in proc.stdout
+
+
+def test_dg_list_defs_lists_the_jobs_schedules_and_sensors_of_every_room(tmp_path):
+    (tmp_path / "dagster").mkdir()
+    proc = _dg("list", "defs", "--json", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listed = json.loads(proc.stdout)
+    jobs = {job["name"] for job in listed["jobs"]}
+    assert jobs == {job.name for job in defs.jobs} and {"daily_job", "live_job"} <= jobs
+    assert {s["name"] for s in listed["schedules"]} == {s.name for s in defs.schedules}
+    assert {s["name"] for s in listed["sensors"]} == {s.name for s in defs.sensors}
+    assert {a["asset_key"] for a in listed["assets"]} == {
+        key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+    }
 
 
 def test_ingestion_assets_are_daily_in_almaty_and_checked():

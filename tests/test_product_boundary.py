@@ -63,5 +63,7 @@ def test_the_product_wheel_has_no_simulator_demo_or_sample_data(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "ekino_pipeline/definitions.py" in names
     assert "ekino_pipeline/exchange/openapi.yaml" in names
+    # The report's pages are rendered from templates that are package data, not Python.
+    assert "ekino_pipeline/report/templates/page.html.j2" in names
     tools = [n for n in names if n.startswith(TOOLS) or "simulator" in n or "demo" in n or n.endswith(".csv")]
     assert tools == []

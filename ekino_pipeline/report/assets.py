@@ -9,7 +9,8 @@ import dagster as dg
 
 from ekino_pipeline.ownership import BOX_OFFICE
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
-from ekino_pipeline.report.page import MARTS, build_report
+from ekino_pipeline.report.marts import MARTS
+from ekino_pipeline.report.page import build_report
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 from ekino_pipeline.transformation.exports import ExportsResource
 

@@ -14,7 +14,9 @@ import duckdb
 import pytest
 
 from ekino_pipeline.report.assets import REPORT_KEY, box_office_report
-from ekino_pipeline.report.page import MARTS, build_report, plotly_script_name, tenge
+from ekino_pipeline.report.formatting import tenge
+from ekino_pipeline.report.marts import MARTS
+from ekino_pipeline.report.page import build_report, plotly_script_name
 from ekino_pipeline.transformation.exports import ExportsResource, export_marts
 from tests.transformation.chromium import Chromium, chromium_path
 from tests.transformation.dbt_helpers import query
@@ -181,3 +183,53 @@ def test_the_report_follows_the_marts_in_the_daily_and_replay_jobs_outside_the_w
     assert {key.path[-1] for key in parents} == set(MARTS)
     # It reads the exports only: a report never waits for, nor holds up, a warehouse writer.
     assert box_office_report.op.pool is None
+
+
+HOSTILE = '<script>alert(1)</script> & "Co"'
+
+
+@pytest.fixture(scope="module")
+def hostile_report(report, tmp_path_factory):
+    """The scenario's exports with markup in a film's title, a region's and a cinema's name (the names
+    come from cinemas and distributors)."""
+    exports = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(
+        report.folder.parent, exports, ignore=shutil.ignore_patterns("report"), dirs_exist_ok=True
+    )
+    con = duckdb.connect()
+    for mart, column, where in (
+        ("film_daily_box_office", "title", "rank_of_day = 1"),
+        ("film_weekly_box_office", "title", "chart_rank = 1"),
+        ("region_daily", "region_name", "gross_kzt > 0"),
+        ("cinema_reporting_status", "cinema_name", "true"),
+    ):
+        path = exports / f"{mart}.parquet"
+        con.execute(
+            f"copy (select * replace (case when {where} then $hostile else {column} end as {column}) "
+            f"from read_parquet('{path}')) to '{path}.new' (format parquet)",
+            {"hostile": HOSTILE},
+        )
+        (exports / f"{mart}.parquet.new").replace(path)
+    con.close()
+    return build_report([MAR1], exports=exports, built_at=BUILT_AT)
+
+
+def test_titles_and_names_are_escaped_in_every_table(hostile_report):
+    page = (hostile_report.folder / f"{MAR1}.html").read_text()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Co&#34;"
+    for anchor in ("top", "week", "regions", "cinemas"):
+        assert f">{escaped}<" in _section(page, anchor), anchor
+    assert "<script>alert" not in page and '"Co"' not in page
+
+
+def test_titles_with_markup_read_as_text_in_the_browser(hostile_report, browser):
+    probe = """[
+        document.querySelector('#top table').innerText,
+        [...document.querySelectorAll('[data-chart=top] .ytick text')].map(t => t.textContent),
+    ]"""
+    rendered = browser.render(hostile_report.folder / f"{MAR1}.html", probe)
+    assert rendered.problems == []
+    table, ticks = rendered.values
+    assert HOSTILE in table
+    # The charts showed a title's quotes as &quot; (plotly decodes &lt; &gt; &amp; only).
+    assert HOSTILE in ticks
