@@ -69,7 +69,10 @@
 {%- endmacro %}
 
 {#- The film chart of a period ('film_week' or 'weekend', `n_days` long): one row per film per period
-    with at least one screening on record, ranked by gross then admissions. -#}
+    with at least one screening on record, ranked by gross then admissions. A period is compared day
+    for day with the one a week before: its days up to the weekday of its last day on record against
+    the same days then, so a week three days in is a week to date against three days, never against a
+    whole week; no change when the period before lacks one of those days. -#}
 {% macro film_chart(period, n_days) -%}
 {%- set start = chart_period_start(period, 'business_date') -%}
 
@@ -143,9 +146,44 @@ period_coverage as (
         min(cinemas_reporting) as cinemas_reporting_min,
         max(cinemas_connected) as cinemas_connected_max,
         max(cinemas_total) as cinemas_total_max,
+        max(business_date) as last_day_on_record,
         flatten(list(provisional_reasons)) as day_reasons,
     from national_days
     group by period_start
+),
+
+-- The days each period compares: from its first day through the weekday of its last day on record,
+-- and whether the period before has every one of them on record.
+compared_days as (
+    select
+        period_coverage.period_start,
+        period_coverage.last_day_on_record - period_coverage.period_start + 1 as days_compared,
+        count(previous_days.business_date)
+            = period_coverage.last_day_on_record - period_coverage.period_start + 1 as is_comparable,
+    from period_coverage
+    left join national_days as previous_days
+        on previous_days.period_start = period_coverage.period_start - 7
+        and previous_days.business_date <= period_coverage.last_day_on_record - 7
+    group by period_coverage.period_start, period_coverage.last_day_on_record
+),
+
+-- Each film over the compared days of the period before, ranked among the films of those days.
+previous_to_date as (
+    select
+        compared_days.period_start,
+        film_days.film_id,
+        sum(film_days.gross_kzt) as gross_kzt,
+        sum(film_days.admissions) as admissions,
+        rank() over (
+            partition by compared_days.period_start
+            order by sum(film_days.gross_kzt) desc, sum(film_days.admissions) desc
+        ) as chart_rank,
+    from compared_days
+    inner join film_days
+        on film_days.period_start = compared_days.period_start - 7
+        and film_days.business_date - film_days.period_start < compared_days.days_compared
+    where compared_days.is_comparable
+    group by compared_days.period_start, film_days.film_id
 ),
 
 ranked as (
@@ -188,6 +226,7 @@ final as (
             as gross_change_rate,
         cast(previous.admissions as bigint) as previous_admissions,
         cast(ranked.admissions - previous.admissions as bigint) as admissions_change,
+        cast(compared_days.days_compared as integer) as days_compared,
         cast(coalesce(period_coverage.days_covered, 0) as integer) as days_covered,
         cast({{ n_days }} as integer) as days_in_period,
         cast(period_coverage.cinemas_reporting_min as integer) as cinemas_reporting_min,
@@ -199,9 +238,11 @@ final as (
         len({{ reasons }}) > 0 as is_provisional,
         {{ reasons }} as provisional_reasons,
     from ranked
-    left join ranked as previous
+    left join previous_to_date as previous
         on ranked.film_id = previous.film_id
-        and ranked.period_start - 7 = previous.period_start
+        and ranked.period_start = previous.period_start
+    left join compared_days
+        on ranked.period_start = compared_days.period_start
     left join film_cinemas
         on ranked.film_id = film_cinemas.film_id
         and ranked.period_start = film_cinemas.period_start
