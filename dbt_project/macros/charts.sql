@@ -48,19 +48,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Why a period's figures are not final, from the daily reasons of its days (`day_reasons`, the
-    national_daily reasons of the days on record, flattened), in the daily order; day_open is decided on
-    the period's last day (so refresh_provisional_flags on that day keeps it current), and
-    days_not_loaded is added while fewer days are on record than the period has. -#}
-{% macro period_provisional_reasons(period_end, day_reasons, days_covered, days_in_period) -%}
+{#- What a period's figures leave out, from the exclusions of its days (`days_exclusions`, the
+    national_daily exclusions of the days on record, flattened), in the daily order, then
+    days_not_loaded while fewer days are on record than the period has. Whether the period is still
+    provisional is decided on its last day (closing_reasons), so refresh_provisional_flags on that day
+    closes it. -#}
+{% macro period_exclusions(days_exclusions, days_covered, days_in_period) -%}
     list_filter(
         [
-            case when {{ is_day_open(period_end) }} then 'day_open' end,
             {%- for reason in [
                 'coverage_unknown', 'cinemas_missing', 'cinemas_silent', 'presales_not_loaded',
                 'late_sales_not_loaded', 'records_quarantined',
             ] %}
-            case when list_contains({{ day_reasons }}, '{{ reason }}') then '{{ reason }}' end,
+            case when list_contains({{ days_exclusions }}, '{{ reason }}') then '{{ reason }}' end,
             {%- endfor %}
             case when coalesce({{ days_covered }}, 0) < {{ days_in_period }} then 'days_not_loaded' end,
         ]::varchar[],
@@ -147,7 +147,10 @@ period_coverage as (
         max(cinemas_connected) as cinemas_connected_max,
         max(cinemas_total) as cinemas_total_max,
         max(business_date) as last_day_on_record,
-        flatten(list(provisional_reasons)) as day_reasons,
+        flatten(list(exclusions)) as day_exclusions,
+        sum(n_cinemas_missing) as n_cinema_days_missing,
+        sum(n_cinemas_silent) as n_cinema_days_silent,
+        sum(excluded_quarantined_gross_kzt) as excluded_quarantined_gross_kzt,
     from national_days
     group by period_start
 ),
@@ -232,11 +235,17 @@ final as (
         cast(period_coverage.cinemas_reporting_min as integer) as cinemas_reporting_min,
         cast(period_coverage.cinemas_connected_max as integer) as cinemas_connected_max,
         cast(period_coverage.cinemas_total_max as integer) as cinemas_total_max,
-        {%- set reasons = period_provisional_reasons(
-            'ranked.period_start + ' ~ (n_days - 1), 'period_coverage.day_reasons', 'period_coverage.days_covered', n_days
+        {%- set exclusions = period_exclusions(
+            'period_coverage.day_exclusions', 'period_coverage.days_covered', n_days
         ) %}
+        {%- set reasons = closing_reasons('ranked.period_start + ' ~ (n_days - 1), exclusions) %}
         len({{ reasons }}) > 0 as is_provisional,
         {{ reasons }} as provisional_reasons,
+        {{ exclusions }} as exclusions,
+        cast(period_coverage.n_cinema_days_missing as integer) as n_cinema_days_missing,
+        cast(period_coverage.n_cinema_days_silent as integer) as n_cinema_days_silent,
+        cast(period_coverage.excluded_quarantined_gross_kzt as decimal(18, 2))
+            as excluded_quarantined_gross_kzt,
     from ranked
     left join previous_to_date as previous
         on ranked.film_id = previous.film_id
