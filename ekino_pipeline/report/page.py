@@ -49,7 +49,7 @@ MARTS = (
 LIVE_MARTS = ("live_today", "live_films_today")
 
 REASONS = {
-    "day_open": "the day has not closed yet: late sales and refunds can still change it",
+    "day_open": "the day has not closed yet (3 days after it): late sales and refunds can still change it",
     "coverage_unknown": "no coverage is known for the day",
     "cinemas_missing": "a connected cinema's pull failed or was not made",
     "cinemas_silent": "a connected cinema sent no sales although it listed sessions",
@@ -57,6 +57,7 @@ REASONS = {
     "late_sales_not_loaded": "sales after midnight (next business day) were not loaded",
     "records_quarantined": "records were kept out of the figures (see the quarantine mart)",
     "days_not_loaded": "days of the period are not on record yet",
+    "no_connected_cinema": "no cinema of the region is connected: its figures are unknown",
     "days_provisional": "days of the period are provisional",
     "year_open": "the year is not over",
     "live": "live figures so far; the daily run replaces them once the day is pulled whole",
@@ -372,6 +373,13 @@ def week_section(m: Marts, day: date) -> tuple[str, int]:
     if week.empty:
         return _section("week", title, "", '<p class="empty">No film week chart on record.</p>'), 0
     first = week.iloc[0]
+    compared = first.get("days_compared")
+    # A week to date is compared with the same days of the week before, never with a whole week.
+    versus = (
+        f"vs same {count(compared)} days of week before"
+        if not _missing(compared) and compared < first["days_in_period"]
+        else "vs week before"
+    )
     covers = (
         f"Sums of the week's days on record: {count(first['days_covered'])} of "
         f"{count(first['days_in_period'])} days; at least {count(first['cinemas_reporting_min'])} of "
@@ -414,7 +422,7 @@ def week_section(m: Marts, day: date) -> tuple[str, int]:
             ("move", ""),
             ("film", ""),
             ("week gross, ₸", "num"),
-            ("vs week before", "num"),
+            (versus, "num"),
             ("admissions", "num"),
             ("cinemas", "num"),
             ("per cinema, ₸", "num"),
@@ -519,6 +527,7 @@ def national_header(m: Marts, day: date) -> tuple[str, tuple[str, ...]]:
         before = previous.iloc[0]["gross_kzt"]
         change = f'<div class="delta">{rate((r["gross_kzt"] - before) / before)} vs the day before</div>'
     reasons = reasons_of(r["provisional_reasons"])
+    excluded = reasons_of(r.get("exclusions"))
     kpis = [
         ("National gross", short_tenge(r["gross_kzt"]), f"{tenge(r['gross_kzt'])} ₸" + change),
         ("Admissions", count(r["admissions"]), ""),
@@ -535,11 +544,16 @@ def national_header(m: Marts, day: date) -> tuple[str, tuple[str, ...]]:
         for label, value, detail in kpis
     )
     status = (
-        '<p class="status final-day">Final: every connected cinema reported and the day has closed.</p>'
-        if not reasons
-        else '<p class="status provisional-day">Provisional: '
+        '<p class="status provisional-day">Provisional: '
         + "; ".join(f"<b>{_esc(x)}</b> ({_esc(REASONS.get(x, x))})" for x in reasons)
         + ".</p>"
+        if reasons
+        else '<p class="status final-day">Final: the day has closed; these figures exclude: '
+        + "; ".join(f"<b>{_esc(x)}</b> ({_esc(REASONS.get(x, x))})" for x in excluded)
+        + f" ({count(r.get('n_cinemas_missing'))} connected cinemas missing, "
+        f"{count(r.get('n_cinemas_silent'))} silent).</p>"
+        if excluded
+        else '<p class="status final-day">Final: every connected cinema reported and the day has closed.</p>'
     )
     quarantined = r.get("quarantined_gross_kzt_claimed")
     note = (
@@ -827,8 +841,8 @@ its day was last rebuilt.</p><ul class="days">{days_list}</ul></section>
 ({", ".join(MARTS)}{", live marts" if m.get("live_today") is not None else ""}) in {_esc(m.folder)}.
 Figures are ticket sales of the cinemas connected to e-Kino, by the business day of the session
 (Asia/Almaty), net of refunds; amounts in tenge (₸), exact in the tables, rounded on the charts' axes.
-A figure is final when every connected cinema reported and the day has closed; otherwise it is
-provisional, for these reasons:</p>
+A day's figures are provisional until the day closes, 3 days after it; then they are final, and what
+they exclude is stated (a later change is kept as a revision). The reasons and exclusions:</p>
 <dl>{legend}</dl>
 </footer>
 </body></html>
