@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from ekino_pipeline.run_process import record_run_process
+
 WAREHOUSE_POOL = "warehouse"
 
 
@@ -17,6 +19,13 @@ class WarehouseResource(dg.ConfigurableResource):
     """The warehouse file (`EKINO_WAREHOUSE_PATH`, default `$EKINO_HOME/warehouse.duckdb`)."""
 
     path: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A step of the warehouse pool sets this up once its slot is claimed: the run records its
+        # process, so that the dead-run sensor can free the slot if the run is killed, even when it was
+        # started from a shell (run_process.py).
+        if context.instance is not None and context.dagster_run is not None:
+            record_run_process(context.instance, context.dagster_run)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

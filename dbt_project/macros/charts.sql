@@ -48,19 +48,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Why a period's figures are not final, from the daily reasons of its days (`day_reasons`, the
-    national_daily reasons of the days on record, flattened), in the daily order; day_open is decided on
-    the period's last day (so refresh_provisional_flags on that day keeps it current), and
-    days_not_loaded is added while fewer days are on record than the period has. -#}
-{% macro period_provisional_reasons(period_end, day_reasons, days_covered, days_in_period) -%}
+{#- What a period's figures leave out, from the exclusions of its days (`days_exclusions`, the
+    national_daily exclusions of the days on record, flattened), in the daily order, then
+    days_not_loaded while fewer days are on record than the period has. Whether the period is still
+    provisional is decided on its last day (closing_reasons), so refresh_provisional_flags on that day
+    closes it. -#}
+{% macro period_exclusions(days_exclusions, days_covered, days_in_period) -%}
     list_filter(
         [
-            case when {{ is_day_open(period_end) }} then 'day_open' end,
             {%- for reason in [
                 'coverage_unknown', 'cinemas_missing', 'cinemas_silent', 'presales_not_loaded',
                 'late_sales_not_loaded', 'records_quarantined',
             ] %}
-            case when list_contains({{ day_reasons }}, '{{ reason }}') then '{{ reason }}' end,
+            case when list_contains({{ days_exclusions }}, '{{ reason }}') then '{{ reason }}' end,
             {%- endfor %}
             case when coalesce({{ days_covered }}, 0) < {{ days_in_period }} then 'days_not_loaded' end,
         ]::varchar[],
@@ -69,7 +69,10 @@
 {%- endmacro %}
 
 {#- The film chart of a period ('film_week' or 'weekend', `n_days` long): one row per film per period
-    with at least one screening on record, ranked by gross then admissions. -#}
+    with at least one screening on record, ranked by gross then admissions. A period is compared day
+    for day with the one a week before: its days up to the weekday of its last day on record against
+    the same days then, so a week three days in is a week to date against three days, never against a
+    whole week; no change when the period before lacks one of those days. -#}
 {% macro film_chart(period, n_days) -%}
 {%- set start = chart_period_start(period, 'business_date') -%}
 
@@ -143,9 +146,47 @@ period_coverage as (
         min(cinemas_reporting) as cinemas_reporting_min,
         max(cinemas_connected) as cinemas_connected_max,
         max(cinemas_total) as cinemas_total_max,
-        flatten(list(provisional_reasons)) as day_reasons,
+        max(business_date) as last_day_on_record,
+        flatten(list(exclusions)) as day_exclusions,
+        sum(n_cinemas_missing) as n_cinema_days_missing,
+        sum(n_cinemas_silent) as n_cinema_days_silent,
+        sum(excluded_quarantined_gross_kzt) as excluded_quarantined_gross_kzt,
     from national_days
     group by period_start
+),
+
+-- The days each period compares: from its first day through the weekday of its last day on record,
+-- and whether the period before has every one of them on record.
+compared_days as (
+    select
+        period_coverage.period_start,
+        period_coverage.last_day_on_record - period_coverage.period_start + 1 as days_compared,
+        count(previous_days.business_date)
+            = period_coverage.last_day_on_record - period_coverage.period_start + 1 as is_comparable,
+    from period_coverage
+    left join national_days as previous_days
+        on previous_days.period_start = period_coverage.period_start - 7
+        and previous_days.business_date <= period_coverage.last_day_on_record - 7
+    group by period_coverage.period_start, period_coverage.last_day_on_record
+),
+
+-- Each film over the compared days of the period before, ranked among the films of those days.
+previous_to_date as (
+    select
+        compared_days.period_start,
+        film_days.film_id,
+        sum(film_days.gross_kzt) as gross_kzt,
+        sum(film_days.admissions) as admissions,
+        rank() over (
+            partition by compared_days.period_start
+            order by sum(film_days.gross_kzt) desc, sum(film_days.admissions) desc
+        ) as chart_rank,
+    from compared_days
+    inner join film_days
+        on film_days.period_start = compared_days.period_start - 7
+        and film_days.business_date - film_days.period_start < compared_days.days_compared
+    where compared_days.is_comparable
+    group by compared_days.period_start, film_days.film_id
 ),
 
 ranked as (
@@ -188,20 +229,29 @@ final as (
             as gross_change_rate,
         cast(previous.admissions as bigint) as previous_admissions,
         cast(ranked.admissions - previous.admissions as bigint) as admissions_change,
+        cast(compared_days.days_compared as integer) as days_compared,
         cast(coalesce(period_coverage.days_covered, 0) as integer) as days_covered,
         cast({{ n_days }} as integer) as days_in_period,
         cast(period_coverage.cinemas_reporting_min as integer) as cinemas_reporting_min,
         cast(period_coverage.cinemas_connected_max as integer) as cinemas_connected_max,
         cast(period_coverage.cinemas_total_max as integer) as cinemas_total_max,
-        {%- set reasons = period_provisional_reasons(
-            'ranked.period_start + ' ~ (n_days - 1), 'period_coverage.day_reasons', 'period_coverage.days_covered', n_days
+        {%- set exclusions = period_exclusions(
+            'period_coverage.day_exclusions', 'period_coverage.days_covered', n_days
         ) %}
+        {%- set reasons = closing_reasons('ranked.period_start + ' ~ (n_days - 1), exclusions) %}
         len({{ reasons }}) > 0 as is_provisional,
         {{ reasons }} as provisional_reasons,
+        {{ exclusions }} as exclusions,
+        cast(period_coverage.n_cinema_days_missing as integer) as n_cinema_days_missing,
+        cast(period_coverage.n_cinema_days_silent as integer) as n_cinema_days_silent,
+        cast(period_coverage.excluded_quarantined_gross_kzt as decimal(18, 2))
+            as excluded_quarantined_gross_kzt,
     from ranked
-    left join ranked as previous
+    left join previous_to_date as previous
         on ranked.film_id = previous.film_id
-        and ranked.period_start - 7 = previous.period_start
+        and ranked.period_start = previous.period_start
+    left join compared_days
+        on ranked.period_start = compared_days.period_start
     left join film_cinemas
         on ranked.film_id = film_cinemas.film_id
         and ranked.period_start = film_cinemas.period_start

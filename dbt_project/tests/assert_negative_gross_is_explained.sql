@@ -3,7 +3,7 @@
 -- A film-day's gross is below zero only when refunds exceed sales, which session-day attribution
 -- allows only for refunds whose sale is not counted: a refund of a ticket never sold, a refund of a
 -- quarantined sale (both anomalies), or a refund of a presale from before the loaded history (the day
--- then says presales_not_loaded). History starting somewhere never fails the build.
+-- then excludes presales_not_loaded). History starting somewhere never fails the build.
 with
 
 film_days as (
@@ -18,7 +18,7 @@ anomalies as (
 select film_days.*
 from film_days
 where (film_days.gross_kzt < 0 or film_days.admissions < 0)
-    and not list_contains(film_days.provisional_reasons, 'presales_not_loaded')
+    and not list_contains(film_days.exclusions, 'presales_not_loaded')
     and not exists (
         select 1 from anomalies
         where anomalies.film_id = film_days.film_id

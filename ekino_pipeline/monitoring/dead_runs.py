@@ -6,53 +6,49 @@ pool slot its loader or dbt step had claimed stayed taken, and every later load 
 monitoring (`free_slots_after_run_end_seconds` in deploy/*/dagster.yaml) now frees the slots of runs
 that ended, dead ones included.
 
-When the code server died too (`make ui` killed as a whole, a crash or restart of the server), nobody
-is left to notice, and the run stays STARTED: run monitoring would learn of it only from a run launcher
-that checks its workers' health, which the DefaultRunLauncher (runs as processes of the code server)
-cannot. This sensor is that check. The code server records the pid of each run's process ("Started
-process for run (pid: N)"); sensors are evaluated by a code server of the same deployment, on the same
-host, so the pid can be looked up. A run whose process is gone, or whose pid now belongs to a younger
-process, is reported failed; run monitoring then frees its slots and `run_retries` re-runs it. Runs not
-started by the DefaultRunLauncher (another launcher, `dagster asset materialize` in a shell, perhaps on
-another host) carry no such pid and are left alone: the README says what an operator does about them.
+When the code server died too (`make ui` killed as a whole, a crash or restart of the server), or no
+code server launched the run (`dagster asset materialize` in a shell), nobody is left to notice, and
+the run stays STARTED: run monitoring would learn of it only from a run launcher that checks its
+workers' health, which the DefaultRunLauncher (runs as processes of the code server) cannot. This
+sensor is that check. A run's process is on record twice over: the code server records the pid of each
+run it launches ("Started process for run (pid: N)"; sensors are evaluated by a code server of the same
+deployment, on the same host), and every run that sets up the warehouse records its own pid, host and
+start time (run_process.py), shell runs included. A run whose process, on this host, is gone, or whose
+pid now belongs to a younger process, is reported failed; run monitoring then frees its slots and
+`run_retries` re-runs it. A run recorded on another host, or never recorded (it never reached a step
+of the warehouse pool, so holds no slot of it), is left alone.
 """
 
 from __future__ import annotations
 
-import os
+import socket
 from pathlib import Path
 
 import dagster as dg
 
+from ekino_pipeline.run_process import RunProcess, process_started_at
+
 STARTED_PROCESS = "Started process for run (pid: "
 # A process that started this much after the run recorded its pid is another process with the same pid.
 PID_CLOCK_SLACK_SECONDS = 2.0
-
-
-def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    raise RuntimeError("no btime in /proc/stat")
-
-
-def process_started_at(pid: int) -> float | None:
-    """When a live process started (seconds since the epoch); None for no such process or a zombie."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] in ("Z", "X"):  # exited, waiting only for its parent's wait()
-        return None
-    return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+# Every SIGKILLed run frees its pool slot within this sensor's interval, plus run monitoring's poll
+# interval and free_slots_after_run_end_seconds (deploy/*/dagster.yaml): two minutes at most.
+DEAD_RUN_SENSOR_INTERVAL_SECONDS = 30
 
 
 def run_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
-    """(pid, time recorded) of the process the code server started for the run, if it recorded one."""
+    """(pid, a time the process already existed) of the run's process on this host: the one the code
+    server started for the run, or the one the run recorded itself (run_process.py); None if neither."""
+    host = socket.gethostname()
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         message = entry.dagster_event.message if entry.dagster_event else None
-        if message and message.startswith(STARTED_PROCESS):
+        if not message:
+            continue
+        if message.startswith(STARTED_PROCESS):
             return int(message.removeprefix(STARTED_PROCESS).split(")")[0]), entry.timestamp
+        recorded = RunProcess.from_message(message)
+        if recorded is not None and recorded.host == host:
+            return recorded.pid, recorded.started_at
     return None
 
 
@@ -62,7 +58,7 @@ def is_dead(pid: int, recorded_at: float) -> bool:
 
 
 def find_dead_runs(instance: dg.DagsterInstance) -> list[tuple[dg.DagsterRun, int]]:
-    """STARTED runs whose process, started by this host's code server, is gone: (run, its pid)."""
+    """STARTED runs whose process, recorded on this host, is gone: (run, its pid)."""
     dead = []
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         found = run_process(instance, record.dagster_run.run_id)
@@ -71,7 +67,9 @@ def find_dead_runs(instance: dg.DagsterInstance) -> list[tuple[dg.DagsterRun, in
     return dead
 
 
-def build_dead_run_sensor(minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
+def build_dead_run_sensor(
+    minimum_interval_seconds: int = DEAD_RUN_SENSOR_INTERVAL_SECONDS,
+) -> dg.SensorDefinition:
     @dg.sensor(
         name="dead_run_sensor",
         minimum_interval_seconds=minimum_interval_seconds,
@@ -82,7 +80,7 @@ def build_dead_run_sensor(minimum_interval_seconds: int = 60) -> dg.SensorDefini
     def dead_run_sensor(context: dg.SensorEvaluationContext):
         instance = context.instance
         if not isinstance(instance.run_launcher, dg.DefaultRunLauncher) or not Path("/proc/stat").exists():
-            return dg.SkipReason("only runs started by the DefaultRunLauncher on Linux can be checked")
+            return dg.SkipReason("only runs of the DefaultRunLauncher's instance on Linux can be checked")
         dead = []
         for run, pid in find_dead_runs(instance):
             # The code server that launched the run may have marked it failed meanwhile: once is enough.

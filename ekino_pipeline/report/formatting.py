@@ -12,7 +12,7 @@ import pandas as pd
 from ekino_pipeline.calendar import BUSINESS_TZ
 
 REASONS = {
-    "day_open": "the day has not closed yet: late sales and refunds can still change it",
+    "day_open": "the day has not closed yet (3 days after it): late sales and refunds can still change it",
     "coverage_unknown": "no coverage is known for the day",
     "cinemas_missing": "a connected cinema's pull failed or was not made",
     "cinemas_silent": "a connected cinema sent no sales although it listed sessions",
@@ -20,6 +20,7 @@ REASONS = {
     "late_sales_not_loaded": "sales after midnight (next business day) were not loaded",
     "records_quarantined": "records were kept out of the figures (see the quarantine mart)",
     "days_not_loaded": "days of the period are not on record yet",
+    "no_connected_cinema": "no cinema of the region is connected: its figures are unknown",
     "days_provisional": "days of the period are provisional",
     "year_open": "the year is not over",
     "live": "live figures so far; the daily run replaces them once the day is pulled whole",

@@ -53,6 +53,7 @@ def national(m: Marts, day: date) -> Section:
             "n": n,
             "change": change,
             "reasons": reasons_of(n["provisional_reasons"]),
+            "exclusions": reasons_of(n.get("exclusions")),
             "quarantined": None if missing(quarantined) or not quarantined else quarantined,
         },
     )
@@ -84,9 +85,13 @@ def week(m: Marts, day: date) -> Section:
     weeks = m["film_weekly_box_office"]
     week = weeks[weeks["film_week_start"] == start].sort_values(["chart_rank", "film_id"]).head(TOP)
     rows = [row | {"move": _movement(row)} for row in records(week)]
-    context = {"start": start, "end": start + timedelta(days=6), "films": rows}
+    context = {"start": start, "end": start + timedelta(days=6), "films": rows, "versus": "vs week before"}
     if not rows:
         return Section("week.html.j2", context)
+    compared, days = rows[0].get("days_compared"), rows[0]["days_in_period"]
+    # A week to date is compared with the same days of the week before, never with a whole week.
+    if not missing(compared) and compared < days:
+        context["versus"] = f"vs same {compared} days of week before"
     chart = charts.bars("week", [film_name(r) for r in rows], week["gross_kzt"], "week gross", PALETTE[5])
     return Section("week.html.j2", context, (chart,))
 

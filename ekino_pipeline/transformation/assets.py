@@ -205,13 +205,13 @@ def day_figures(con, day: date) -> dict:
     cursor = con.cursor()
     cursor.execute(
         "select gross_kzt, admissions, n_screenings, cinemas_reporting, cinemas_connected, cinemas_total, "
-        "provisional_reasons from marts.national_daily where business_date = ?",
+        "provisional_reasons, exclusions from marts.national_daily where business_date = ?",
         [day],
     )
     row = cursor.fetchone()
     if row is None:
         return {"coverage": f"{day}: no screenings on record"}
-    gross, admissions, screenings, reporting, connected, total, reasons = row
+    gross, admissions, screenings, reporting, connected, total, reasons, exclusions = row
     return {
         "gross_kzt": kzt(gross),
         "admissions": int(admissions),
@@ -220,8 +220,13 @@ def day_figures(con, day: date) -> dict:
         "cinemas_connected": int(connected),
         "cinemas_total": int(total),
         "coverage": f"{day}: {reporting:,} reporting / {connected:,} connected / {total:,} cinemas",
-        "provisional": f"provisional: {', '.join(reasons)}" if reasons else "final",
+        "provisional": f"provisional: {', '.join(reasons)}" if reasons else _final(exclusions),
     }
+
+
+def _final(exclusions: list[str]) -> str:
+    """A closed day is final; what its figures leave out is said all the same."""
+    return f"final, excluding: {', '.join(exclusions)}" if exclusions else "final"
 
 
 def describe_marts(
@@ -276,15 +281,15 @@ def _top_films(con, day: date, limit: int = 10) -> str:
     cursor = con.cursor()
     cursor.execute(
         "select rank_of_day, coalesce(title, film_id), gross_kzt, admissions, n_screenings, "
-        "cinemas_reporting, cinemas_connected, provisional_reasons "
+        "cinemas_reporting, cinemas_connected, provisional_reasons, exclusions "
         "from marts.film_daily_box_office where business_date = ? order by rank_of_day, film_id limit ?",
         [day, limit],
     )
     rows = cursor.fetchall()
     if not rows:
         return f"No screenings on record for {day}."
-    _, _, _, _, _, reporting, connected, reasons = rows[0]
-    status = f"provisional ({', '.join(reasons)})" if reasons else "final"
+    _, _, _, _, _, reporting, connected, reasons, exclusions = rows[0]
+    status = f"provisional ({', '.join(reasons)})" if reasons else _final(exclusions)
     lines = [
         f"**{day}**, {status}: {reporting} of {connected} connected cinemas reported.",
         "",

@@ -9,9 +9,16 @@ import pytest
 
 from tests.transformation.dbt_helpers import run_dbt
 from tests.transformation.raw_fixture import RawFixture
-from tests.transformation.scenarios import clean_days, with_anomalies, with_declared_returns
+from tests.transformation.scenarios import (
+    clean_days,
+    with_a_steady_film,
+    with_anomalies,
+    with_declared_returns,
+)
 
 AS_OF = "2024-03-03"
+# A week after the scenario's last day: every day on record has closed (closing_lag_days is 3).
+CLOSED_AS_OF = "2024-03-10"
 
 
 @dataclass(frozen=True)
@@ -28,4 +35,14 @@ def built_scenario(tmp_path_factory) -> Built:
     warehouse = tmp_path_factory.mktemp("scenario") / "warehouse.duckdb"
     fx.write(warehouse)
     run_dbt(warehouse, "build", as_of_date=AS_OF)
+    return Built(fx, warehouse)
+
+
+@pytest.fixture(scope="session")
+def closed_scenario(tmp_path_factory) -> Built:
+    """The scenario with a film screened every day since 2024-02-22, built in full as of CLOSED_AS_OF."""
+    fx = with_a_steady_film(with_anomalies(clean_days()))
+    warehouse = tmp_path_factory.mktemp("closed") / "warehouse.duckdb"
+    fx.write(warehouse)
+    run_dbt(warehouse, "build", as_of_date=CLOSED_AS_OF)
     return Built(fx, warehouse)

@@ -20,6 +20,7 @@ LISTED_AHEAD = days(MAR2 + timedelta(days=1), MAR2 + timedelta(days=8))
 UNREGISTERED_FILM = "F99999"
 GHOST_SESSION = "ALA-0002:zz-99"
 RETURNS_WEEK = FEB29  # a Thursday: the film week 2024-02-29..2024-03-06
+STEADY_FILM = "F00002"  # Broken Machine, screened once a day at ALA-0001 from 2024-02-22
 
 
 def clean_days() -> RawFixture:
@@ -170,4 +171,15 @@ def with_anomalies(fx: RawFixture) -> RawFixture:
         },
         "channel: 'telepathy' is not one of box_office, online, kiosk",
     )
+    return fx
+
+
+def with_a_steady_film(fx: RawFixture) -> RawFixture:
+    """STEADY_FILM's one daily screening at ALA-0001 from Thursday 2024-02-22 to Saturday 2024-03-02:
+    its whole film week of 2024-02-22 grosses 1000.00 a day Thursday to Saturday and 500.00 Sunday
+    to Wednesday (5000.00), the week of 2024-02-29, three days in, 1200.00 a day (3600.00)."""
+    for day in days(date(2024, 2, 22), MAR2):
+        session = fx.session(f"ALA-0001:S{day:%Y%m%d}-101", STEADY_FILM, "H01", local(day, 15, 0), "ru")
+        amount = "1200.00" if day >= FEB29 else "1000.00" if day.isoweekday() in (4, 5, 6) else "500.00"
+        fx.sell(session, local(day, 12, 0), amount)
     return fx

@@ -98,6 +98,15 @@ def test_the_days_top_films_are_the_marts_with_their_coverage_and_provisional_fl
     assert "Provisional: " in page and "<b>cinemas_missing</b>" in page
 
 
+def test_a_closed_day_reads_final_with_its_exclusions_and_a_week_to_date_compares_like_days(report):
+    # Issue 21, cases 15 and 16: a day was provisional forever, and a week three days in was compared
+    # with a whole week.
+    page = (report.folder / f"{FEB29}.html").read_text()
+    assert "Final: the day has closed; these figures exclude: <b>late_sales_not_loaded</b>" in page
+    assert "(0 connected cinemas missing, 0 silent)" in page
+    assert "vs same 3 days of week before" in _section(page, "week")
+
+
 def test_the_asset_writes_the_report_and_links_the_day_it_covers(report, tmp_path):
     exports = tmp_path / "exports"
     shutil.copytree(report.folder.parent, exports, ignore=shutil.ignore_patterns("report"))

@@ -83,20 +83,19 @@ def _materialize(home, partition: str) -> dg.ExecuteInProcessResult:
 def test_a_partition_builds_then_publishes_every_mart_and_a_warehouse_copy(built_scenario, tmp_path):
     shutil.copy(built_scenario.warehouse, tmp_path / "warehouse.duckdb")
     # Built as of 2024-03-03, when its last days were open; this build stands on today, and its window
-    # (session days from 2024-03-09) does not reach them: they close all the same, and keep the other
-    # reasons they were built with (2024-03-01 missed a cinema).
+    # (session days from 2024-03-09) does not reach them: they close all the same, final, and keep the
+    # exclusions they were built with (2024-03-01 missed a cinema).
     result = _materialize(tmp_path, "2024-03-10")
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations)
     for name in ("film_daily_box_office", "film_breakdowns_daily", "region_daily", "national_daily"):
         rows = query(tmp_path / "warehouse.duckdb", f"select * from marts.{name}")
-        assert rows and not any("day_open" in r["provisional_reasons"] for r in rows)
-        assert all(r["is_provisional"] == bool(r["provisional_reasons"]) for r in rows)
+        assert rows and not any(r["is_provisional"] or r["provisional_reasons"] for r in rows)
     [mar1] = query(
         tmp_path / "warehouse.duckdb", "select * from marts.national_daily where business_date = '2024-03-01'"
     )
-    assert mar1["provisional_reasons"] == ["cinemas_missing"]
+    assert mar1["exclusions"] == ["cinemas_missing"]
 
     exports = tmp_path / "exports"
     marts = {

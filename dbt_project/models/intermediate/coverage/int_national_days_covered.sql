@@ -18,6 +18,8 @@ final as (
         bool_or(has_presales_not_loaded) as has_presales_not_loaded,
         bool_or(has_late_sales_not_loaded) as has_late_sales_not_loaded,
         bool_or(has_records_quarantined) as has_records_quarantined,
+        cast(sum(n_cinemas_missing) as integer) as n_cinemas_missing,
+        cast(sum(n_cinemas_silent) as integer) as n_cinemas_silent,
         cast(sum(quarantined_events) as bigint) as quarantined_events,
         cast(sum(quarantined_sessions) as bigint) as quarantined_sessions,
         cast(sum(quarantined_gross_kzt_claimed) as decimal(18, 2)) as quarantined_gross_kzt_claimed,

@@ -29,6 +29,8 @@ complete as (
         business_date,
         bool_or(reporting_state in ('failed', 'not_pulled')) as has_cinemas_missing,
         bool_or(reporting_state = 'silent') as has_cinemas_silent,
+        count(*) filter (where reporting_state in ('failed', 'not_pulled')) as n_cinemas_missing,
+        count(*) filter (where reporting_state = 'silent') as n_cinemas_silent,
         bool_or(not is_presales_loaded) as has_presales_not_loaded,
         bool_or(not is_next_day_loaded) as has_late_sales_not_loaded,
         bool_or(reporting_state = 'quarantined' or n_quarantined_events + n_quarantined_sessions > 0)
@@ -52,6 +54,8 @@ final as (
         coalesce(complete.has_presales_not_loaded, false) as has_presales_not_loaded,
         coalesce(complete.has_late_sales_not_loaded, false) as has_late_sales_not_loaded,
         coalesce(complete.has_records_quarantined, false) as has_records_quarantined,
+        cast(coalesce(complete.n_cinemas_missing, 0) as integer) as n_cinemas_missing,
+        cast(coalesce(complete.n_cinemas_silent, 0) as integer) as n_cinemas_silent,
         cast(coalesce(complete.quarantined_events, 0) as bigint) as quarantined_events,
         cast(coalesce(complete.quarantined_sessions, 0) as bigint) as quarantined_sessions,
         cast(coalesce(complete.quarantined_gross_kzt_claimed, 0) as decimal(18, 2))

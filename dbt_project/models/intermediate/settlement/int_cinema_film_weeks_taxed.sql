@@ -88,6 +88,9 @@ week_completeness as (
         bool_or(not is_next_day_loaded) as has_late_sales_not_loaded,
         bool_or(reporting_state = 'quarantined' or n_quarantined_events + n_quarantined_sessions > 0)
             as has_records_quarantined,
+        count(*) filter (where reporting_state in ('failed', 'not_pulled')) as n_days_failed,
+        count(*) filter (where reporting_state = 'silent') as n_days_silent,
+        sum(quarantined_gross_kzt_claimed) as quarantined_gross_kzt_claimed,
     from completeness
     group by all
 ),
@@ -116,6 +119,15 @@ final as (
         coalesce(week_completeness.has_presales_not_loaded, false) as has_presales_not_loaded,
         coalesce(week_completeness.has_late_sales_not_loaded, false) as has_late_sales_not_loaded,
         coalesce(week_completeness.has_records_quarantined, false) as has_records_quarantined,
+        -- What the week leaves out for the cinema: days its box office is missing (a pull failed or
+        -- was not made, or the day is not on record), silent days, money its quarantined records claim.
+        cast(
+            coalesce(week_completeness.n_days_failed, 0) + 7 - coalesce(week_completeness.n_days_on_record, 0)
+            as integer
+        ) as n_days_missing,
+        cast(coalesce(week_completeness.n_days_silent, 0) as integer) as n_days_silent,
+        cast(coalesce(week_completeness.quarantined_gross_kzt_claimed, 0) as decimal(18, 2))
+            as quarantined_gross_kzt_claimed,
     from weeks
     left join week_completeness
         on weeks.cinema_id = week_completeness.cinema_id

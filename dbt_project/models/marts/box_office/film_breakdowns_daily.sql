@@ -83,6 +83,7 @@ final as (
         national_coverage.cinemas_total,
         len({{ provisional_reasons('aggregated.business_date', 'national_coverage') }}) > 0 as is_provisional,
         {{ provisional_reasons('aggregated.business_date', 'national_coverage') }} as provisional_reasons,
+        {{ exclusion_columns('national_coverage') }}
     from aggregated
     left join day_totals
         on aggregated.business_date = day_totals.business_date

@@ -101,6 +101,7 @@ final as (
         national_coverage.cinemas_total,
         len({{ provisional_reasons('ranked.business_date', 'national_coverage') }}) > 0 as is_provisional,
         {{ provisional_reasons('ranked.business_date', 'national_coverage') }} as provisional_reasons,
+        {{ exclusion_columns('national_coverage') }}
     from ranked
     inner join running
         on ranked.film_id = running.film_id

@@ -38,6 +38,7 @@ weekly as (
         any_value(days_covered) as days_covered,
         any_value(days_in_period) as days_in_period,
         any_value(provisional_reasons) as provisional_reasons,
+        any_value(exclusions) as exclusions,
     from film_weeks
     group by film_week_start, film_week_end, coalesce(distributor, 'unknown')
 ),
@@ -62,6 +63,7 @@ yearly as (
         any_value(film_years.days_covered) as days_covered,
         any_value(film_years.days_in_period) as days_in_period,
         any_value(film_years.provisional_reasons) as provisional_reasons,
+        any_value(film_years.exclusions) as exclusions,
     from film_years
     inner join last_tracked_days
         on film_years.through_date = last_tracked_days.through_date
@@ -102,6 +104,7 @@ final as (
         cast(days_in_period as integer) as days_in_period,
         len(provisional_reasons) > 0 as is_provisional,
         provisional_reasons,
+        exclusions,
     from totalled
 )
 

@@ -33,6 +33,10 @@ distributor_days as (
         any_value(days_covered) as days_covered,
         any_value(days_in_period) as days_in_period,
         any_value(provisional_reasons) as provisional_reasons,
+        any_value(exclusions) as exclusions,
+        any_value(n_cinema_days_missing) as n_cinema_days_missing,
+        any_value(n_cinema_days_silent) as n_cinema_days_silent,
+        any_value(excluded_quarantined_gross_kzt) as excluded_quarantined_gross_kzt,
     from film_days
     group by coalesce(distributor, 'unknown'), calendar_year, through_date
 ),
@@ -54,6 +58,10 @@ final as (
         days_in_period,
         len(provisional_reasons) > 0 as is_provisional,
         provisional_reasons,
+        exclusions,
+        n_cinema_days_missing,
+        n_cinema_days_silent,
+        excluded_quarantined_gross_kzt,
     from distributor_days
 )
 

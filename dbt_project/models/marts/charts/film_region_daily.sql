@@ -9,8 +9,8 @@
     )
 }}
 
-{#- A film's day in a region carries the region's coverage and provisional reasons from region_daily:
-    whether the figure is final depends on the region's cinemas, not only on those that screened it. -#}
+{#- A film's day in a region carries the region's coverage and exclusions from region_daily: what the
+    figure leaves out depends on the region's cinemas, not only on those that screened it. -#}
 
 with
 
@@ -67,8 +67,13 @@ final as (
         region_days.cinemas_connected,
         region_days.cinemas_total,
         -- A region's day missing from region_daily has no known coverage.
-        coalesce(region_days.is_provisional, true) as is_provisional,
-        coalesce(region_days.provisional_reasons, ['coverage_unknown']) as provisional_reasons,
+        {%- set exclusions = "coalesce(region_days.exclusions, ['coverage_unknown'])" %}
+        len({{ closing_reasons('film_region_days.business_date', exclusions) }}) > 0 as is_provisional,
+        {{ closing_reasons('film_region_days.business_date', exclusions) }} as provisional_reasons,
+        {{ exclusions }} as exclusions,
+        region_days.n_cinemas_missing,
+        region_days.n_cinemas_silent,
+        region_days.excluded_quarantined_gross_kzt,
     from film_region_days
     left join region_days
         on film_region_days.region_code = region_days.region_code

@@ -35,7 +35,10 @@ year_days as (
         year(business_date) as calendar_year,
         min(business_date) over year_so_far as first_tracked_date,
         count(*) over year_so_far as days_covered,
-        flatten(list(provisional_reasons) over year_so_far) as day_reasons,
+        flatten(list(exclusions) over year_so_far) as day_exclusions,
+        sum(n_cinemas_missing) over year_so_far as n_cinema_days_missing,
+        sum(n_cinemas_silent) over year_so_far as n_cinema_days_silent,
+        sum(excluded_quarantined_gross_kzt) over year_so_far as excluded_quarantined_gross_kzt,
     from national_days
     window year_so_far as (
         partition by year(business_date) order by business_date rows between unbounded preceding and current row
@@ -103,12 +106,17 @@ final as (
         ranked.first_tracked_date,
         cast(ranked.days_covered as integer) as days_covered,
         cast(ranked.through_date - make_date(ranked.calendar_year, 1, 1) + 1 as integer) as days_in_period,
-        {%- set reasons = period_provisional_reasons(
-            'ranked.through_date', 'ranked.day_reasons', 'ranked.days_covered',
+        {%- set exclusions = period_exclusions(
+            'ranked.day_exclusions', 'ranked.days_covered',
             'ranked.through_date - make_date(ranked.calendar_year, 1, 1) + 1'
         ) %}
+        {%- set reasons = closing_reasons('ranked.through_date', exclusions) %}
         len({{ reasons }}) > 0 as is_provisional,
         {{ reasons }} as provisional_reasons,
+        {{ exclusions }} as exclusions,
+        cast(ranked.n_cinema_days_missing as integer) as n_cinema_days_missing,
+        cast(ranked.n_cinema_days_silent as integer) as n_cinema_days_silent,
+        cast(ranked.excluded_quarantined_gross_kzt as decimal(18, 2)) as excluded_quarantined_gross_kzt,
     from ranked
     left join films
         on ranked.film_id = films.film_id

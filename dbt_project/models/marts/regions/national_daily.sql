@@ -57,6 +57,7 @@ final as (
         nation.*,
         len({{ provisional_reasons('nation.business_date', 'national_coverage') }}) > 0 as is_provisional,
         {{ provisional_reasons('nation.business_date', 'national_coverage') }} as provisional_reasons,
+        {{ exclusion_columns('national_coverage') }}
     from nation
     left join national_coverage
         on nation.business_date = national_coverage.business_date

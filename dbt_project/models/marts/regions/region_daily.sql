@@ -98,6 +98,7 @@ final as (
         {%- set no_cinema = ["case when coalesce(coverage.cinemas_connected, 0) = 0 then 'no_connected_cinema' end"] %}
         len({{ provisional_reasons('days.business_date', 'coverage', no_cinema) }}) > 0 as is_provisional,
         {{ provisional_reasons('days.business_date', 'coverage', no_cinema) }} as provisional_reasons,
+        {{ exclusion_columns('coverage', no_cinema) }}
     from regions
     cross join days
     left join region_totals

@@ -160,15 +160,15 @@ reasoned as (
         compared.is_returns_pulled,
         cast(coalesce(compared.n_returns_quarantined, 0) as bigint) as n_returns_quarantined,
         cast(week_cover.n_days_covered as integer) as n_days_covered,
-        {{ provisional_reasons(
-            'compared.film_week_start + 6',
-            'week_cover',
-            extra=[
-                "case when week_cover.n_days_covered < 7 then 'days_not_covered' end",
-                "case when not compared.is_returns_pulled then 'returns_not_pulled' end",
-                "case when compared.n_returns_quarantined > 0 then 'returns_quarantined' end",
-            ],
-        ) }} as provisional_reasons,
+        {%- set exclusions = day_exclusions('week_cover', extra=[
+            "case when week_cover.n_days_covered < 7 then 'days_not_covered' end",
+            "case when compared.n_returns_quarantined > 0 then 'returns_quarantined' end",
+        ]) %}
+        -- Without the cinema's returns there is nothing to compare: provisional past closing.
+        {{ closing_reasons('compared.film_week_start + 6', exclusions, holding=[
+            "case when not compared.is_returns_pulled then 'returns_not_pulled' end",
+        ]) }} as provisional_reasons,
+        {{ exclusions }} as exclusions,
         compared.last_declared_at,
         compared.returns_pulled_at,
     from compared
@@ -206,6 +206,7 @@ final as (
         n_days_covered,
         len(provisional_reasons) > 0 as is_provisional,
         provisional_reasons,
+        exclusions,
         last_declared_at,
         returns_pulled_at,
     from reasoned

@@ -144,14 +144,17 @@ final as (
         cast(rental.gross_kzt - rental.tax_kzt - rental.rental_due_exact_kzt as decimal(18, 2))
             as exhibitor_share_kzt,
         rental.n_days_on_record,
-        len({{ provisional_reasons('rental.film_week_end', 'rental', extra=[
+        -- A line without its terms or tax rule cannot be settled: it stays provisional past closing.
+        {%- set reasons = provisional_reasons('rental.film_week_end', 'rental', holding=[
             "case when rental.terms_id is null then 'rental_terms_missing' end",
             "case when rental.has_days_without_tax_rule then 'tax_rule_missing' end",
-        ]) }}) > 0 as is_provisional,
-        {{ provisional_reasons('rental.film_week_end', 'rental', extra=[
-            "case when rental.terms_id is null then 'rental_terms_missing' end",
-            "case when rental.has_days_without_tax_rule then 'tax_rule_missing' end",
-        ]) }} as provisional_reasons,
+        ]) %}
+        len({{ reasons }}) > 0 as is_provisional,
+        {{ reasons }} as provisional_reasons,
+        {{ day_exclusions('rental') }} as exclusions,
+        rental.n_days_missing,
+        rental.n_days_silent,
+        rental.quarantined_gross_kzt_claimed as excluded_quarantined_gross_kzt,
     from rental
     left join cinemas
         on rental.cinema_id = cinemas.cinema_id
