@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import csv
 import ipaddress
-import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from ekino_pipeline.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule
-
-T = TypeVar("T")
-
-# Cinema ids reach file paths and SQL; nothing else may pass.
-CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
-FILM_ID_PATTERN = re.compile(r"^F[0-9]{5}$")
+# CINEMA_ID_PATTERN is re-exported: callers outside the exchange import it from here.
+from ekino_pipeline.exchange.registry_csv import (
+    CINEMA_ID_PATTERN as CINEMA_ID_PATTERN,
+)
+from ekino_pipeline.exchange.registry_csv import (
+    CSV_ENCODING,
+    RegistryError,
+    RegistryRow,
+    read_registry_csv,
+    validate_cinema_id,
+    validate_film_id,
+)
+from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule, load_rental_terms, load_tax_rules
 
 REGISTRY_FILES = (
     "regions",
@@ -41,91 +41,9 @@ REGISTRY_FILES = (
     "tax_rules",
     "box_office_history",
 )
-# utf-8-sig reads UTF-8 with or without the byte-order mark Excel's "CSV UTF-8" writes first.
-CSV_ENCODING = "utf-8-sig"
 HISTORY_FILE = "box_office_history.csv"
 HISTORY_PERIODS = ("year", "film_week")
 HISTORY_SOURCES = ("distributor_report", "ministry", "festival")
-
-
-class RegistryError(ConfigError):
-    """A registry file that cannot be used; the message names the file and, where one is at fault,
-    the row (counted as a spreadsheet does, the header being row 1) and the column."""
-
-
-@dataclass(frozen=True)
-class RegistryRow:
-    """One row of a registry CSV, which knows where it came from so that its errors can say so."""
-
-    path: Path
-    number: int
-    values: dict[str, str]
-
-    def __getitem__(self, column: str) -> str:
-        return self.values[column]
-
-    def parse(self, column: str, parse: Callable[[str], T]) -> T:
-        try:
-            return parse(self.values[column])
-        except (ValueError, InvalidOperation) as exc:
-            raise self.error(column, str(exc) or f"{self.values[column]!r} is not valid") from None
-
-    def error(self, column: str, message: str) -> RegistryError:
-        return RegistryError(f"{self.path}, row {self.number}, column {column}: {message}")
-
-
-def read_registry_csv(
-    path: Path, columns: Sequence[str], key: str | Sequence[str] | None = None
-) -> list[RegistryRow]:
-    """The rows of a registry CSV that has every one of `columns` and a value in each of them (an
-    empty value is fine; a missing one is not), and whose `key` columns are unique: a row listed twice
-    would otherwise win silently, and for a cinema its base URL decides where its token goes.
-    A byte-order mark (Excel's "CSV UTF-8") is no part of the first column's name."""
-    rows: list[RegistryRow] = []
-    try:
-        with path.open(newline="", encoding=CSV_ENCODING) as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise RegistryError(f"{path}: missing column(s) {', '.join(missing)}")
-            for values in reader:
-                number = len(rows) + 2
-                if None in values:
-                    raise RegistryError(f"{path}, row {number}: more values than the header has columns")
-                for column in columns:
-                    if values[column] is None:
-                        raise RegistryError(f"{path}, row {number}, column {column}: no value")
-                rows.append(RegistryRow(path, number, values))
-    except FileNotFoundError:
-        raise RegistryError(f"{path} does not exist") from None
-    except csv.Error as exc:
-        # A row the csv module refuses (a field beyond its size limit): the row being read is named.
-        raise RegistryError(f"{path}, row {len(rows) + 2}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path} cannot be read: {exc}") from None
-    if key is not None:
-        names = (key,) if isinstance(key, str) else tuple(key)
-        first_row: dict[tuple[str, ...], int] = {}
-        for row in rows:
-            value = tuple(row[c] for c in names)
-            if value in first_row:
-                shown = ", ".join(f"{c} {v}" for c, v in zip(names, value, strict=True))
-                raise RegistryError(f"{path}: rows {first_row[value]} and {row.number} both have {shown}")
-            first_row[value] = row.number
-    return rows
-
-
-def validate_cinema_id(cinema_id: object) -> str:
-    if not isinstance(cinema_id, str) or not CINEMA_ID_PATTERN.fullmatch(cinema_id):
-        raise ValueError(f"invalid cinema_id {cinema_id!r}: expected three capitals, '-', four digits")
-    return cinema_id
-
-
-def validate_film_id(film_id: str) -> str:
-    if not FILM_ID_PATTERN.fullmatch(film_id):
-        raise ValueError(f"invalid film_id {film_id!r}: expected F and five digits")
-    return film_id
 
 
 @dataclass(frozen=True)
@@ -373,9 +291,6 @@ def load_registry(directory: Path | str) -> Registry:
         )
         for r in rows("funding_grants")
     )
-    # rental_terms reads this module's id patterns: imported here, not at the top, to avoid a cycle.
-    from ekino_pipeline.exchange.rental_terms import load_rental_terms, load_tax_rules
-
     rental_terms = load_rental_terms(
         directory,
         frozenset(f.film_id for f in films),
