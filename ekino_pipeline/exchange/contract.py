@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ekino_pipeline.calendar import business_date_of
-from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
+from ekino_pipeline.exchange.registry_csv import CINEMA_ID_PATTERN
 
 # The contract every connected cinema's exchange serves, and the one this module validates against.
 OPENAPI_PATH = Path(__file__).parent / "openapi.yaml"

@@ -7,29 +7,30 @@ Ministry's own, never shipped with the pipeline. Connecting a cinema is a regist
 
 from __future__ import annotations
 
-import csv
 import ipaddress
-import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from functools import cached_property
-from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from ekino_pipeline.errors import ConfigError
+from ekino_pipeline.exchange.history import HISTORY_FILE, ReportedBoxOffice, load_box_office_history
 
-if TYPE_CHECKING:
-    from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule
-
-T = TypeVar("T")
-
-# Cinema ids reach file paths and SQL; nothing else may pass.
-CINEMA_ID_PATTERN = re.compile(r"^[A-Z]{3}-[0-9]{4}$")
-FILM_ID_PATTERN = re.compile(r"^F[0-9]{5}$")
+# CINEMA_ID_PATTERN and RegistryError are re-exported: callers outside the exchange import them from here.
+from ekino_pipeline.exchange.registry_csv import (
+    CINEMA_ID_PATTERN as CINEMA_ID_PATTERN,
+)
+from ekino_pipeline.exchange.registry_csv import (
+    RegistryError as RegistryError,
+)
+from ekino_pipeline.exchange.registry_csv import (
+    RegistryRow,
+    read_registry_csv,
+    validate_cinema_id,
+    validate_film_id,
+)
+from ekino_pipeline.exchange.rental_terms import RentalTerms, TaxRule, load_rental_terms, load_tax_rules
 
 REGISTRY_FILES = (
     "regions",
@@ -41,91 +42,6 @@ REGISTRY_FILES = (
     "tax_rules",
     "box_office_history",
 )
-# utf-8-sig reads UTF-8 with or without the byte-order mark Excel's "CSV UTF-8" writes first.
-CSV_ENCODING = "utf-8-sig"
-HISTORY_FILE = "box_office_history.csv"
-HISTORY_PERIODS = ("year", "film_week")
-HISTORY_SOURCES = ("distributor_report", "ministry", "festival")
-
-
-class RegistryError(ConfigError):
-    """A registry file that cannot be used; the message names the file and, where one is at fault,
-    the row (counted as a spreadsheet does, the header being row 1) and the column."""
-
-
-@dataclass(frozen=True)
-class RegistryRow:
-    """One row of a registry CSV, which knows where it came from so that its errors can say so."""
-
-    path: Path
-    number: int
-    values: dict[str, str]
-
-    def __getitem__(self, column: str) -> str:
-        return self.values[column]
-
-    def parse(self, column: str, parse: Callable[[str], T]) -> T:
-        try:
-            return parse(self.values[column])
-        except (ValueError, InvalidOperation) as exc:
-            raise self.error(column, str(exc) or f"{self.values[column]!r} is not valid") from None
-
-    def error(self, column: str, message: str) -> RegistryError:
-        return RegistryError(f"{self.path}, row {self.number}, column {column}: {message}")
-
-
-def read_registry_csv(
-    path: Path, columns: Sequence[str], key: str | Sequence[str] | None = None
-) -> list[RegistryRow]:
-    """The rows of a registry CSV that has every one of `columns` and a value in each of them (an
-    empty value is fine; a missing one is not), and whose `key` columns are unique: a row listed twice
-    would otherwise win silently, and for a cinema its base URL decides where its token goes.
-    A byte-order mark (Excel's "CSV UTF-8") is no part of the first column's name."""
-    rows: list[RegistryRow] = []
-    try:
-        with path.open(newline="", encoding=CSV_ENCODING) as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise RegistryError(f"{path}: missing column(s) {', '.join(missing)}")
-            for values in reader:
-                number = len(rows) + 2
-                if None in values:
-                    raise RegistryError(f"{path}, row {number}: more values than the header has columns")
-                for column in columns:
-                    if values[column] is None:
-                        raise RegistryError(f"{path}, row {number}, column {column}: no value")
-                rows.append(RegistryRow(path, number, values))
-    except FileNotFoundError:
-        raise RegistryError(f"{path} does not exist") from None
-    except csv.Error as exc:
-        # A row the csv module refuses (a field beyond its size limit): the row being read is named.
-        raise RegistryError(f"{path}, row {len(rows) + 2}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path} cannot be read: {exc}") from None
-    if key is not None:
-        names = (key,) if isinstance(key, str) else tuple(key)
-        first_row: dict[tuple[str, ...], int] = {}
-        for row in rows:
-            value = tuple(row[c] for c in names)
-            if value in first_row:
-                shown = ", ".join(f"{c} {v}" for c, v in zip(names, value, strict=True))
-                raise RegistryError(f"{path}: rows {first_row[value]} and {row.number} both have {shown}")
-            first_row[value] = row.number
-    return rows
-
-
-def validate_cinema_id(cinema_id: object) -> str:
-    if not isinstance(cinema_id, str) or not CINEMA_ID_PATTERN.fullmatch(cinema_id):
-        raise ValueError(f"invalid cinema_id {cinema_id!r}: expected three capitals, '-', four digits")
-    return cinema_id
-
-
-def validate_film_id(film_id: str) -> str:
-    if not FILM_ID_PATTERN.fullmatch(film_id):
-        raise ValueError(f"invalid film_id {film_id!r}: expected F and five digits")
-    return film_id
 
 
 @dataclass(frozen=True)
@@ -192,26 +108,6 @@ class FundingGrant:
     amount_kzt: Decimal
     status: str
     film_id: str | None
-
-
-@dataclass(frozen=True)
-class ReportedBoxOffice:
-    """Box office reported for a period before (or beside) e-Kino's tracking: a film's, or the nation's
-    published total when film_id is None."""
-
-    film_id: str | None
-    period: str
-    period_start: date
-    gross_kzt: Decimal
-    admissions: int
-    source: str
-    source_date: date
-
-    @property
-    def period_end(self) -> date:
-        if self.period == "year":
-            return date(self.period_start.year, 12, 31)
-        return self.period_start + timedelta(days=6)
 
 
 @dataclass(frozen=True)
@@ -373,9 +269,6 @@ def load_registry(directory: Path | str) -> Registry:
         )
         for r in rows("funding_grants")
     )
-    # rental_terms reads this module's id patterns: imported here, not at the top, to avoid a cycle.
-    from ekino_pipeline.exchange.rental_terms import load_rental_terms, load_tax_rules
-
     rental_terms = load_rental_terms(
         directory,
         frozenset(f.film_id for f in films),
@@ -390,61 +283,8 @@ def load_registry(directory: Path | str) -> Registry:
     return Registry(regions, tuple(cinemas), films, grants, rental_terms, load_tax_rules(directory), history)
 
 
-class HistoryError(RegistryError):
-    """A box office history file that cannot be used, naming its file, row and column."""
-
-
-def load_box_office_history(
-    path: Path | str, film_ids: set[str] | frozenset[str]
-) -> tuple[ReportedBoxOffice, ...]:
-    """Read and validate a box office history CSV (the shipped one, or a real one to import).
-
-    Every film must be in the film registry; a national total (no film_id) is a year; a film week
-    starts on a Thursday and a year on 1 January; money is exact tenge; two periods of one film from
-    whatever their sources may not overlap, so nothing reported is counted twice.
-    """
-    path = Path(path)
-    records: list[tuple[int, ReportedBoxOffice]] = []
-    # Row 1 is the header, as a spreadsheet numbers it.
-    reading = 1
-    try:
-        with path.open(newline="", encoding=CSV_ENCODING) as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in _HISTORY_PARSERS if c not in header]
-            if missing:
-                raise HistoryError(f"{path.name}: missing column(s) {', '.join(missing)}")
-            for reading, row in enumerate(reader, start=2):
-                records.append((reading, _history_record(path.name, reading, len(header), row, film_ids)))
-    except csv.Error as exc:  # a field beyond the csv module's size limit, say
-        raise HistoryError(f"{path.name} row {reading + 1}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise HistoryError(f"{path.name} is not UTF-8 text (near row {reading + 1}): {exc.reason}") from None
-    _check_no_overlaps(path.name, records)
-    return tuple(record for _row, record in records)
-
-
-def _history_record(name: str, row_number: int, width: int, row: dict, film_ids) -> ReportedBoxOffice:
-    if None in row:  # csv.DictReader's key for the values beyond the header
-        raise HistoryError(
-            f"{name} row {row_number} column {width + 1}: a value beyond the header's {width} columns"
-        )
-    values = {}
-    for column, parse in _HISTORY_PARSERS.items():
-        if row[column] is None:
-            raise HistoryError(f"{name} row {row_number} column {column}: no value (the row is short)")
-        try:
-            values[column] = parse(row[column])
-        except (ValueError, ArithmeticError) as exc:
-            raise HistoryError(f"{name} row {row_number} column {column}: {exc}") from None
-    record = ReportedBoxOffice(**values)
-    problem = _history_problem(record, film_ids)
-    if problem:
-        column, message = problem
-        raise HistoryError(f"{name} row {row_number} column {column}: {message}")
-    return record
-
-
+# Here rather than in history.py: it validates against the whole registry, and history.py is what the
+# registry reads its history with, so it cannot import the registry back.
 def import_box_office_history(source: Path | str, registry_dir: Path | str) -> tuple[ReportedBoxOffice, ...]:
     """Validate a box office history file against the registry's films, then make it the registry's
     history (written to a temporary name, then renamed: a reader never sees half a file)."""
@@ -455,82 +295,6 @@ def import_box_office_history(source: Path | str, registry_dir: Path | str) -> t
     tmp.write_bytes(source.read_bytes())
     tmp.replace(registry_dir / HISTORY_FILE)
     return records
-
-
-def _money(text: str) -> Decimal:
-    problem = f"expected tenge as a non-negative amount with at most 2 decimals, got {text!r}"
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise ValueError(problem) from None
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise ValueError(problem)
-    return value.quantize(Decimal("0.01"))
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"expected a whole non-negative number, got {text!r}")
-    return int(text)
-
-
-def _choice(options: tuple[str, ...]):
-    def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
-        return text
-
-    return parse
-
-
-def _iso_date(text: str) -> date:
-    if len(text) != 10:
-        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}")
-    return date.fromisoformat(text)
-
-
-_HISTORY_PARSERS = {
-    "film_id": lambda text: text or None,
-    "period": _choice(HISTORY_PERIODS),
-    "period_start": _iso_date,
-    "gross_kzt": _money,
-    "admissions": _count,
-    "source": _choice(HISTORY_SOURCES),
-    "source_date": _iso_date,
-}
-
-
-def _history_problem(record: ReportedBoxOffice, film_ids) -> tuple[str, str] | None:
-    if record.film_id is not None and record.film_id not in film_ids:
-        return "film_id", f"{record.film_id!r} is not in the film registry"
-    if record.film_id is None and record.period != "year":
-        return "period", "a national total (no film_id) must be a year"
-    if record.period == "year" and (record.period_start.month, record.period_start.day) != (1, 1):
-        return "period_start", f"a year starts on 1 January, got {record.period_start}"
-    if record.period == "film_week" and record.period_start.weekday() != 3:
-        return "period_start", f"a film week starts on a Thursday, got {record.period_start}"
-    try:
-        record.period_end  # noqa: B018 (computed only to see that it can be)
-    except OverflowError:
-        return "period_start", f"a {record.period} from {record.period_start} ends beyond the calendar (9999)"
-    if record.source_date < record.period_start:
-        return "source_date", f"reported on {record.source_date}, before its period began"
-    return None
-
-
-def _check_no_overlaps(name: str, records: list[tuple[int, ReportedBoxOffice]]) -> None:
-    by_key: dict[str | None, list[tuple[int, ReportedBoxOffice]]] = {}
-    for row_number, record in records:
-        by_key.setdefault(record.film_id, []).append((row_number, record))
-    for rows in by_key.values():
-        rows.sort(key=lambda item: item[1].period_start)
-        for (_, before), (row_number, after) in pairwise(rows):
-            if after.period_start <= before.period_end:
-                who = after.film_id or "the national total"
-                raise HistoryError(
-                    f"{name} row {row_number} column period_start: {who}'s {after.period} from "
-                    f"{after.period_start} overlaps its {before.period} from {before.period_start}"
-                )
 
 
 def resolve_base_url(base_url: str, exchange_base_url: str | None) -> str:

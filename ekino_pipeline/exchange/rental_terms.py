@@ -17,7 +17,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, CSV_ENCODING, FILM_ID_PATTERN, RegistryError
+from ekino_pipeline.exchange.registry_csv import (
+    CINEMA_ID_PATTERN,
+    CSV_ENCODING,
+    FILM_ID_PATTERN,
+    RegistryError,
+)
 
 RENTAL_METHODS = (
     "sliding_by_week",

@@ -256,7 +256,8 @@ def import_recent_reports(registry_dir: Path, first: date, reports: Path) -> Non
     """A deployment starts with the distributors' reports up to its first day: the shipped history
     (through 2025) plus the weekly reports of the films released since, imported as an operator would
     (`ekino import-history`), so lifetime figures in the window count from release."""
-    from ekino_pipeline.exchange.registry import HISTORY_FILE, import_box_office_history
+    from ekino_pipeline.exchange.history import HISTORY_FILE
+    from ekino_pipeline.exchange.registry import import_box_office_history
     from ekino_sim.history import HISTORY_COLUMNS, recent_distributor_reports
     from ekino_sim.reference import DEFAULT_SEED
 

@@ -14,11 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ekino_pipeline.exchange.registry import (
-    HistoryError,
-    load_box_office_history,
-    load_registry,
-)
+from ekino_pipeline.exchange.history import HistoryError, load_box_office_history
+from ekino_pipeline.exchange.registry import load_registry
 from ekino_sim import SAMPLE_REGISTRY_DIR
 from ekino_sim.history import HISTORY_THROUGH, NATIONAL_TOTALS
 

@@ -467,7 +467,7 @@ def test_the_token_is_refused_to_any_origin_but_the_cinemas_own(exchange, listen
     # Whatever builds a request on the client's session (a page link, a redirect, a bug), the object
     # that writes the header checks scheme, host and port first.
     with make_client(exchange) as client, pytest.raises(ExchangeConfigError) as caught:
-        client._session.get(other.format(port=listener.port) + f"/cinemas/{CINEMA}/v1/halls")
+        client._transport.session.get(other.format(port=listener.port) + f"/cinemas/{CINEMA}/v1/halls")
     assert "refusing to send its token to" in str(caught.value)
     assert TOKEN not in str(caught.value)
     time.sleep(0.3)
@@ -783,16 +783,16 @@ def test_the_token_appears_in_no_exception_log_or_repr_when_calls_fail(exchange,
     logged = [r.getMessage() for r in caplog.records] + [str(r.args) for r in caplog.records]
     assert caplog.records, "expected the failures to be logged"
     assert not any(TOKEN in text for text in logged)
-    adapter = client._session.get_adapter(client.base_url)
+    adapter = client._transport.session.get_adapter(client.base_url)
     for text in (
         repr(client),
-        repr(client._session),
+        repr(client._transport.session),
         repr(adapter),
         repr(adapter.max_retries),
-        repr(client._auth),
+        repr(client._transport.auth),
     ):
         assert TOKEN not in text
-    assert TOKEN not in str(dict(client._session.headers))
+    assert TOKEN not in str(dict(client._transport.session.headers))
     assert repr(client) == f"ExchangeClient(cinema_id='{CINEMA}', base_url='{exchange.base_url}')"
 
 
@@ -805,9 +805,9 @@ def test_a_malformed_token_is_refused_without_being_quoted(exchange, token):
 
 def test_tls_verification_is_on_by_default(exchange):
     with make_client(exchange) as client:
-        assert client._session.verify is True
+        assert client._transport.session.verify is True
     with make_client(exchange, verify="/etc/ssl/certs/ca-certificates.crt") as client:
-        assert client._session.verify == "/etc/ssl/certs/ca-certificates.crt"
+        assert client._transport.session.verify == "/etc/ssl/certs/ca-certificates.crt"
 
 
 @pytest.mark.parametrize(

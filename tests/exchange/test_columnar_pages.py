@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from ekino_pipeline.calendar import business_day_bounds
-from ekino_pipeline.exchange.client import _columnar_events
+from ekino_pipeline.exchange.client.decoding import columnar_events
 from ekino_pipeline.exchange.contract import Rejected, ticket_events_table, validate_ticket_event
 
 CINEMA = "ALA-0001"
@@ -45,7 +45,7 @@ def columnar(raw: bytes):
     def validate(events):
         return ticket_events_table(events, cinema_id=CINEMA, window=WINDOW, now=NOW)
 
-    return _columnar_events(raw, validate)
+    return columnar_events(raw, validate)
 
 
 def per_record(raw: bytes) -> list:
@@ -112,7 +112,7 @@ def test_a_page_with_one_bad_record_is_left_to_the_per_record_path(name):
     # Extra fields are allowed by the contract, but only the per-record path counts them.
     assert any(isinstance(v, Rejected) for v in verdicts) or "extra" in name
     assert (
-        _columnar_events(raw, lambda ev: ticket_events_table(ev, cinema_id=CINEMA, window=WINDOW, now=now))
+        columnar_events(raw, lambda ev: ticket_events_table(ev, cinema_id=CINEMA, window=WINDOW, now=now))
         is None
     )
 
