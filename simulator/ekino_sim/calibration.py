@@ -4,8 +4,8 @@ Serving a year of tickets over HTTP takes hours; the published figures the simul
 (national gross per year, the top 20 films, the average ticket, the language of screenings) only need
 what each session sells and at what prices. `simulate_year` takes the very plans the server pages
 (`Network.plan`), so it is the simulator and not a model of it, and replaces each session's tickets by
-their expectation: the category mix and refund odds are fixed shares of 1024 (see network.py), so a
-session of n tickets earns n x (expected price) x (1 - expected refund share). Over a national day that
+their expectation: the category mix and refund odds are fixed shares of 1024 (see network/tickets.py), so
+a session of n tickets earns n x (expected price) x (1 - expected refund share). Over a national day that
 is within a few tenths of a percent of the served events (tests/exchange/test_simulator_calibration.py
 holds it).
 

@@ -15,8 +15,8 @@ from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, business_day_
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_sim import SAMPLE_REGISTRY_DIR, reference
 from ekino_sim import faults as F
-from ekino_sim import network as network_module
 from ekino_sim.network import Network
+from ekino_sim.network.tickets import emit_fast, emit_general
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9:_-]{1,64}$")
 NOW = datetime(2024, 4, 1, tzinfo=UTC)
@@ -332,6 +332,6 @@ def test_the_fast_event_path_builds_the_same_events_as_the_general_one(network):
         fast, general = [], []
         for j in range(8):
             for s in network.plan(cinema_id, DAY + timedelta(days=j)):
-                network_module._emit_fast(s, j, start, end, fast)
-                network_module._emit_general(s, j, start, end, general)
+                emit_fast(s, j, start, end, fast)
+                emit_general(s, j, start, end, general)
         assert fast and sorted(fast) == sorted(general)
