@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
+from ekino_pipeline.processes import cpu_seconds, peak_rss_mb
 
 TASKS = {
     "bare": "benchmarks.extract:bare_fetch",

@@ -10,7 +10,7 @@ included: a pipe, unlike argv or the environment, is not readable by other users
 line on stdin, and keeps stdin open. The worker writes `MANIFEST <json>` for each cinema-day it
 committed, then `DONE <json>` with its CPU seconds and peak memory. A worker whose stdin reaches end of
 file before it is done exits at once, and the kernel kills a worker whose parent dies (a parent-death
-signal, see ekino_pipeline/parent_death.py), so a killed or cancelled run leaves no pull running behind it.
+signal, see ekino_pipeline/processes.py), so a killed or cancelled run leaves no pull running behind it.
 Everything a worker commits goes through the landing zone's atomic manifest, so a worker killed midway
 leaves each cinema-day at its last committed state; a cinema-day a dead worker never reported is
 recorded as failed, with the reason, like any other failed pull.
@@ -34,10 +34,9 @@ from pathlib import Path
 
 from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError
 from ekino_pipeline.exchange.registry import resolve_base_url
-from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_failed_pull, redact
-from ekino_pipeline.parent_death import die_with_parent
-from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
+from ekino_pipeline.ingestion.landing import CinemaDay, LandingZone, record_failed_pull
+from ekino_pipeline.ingestion.pull import pull_cinema_day, redact
+from ekino_pipeline.processes import cpu_seconds, die_with_parent, peak_rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ class PullPlan:
             )
 
         return pull_cinema_day(
-            PullRequest(self.dataset, task.cinema_id, task.business_date),
+            CinemaDay(self.dataset, task.cinema_id, task.business_date),
             client,
             zone,
             run_id=self.run_id,
@@ -139,7 +138,7 @@ def pull_in_threads(plan: PullPlan, tasks: list[PullTask], threads: int) -> Iter
                 task = futures[future]
                 log.exception("%s %s %s: pull crashed", plan.dataset, task.cinema_id, task.business_date)
                 yield record_failed_pull(
-                    PullRequest(plan.dataset, task.cinema_id, task.business_date),
+                    CinemaDay(plan.dataset, task.cinema_id, task.business_date),
                     zone,
                     error=redact(f"{type(exc).__name__}: {exc}", plan.secrets),
                     error_type=type(exc).__name__,
@@ -245,7 +244,7 @@ def _unreported(plan: PullPlan, shard: list[PullTask], reported: set, code: int)
     for task in shard:
         if (task.cinema_id, task.business_date.isoformat()) not in reported:
             yield record_failed_pull(
-                PullRequest(plan.dataset, task.cinema_id, task.business_date),
+                CinemaDay(plan.dataset, task.cinema_id, task.business_date),
                 zone,
                 error=f"the pull worker process ended (exit code {code}) before reporting this cinema-day",
                 error_type="WorkerExited",
