@@ -9,8 +9,9 @@ Dagster here: the asset decides how many processes, and gets every committed man
 
 - Workers come from a fork server (start method "forkserver"), never from a fork of the run's own
   process, which has threads (Dagster's, the pool's own); the fork server imports this module once, so
-  a worker starts in milliseconds. The run's main module is still imported by each worker (Python's
-  multiprocessing does so): cheap for `python -m`, about a second under the `dagster` command.
+  a worker starts in milliseconds. Python's multiprocessing still has each worker import the main
+  module of the process that started the pool: nothing for `python -m dagster` (the daemon's runs),
+  about a second of CPU for a run started by the `dagster` console script.
 - A chunk's plan carries its own cinemas' tokens only, pickled through the pool's pipe: never argv or
   the environment, which other users' processes can read.
 - A worker dies with the run: it asks for the parent-death signal, and it ends at once when the pool's
