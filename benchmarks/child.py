@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
+from ekino_pipeline.processes import cpu_seconds, descendants_cpu_seconds, peak_rss_mb
 
 TASKS = {
     "bare": "benchmarks.extract:bare_fetch",
@@ -48,9 +48,10 @@ def main() -> None:
     started = time.perf_counter()
     result = function(**json.loads(raw))
     result.setdefault("process_seconds", round(time.perf_counter() - started, 3))
-    # Worker processes a task started count too (the ingestion asset's pull workers report theirs).
+    # The processes a task started count too: the ingestion asset's pull workers report their memory,
+    # and their CPU is read from the kernel with everything else the task started.
     own_cpu, own_rss = cpu_seconds(), peak_rss_mb()
-    result["process_cpu_seconds"] = round(own_cpu + result.get("worker_cpu_seconds", 0), 3)
+    result["process_cpu_seconds"] = round(own_cpu + descendants_cpu_seconds(), 3)
     result["own_peak_rss_mb"] = round(own_rss, 1)
     result["peak_rss_mb"] = round(own_rss + result.get("worker_peak_rss_mb", 0), 1)
     sys.stdout.flush()

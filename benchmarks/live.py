@@ -57,7 +57,7 @@ def _percentile(values: list[float], share: float) -> float | None:
 
 def _start_simulator(work: Path, n_cinemas: int, rate: float) -> tuple[subprocess.Popen, str, float]:
     command = [
-        sys.executable, "-m", "ekino_pipeline.cli", "simulate", "--port", "0", "--seed", str(SEED),
+        sys.executable, "-m", "ekino_sim.cli", "simulate", "--port", "0", "--seed", str(SEED),
         "--secrets-file", str(work / "secrets.json"), "--cinemas", str(n_cinemas),
         "--registry-dir", str(work / "registry"), "--rate", str(rate), "--start", START.isoformat(),
     ]  # fmt: skip

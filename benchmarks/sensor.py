@@ -15,7 +15,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ekino_pipeline.process_usage import peak_rss_mb
+from ekino_pipeline.processes import peak_rss_mb
 
 BUDGET_SECONDS = 60.0  # Dagster's default sensor evaluation timeout
 

@@ -19,17 +19,12 @@ from pydantic import Field
 from ekino_pipeline import ownership
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.display import kzt, short_error
-from ekino_pipeline.ingestion.assets import (
-    RECONCILE_CHECK,
-    RegistryResource,
-    _reconcile,
-    _targets,
-    pull_plan,
-)
-from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.ingestion.metadata import RECONCILE_CHECK, reconcile
+from ekino_pipeline.ingestion.partition_pull import connected_targets, pull_plan
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, RegistryResource
 from ekino_pipeline.ingestion.workers import PullTask, pull_in_threads
-from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import FILM_WEEK_PARTITIONS
+from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.settings import Settings
 
 # Weekly, unlike the daily ingestion: a group of their own, so that `--select group:ingestion` stays daily.
@@ -133,7 +128,7 @@ def declared_returns(
     step_process_dies_with_its_run()
     reg = registry.load()
     weeks = partition_weeks(context)
-    targets = _targets(reg, config.cinemas)
+    targets = connected_targets(reg, config.cinemas)
     plan = pull_plan(context, DATASET, exchange, landing.zone(), config.max_attempts)
     tasks = [PullTask(c.cinema_id, c.base_url, week) for week in weeks for c in targets]
     context.log.info(f"declared returns: pulling {len(targets)} cinemas x {len(weeks)} film weeks")
@@ -172,7 +167,7 @@ def declared_returns(
                 partition_key=week.isoformat(),
             )
     yield dg.MaterializeResult(asset_key=KEY, metadata=metadata)
-    yield _reconcile(manifests)
+    yield reconcile(manifests)
 
 
 # Pull and load, per film week; the next daily run's dbt build publishes the discrepancies (dbt runs on

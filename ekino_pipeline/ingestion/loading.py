@@ -18,15 +18,16 @@ import pyarrow as pa
 
 from ekino_pipeline import ownership
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS
-from ekino_pipeline.ingestion.assets import REGISTRY_TABLES, LandingResource
 from ekino_pipeline.ingestion.declared_returns import DATASET as DECLARED_RETURNS_DATASET
 from ekino_pipeline.ingestion.declared_returns import GROUP as DECLARED_RETURNS_GROUP
 from ekino_pipeline.ingestion.declared_returns import RAW_TABLES as RAW_DECLARED_RETURNS_TABLES
 from ekino_pipeline.ingestion.declared_returns import partition_weeks
 from ekino_pipeline.ingestion.landing import KILLED, NATIONAL, LandingZone
+from ekino_pipeline.ingestion.registries import REGISTRY_TABLES
+from ekino_pipeline.ingestion.resources import LandingResource
 from ekino_pipeline.ingestion.schemas import DECLARED_RETURNS, QUARANTINE, SESSIONS, TICKET_EVENTS
-from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_PARTITIONS, partition_days
+from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource, sql_string
 
 GROUP = "raw"
@@ -71,7 +72,7 @@ def _killed_attempts(manifest: dict) -> int:
     return len(killed)
 
 
-def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema) -> None:
+def ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema) -> None:
     """Create the table, or add the columns a warehouse made by an older version lacks (`insert by
     name` fails on a column the table does not have); existing rows get NULL there: not known."""
     empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
@@ -91,10 +92,10 @@ def _read_parquet(listing: str, *options: str) -> str:
 def _replace_window(con: duckdb.DuckDBPyConnection, table: str, first: date, last: date, files) -> int:
     con.execute(f"delete from {table} where business_date between ? and ?", [first, last])
     # The window was just emptied, so the rows inserted are the window's rows.
-    return _insert_files(con, table, files)
+    return insert_files(con, table, files)
 
 
-def _insert_files(con: duckdb.DuckDBPyConnection, table: str, files) -> int:
+def insert_files(con: duckdb.DuckDBPyConnection, table: str, files) -> int:
     """Insert the rows of Parquet files; the number of rows inserted."""
     if not files:
         return 0
@@ -174,8 +175,8 @@ def _replace_changed_cinema_days(
         f"delete from raw.landing_manifests t using keys k where t.dataset = ? and {same_cinema_day}",
         [dataset],
     )
-    rows = _insert_files(con, table, _named_files(zone, dataset, changed, "data"))
-    _insert_files(con, "raw.quarantine", _named_files(zone, dataset, changed, "quarantine"))
+    rows = insert_files(con, table, _named_files(zone, dataset, changed, "data"))
+    insert_files(con, "raw.quarantine", _named_files(zone, dataset, changed, "quarantine"))
     manifests = _manifest_table(changed)  # noqa: F841 - read by DuckDB's replacement scan
     con.execute("insert into raw.landing_manifests by name select * from manifests")
     return len(changed), rows
@@ -254,7 +255,7 @@ def raw_tables(context: dg.AssetExecutionContext, landing: LandingResource, ware
         con.execute("create schema if not exists raw")
         con.execute("begin")
         for table, schema in RAW_SCHEMAS.items():
-            _ensure_table(con, table, schema)
+            ensure_table(con, table, schema)
         counts["ticket_events"] = _replace_window(
             con, "raw.ticket_events", first, last, zone.committed_files("ticket_events", days)
         )
@@ -348,7 +349,7 @@ def raw_declared_returns(
         con.execute("create schema if not exists raw")
         con.execute("begin")
         for table, schema in DECLARED_RETURNS_SCHEMAS.items():
-            _ensure_table(con, table, schema)
+            ensure_table(con, table, schema)
         for table, kind in (
             ("raw.declared_returns", "data"),
             ("raw.declared_returns_quarantine", "quarantine"),

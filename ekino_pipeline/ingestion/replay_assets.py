@@ -16,10 +16,11 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from ekino_pipeline import ownership
-from ekino_pipeline.ingestion.assets import GROUP, RECONCILE_CHECK, RegistryResource
+from ekino_pipeline.ingestion.assets import GROUP
 from ekino_pipeline.ingestion.landing import LandingZone
+from ekino_pipeline.ingestion.metadata import RECONCILE_CHECK
 from ekino_pipeline.ingestion.replay import DATASETS, ReplayResult, replay_quarantine
-from ekino_pipeline.ingestion.resources import LandingResource
+from ekino_pipeline.ingestion.resources import LandingResource, RegistryResource
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, partition_days
 
 REPLAY_KEY = dg.AssetKey(["landing", "quarantine_replay"])

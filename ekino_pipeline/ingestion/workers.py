@@ -1,55 +1,63 @@
-"""Running many cinema-day pulls at once: threads in this process, or worker processes for a large day.
+"""Running many cinema-day pulls at once: threads in this process, or a pool of worker processes for a
+large day.
 
 A pull is mostly waiting on HTTP, so threads overlap it well; but reading, checking and writing pages
 also costs CPU, and one Python process does that on one core at a time (the GIL). A large network's day
-is therefore split into shards, each pulled by `python -m ekino_pipeline.ingestion.workers` with its own
-threads. No Dagster here: the asset decides how many processes, and gets every committed manifest back.
+is therefore pulled by the standard library's process pool (`concurrent.futures.ProcessPoolExecutor`),
+one worker process per core, each pulling a chunk of cinema-days at a time with its own threads. No
+Dagster here: the asset decides how many processes, and gets every committed manifest back.
 
-The protocol is JSON lines over the worker's pipes. The parent writes the shard's plan (tokens
-included: a pipe, unlike argv or the environment, is not readable by other users' processes) as one
-line on stdin, and keeps stdin open. The worker writes `MANIFEST <json>` for each cinema-day it
-committed, then `DONE <json>` with its CPU seconds and peak memory. A worker whose stdin reaches end of
-file before it is done exits at once, and the kernel kills a worker whose parent dies (a parent-death
-signal, see ekino_pipeline/parent_death.py), so a killed or cancelled run leaves no pull running behind it.
-Everything a worker commits goes through the landing zone's atomic manifest, so a worker killed midway
-leaves each cinema-day at its last committed state; a cinema-day a dead worker never reported is
-recorded as failed, with the reason, like any other failed pull.
+- Workers come from a fork server (start method "forkserver"), never from a fork of the run's own
+  process, which has threads (Dagster's, the pool's own); the fork server imports this module once, so
+  a worker starts in milliseconds. Python's multiprocessing still has each worker import the main
+  module of the process that started the pool: nothing for `python -m dagster` (the daemon's runs),
+  about a second of CPU for a run started by the `dagster` console script.
+- A chunk's plan carries its own cinemas' tokens only, pickled through the pool's pipe: never argv or
+  the environment, which other users' processes can read.
+- A worker dies with the run: it asks for the parent-death signal, and it ends at once when the pool's
+  pipe closes (ekino_pipeline/processes.py), which the run's process does when it stops early (a
+  cancelled run) and the kernel does when it dies (SIGKILL, the OOM killer). A killed run leaves no pull
+  running behind it, none retrying the exchange with the cinemas' tokens.
+- Everything a worker commits goes through the landing zone's atomic manifest, so a worker killed
+  midway leaves each cinema-day at its last committed state. A worker that dies breaks the whole pool
+  (the standard pool then stops every worker): the cinema-days the broken pool left undone are pulled
+  again by a fresh pool (an attempt it killed is put on record first, as after any killed run), and
+  those a second broken pool leaves undone are recorded as failed, with the reason.
+- Each chunk brings back its worker's CPU seconds and peak memory so far, and its warnings, which the
+  run logs as its own.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
+import multiprocessing
 import os
-import queue
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from datetime import date
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError
 from ekino_pipeline.exchange.registry import resolve_base_url
-from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_failed_pull, redact
-from ekino_pipeline.parent_death import die_with_parent
-from ekino_pipeline.process_usage import cpu_seconds, peak_rss_mb
+from ekino_pipeline.ingestion.landing import KILLED, CinemaDay, LandingZone, record_failed_pull
+from ekino_pipeline.ingestion.pull import pull_cinema_day, redact
+from ekino_pipeline.processes import cpu_seconds, die_with_parent, exit_at_end_of_file, peak_rss_mb
 
 log = logging.getLogger(__name__)
 
-MANIFEST_LINE = "MANIFEST "
-DONE_LINE = "DONE "
-# A day smaller than this is pulled in the run's own process: a worker costs about half a second of
-# start-up, more than a small day's CPU.
+# A day smaller than this is pulled in the run's own process: starting workers costs more than a small
+# day's CPU.
 MIN_TASKS_PER_PROCESS = 200
-_EXIT_ORPHANED = 70  # the parent closed our stdin before we were done
-# The pid of the process that started the worker: the worker checks it is still its parent once it
-# has asked to die with it (the parent may die before the worker starts).
-PARENT_PID_ENV = "EKINO_PULL_WORKER_PARENT_PID"
+# Cinema-days per thread in a chunk: a worker's threads wait for each other only at a chunk's end, and
+# the last chunks of a day are small enough to keep every worker busy until the end.
+CHUNK_TASKS_PER_THREAD = 4
+# Pools a cinema-day gets at most: a broken pool's undone cinema-days go to one fresh pool.
+POOLS = 2
+START_METHOD = "forkserver"
+WORKER_EXITED = "WorkerExited"
 
 
 class MissingToken(ExchangeConfigError):
@@ -81,6 +89,11 @@ class PullPlan:
     def secrets(self) -> tuple[str, ...]:
         return tuple(self.tokens.values())
 
+    def for_tasks(self, tasks: list[PullTask]) -> PullPlan:
+        """This plan with the tokens of the cinemas of `tasks` only: what a worker gets."""
+        cinemas = {t.cinema_id for t in tasks}
+        return replace(self, tokens={c: t for c, t in self.tokens.items() if c in cinemas})
+
     def pull(self, task: PullTask, zone: LandingZone) -> dict:
         token = self.tokens.get(task.cinema_id)
 
@@ -96,7 +109,7 @@ class PullPlan:
             )
 
         return pull_cinema_day(
-            PullRequest(self.dataset, task.cinema_id, task.business_date),
+            self.cinema_day(task),
             client,
             zone,
             run_id=self.run_id,
@@ -104,27 +117,29 @@ class PullPlan:
             secrets=self.secrets,
         )
 
-    def shard(self, tasks: list[PullTask]) -> dict:
-        """This plan as JSON for a worker pulling `tasks`, with only their cinemas' tokens."""
-        cinemas = {t.cinema_id for t in tasks}
-        out = asdict(self)
-        out["tokens"] = {c: t for c, t in self.tokens.items() if c in cinemas}
-        out["known_film_ids"] = sorted(self.known_film_ids) if self.known_film_ids is not None else None
-        out["tasks"] = [[t.cinema_id, t.base_url, t.business_date.isoformat()] for t in tasks]
-        return out
-
-    @classmethod
-    def from_shard(cls, payload: dict) -> tuple[PullPlan, list[PullTask]]:
-        tasks = [PullTask(c, url, date.fromisoformat(d)) for c, url, d in payload.pop("tasks")]
-        films = payload.pop("known_film_ids")
-        return cls(**payload, known_film_ids=frozenset(films) if films is not None else None), tasks
+    def cinema_day(self, task: PullTask) -> CinemaDay:
+        return CinemaDay(self.dataset, task.cinema_id, task.business_date)
 
 
 @dataclass
 class WorkerUsage:
-    processes: int = 0
+    """What the worker processes of a pull cost, and the fork server they came from, as the workers
+    reported with their last chunk. The fork server's CPU is all of its own since it started (its
+    imports, mostly): each pull of a process that runs several counts it again."""
+
+    processes: int = 0  # the workers of a pool, whether or not each got a chunk
     cpu_seconds: float = 0.0
-    peak_rss_mb: float = 0.0  # the sum of the workers' peaks: what they may hold at once
+    peak_rss_mb: float = 0.0  # the sum of the processes' peaks: what they may hold at once
+    _workers: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
+    _servers: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    def record(self, done: _ChunkDone) -> None:
+        self._workers[done.pid] = (done.cpu_seconds, done.peak_rss_mb)
+        if done.parent_pid != os.getpid():  # a fork server; with "spawn", the run's own process
+            self._servers[done.parent_pid] = (done.parent_cpu_seconds, done.parent_peak_rss_mb)
+        both = [*self._workers.values(), *self._servers.values()]
+        self.cpu_seconds = sum(cpu for cpu, _ in both)
+        self.peak_rss_mb = sum(rss for _, rss in both)
 
 
 def pull_in_threads(plan: PullPlan, tasks: list[PullTask], threads: int) -> Iterator[dict]:
@@ -139,7 +154,7 @@ def pull_in_threads(plan: PullPlan, tasks: list[PullTask], threads: int) -> Iter
                 task = futures[future]
                 log.exception("%s %s %s: pull crashed", plan.dataset, task.cinema_id, task.business_date)
                 yield record_failed_pull(
-                    PullRequest(plan.dataset, task.cinema_id, task.business_date),
+                    plan.cinema_day(task),
                     zone,
                     error=redact(f"{type(exc).__name__}: {exc}", plan.secrets),
                     error_type=type(exc).__name__,
@@ -162,123 +177,159 @@ def pull_in_processes(
     usage: WorkerUsage | None = None,
     on_message: Callable[[str], None] = log.info,
 ) -> Iterator[dict]:
-    """Pull `tasks` over `processes` workers with `threads` threads each; yields each committed
-    manifest as a worker reports it. Stopping the iteration (a cancelled run) stops the workers."""
-    shards = [tasks[i::processes] for i in range(processes)]
-    shards = [s for s in shards if s]
+    """Pull `tasks` over a pool of `processes` workers with `threads` threads each; yields each
+    committed manifest as its chunk comes back. Stopping the iteration (a cancelled run) stops the
+    workers at once."""
     usage = usage if usage is not None else WorkerUsage()
-    lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
-    workers: list[subprocess.Popen] = []
-
-    def read(index: int, stream) -> None:
-        for line in stream:
-            lines.put((index, line))
-        lines.put((index, None))
-
-    def relay(stream) -> None:
-        # The workers log warnings only (failed attempts, unexpected errors): they become ours.
-        for line in stream:
-            log.warning("%s", line.rstrip("\n"))
-
-    relays: list[threading.Thread] = []
-
-    try:
-        for index, shard in enumerate(shards):
-            payload = {**plan.shard(shard), "threads": threads}
-            worker = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
-                [sys.executable, "-m", __name__],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
-            )
-            workers.append(worker)
-            relays.append(threading.Thread(target=relay, args=(worker.stderr,), daemon=True))
-            relays[-1].start()
-            worker.stdin.write(json.dumps(payload) + "\n")
-            worker.stdin.flush()  # and kept open: its end of file tells the worker to stop
-            threading.Thread(target=read, args=(index, worker.stdout), daemon=True).start()
-        on_message(f"pulling {len(tasks)} cinema-days in {len(shards)} worker processes x {threads} threads")
-        usage.processes = len(shards)
-        reported: list[set[tuple[str, str]]] = [set() for _ in shards]
-        running = len(shards)
-        while running:
-            try:
-                index, line = lines.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            if line is None:
-                running -= 1
-                code = workers[index].wait()
-                relays[index].join(timeout=10)  # its last words come before its cinema-days' failure
-                yield from _unreported(plan, shards[index], reported[index], code)
-            elif line.startswith(MANIFEST_LINE):
-                manifest = json.loads(line.removeprefix(MANIFEST_LINE))
-                reported[index].add((manifest["cinema_id"], manifest["business_date"]))
-                yield manifest
-            elif line.startswith(DONE_LINE):
-                done = json.loads(line.removeprefix(DONE_LINE))
-                usage.cpu_seconds += done["cpu_seconds"]
-                usage.peak_rss_mb += done["peak_rss_mb"]
-            else:  # something a library printed: pass it on rather than lose it
-                sys.stderr.write(line)
-    finally:
-        for worker in workers:
-            if worker.stdin and not worker.stdin.closed:
-                with contextlib.suppress(OSError):  # a worker that died has a broken pipe
-                    worker.stdin.close()
-        for worker in workers:
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-        for thread in relays:
-            thread.join(timeout=10)
-
-
-def _unreported(plan: PullPlan, shard: list[PullTask], reported: set, code: int) -> Iterator[dict]:
-    """Cinema-days of a worker that ended without reporting them, each recorded as failed."""
+    undone = list(tasks)
+    for number in range(1, POOLS + 1):
+        undone = yield from _pool(plan, undone, processes, threads, usage, on_message)
+        if not undone:
+            return
+        if number < POOLS:
+            on_message(f"a pull worker process died: {len(undone)} cinema-days left undone go to a new pool")
     zone = LandingZone(Path(plan.landing_root))
-    for task in shard:
-        if (task.cinema_id, task.business_date.isoformat()) not in reported:
-            yield record_failed_pull(
-                PullRequest(plan.dataset, task.cinema_id, task.business_date),
-                zone,
-                error=f"the pull worker process ended (exit code {code}) before reporting this cinema-day",
-                error_type="WorkerExited",
-                run_id=plan.run_id,
-            )
+    for task in undone:
+        yield record_failed_pull(
+            plan.cinema_day(task),
+            zone,
+            error=f"the pull worker processes died before this cinema-day was done, {POOLS} pools in a row",
+            error_type=WORKER_EXITED,
+            run_id=plan.run_id,
+        )
 
 
-def _exit_when_orphaned(finished: threading.Event) -> None:
-    sys.stdin.read()  # returns at end of file: the parent closed the pipe or is gone
-    if not finished.is_set():
-        os._exit(_EXIT_ORPHANED)
+@dataclass(frozen=True)
+class _ChunkDone:
+    manifests: list[dict]
+    log_lines: list[str]
+    # The worker's and its parent's figures so far.
+    pid: int
+    cpu_seconds: float
+    peak_rss_mb: float
+    parent_pid: int
+    parent_cpu_seconds: float
+    parent_peak_rss_mb: float
 
 
-def main() -> None:
-    die_with_parent(int(os.environ.get(PARENT_PID_ENV) or os.getppid()))
-    logging.basicConfig(
-        level=logging.WARNING, format=f"pull worker {os.getpid()}: %(levelname)s %(name)s: %(message)s"
+def _chunks(tasks: list[PullTask], processes: int, threads: int) -> list[list[PullTask]]:
+    size = max(1, min(threads * CHUNK_TASKS_PER_THREAD, -(-len(tasks) // processes)))
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+
+
+def _pool(
+    plan: PullPlan,
+    tasks: list[PullTask],
+    processes: int,
+    threads: int,
+    usage: WorkerUsage,
+    on_message: Callable[[str], None],
+) -> Generator[dict, None, list[PullTask]]:
+    """One pool over `tasks`: yields the manifests, returns the cinema-days left undone when the pool
+    broke (a worker died)."""
+    chunks = _chunks(tasks, processes, threads)
+    workers = min(processes, len(chunks))
+    context = multiprocessing.get_context(START_METHOD)
+    # Imported once by the fork server, if this pool starts it. pyarrow imports pandas on its first
+    # conversion of Python values (a page's lineage columns): once there too, not once per worker.
+    context.set_forkserver_preload([__name__, "pandas"])
+    stop_reading, stop_writing = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(stop_reading,))
+    usage.processes = max(usage.processes, workers)
+    zone = LandingZone(Path(plan.landing_root))
+    broken: list[PullTask] = []
+    finished = False
+    try:
+        futures = {pool.submit(_pull_chunk, plan.for_tasks(chunk), chunk, threads): chunk for chunk in chunks}
+        on_message(
+            f"pulling {len(tasks)} cinema-days in {workers} worker processes x {threads} threads, "
+            f"{len(chunks)} chunks"
+        )
+        for future in as_completed(futures):
+            chunk = futures[future]
+            try:
+                done: _ChunkDone = future.result()
+            except BrokenProcessPool:
+                broken.extend(chunk)
+                continue
+            except Exception as exc:  # the chunk's result could not come back: a bug, still isolated
+                log.exception("%s: a chunk of %d cinema-days failed", plan.dataset, len(chunk))
+                error = redact(f"{type(exc).__name__}: {exc}", plan.secrets)
+                for task in chunk:
+                    yield _pulled_by_run(zone, plan, task) or record_failed_pull(
+                        plan.cinema_day(task),
+                        zone,
+                        error=error,
+                        error_type=type(exc).__name__,
+                        run_id=plan.run_id,
+                    )
+                continue
+            usage.record(done)
+            for line in done.log_lines:
+                log.warning("%s", line)
+            yield from done.manifests
+        finished = True
+    finally:
+        if not finished:
+            stop_writing.close()  # the workers end at once, wherever they are
+        pool.shutdown(wait=True, cancel_futures=True)
+        stop_writing.close()
+        stop_reading.close()
+    undone = []
+    for task in broken:
+        # What this run's pulls committed before the pool broke needs no second pull.
+        manifest = _pulled_by_run(zone, plan, task)
+        if manifest is not None:
+            yield manifest
+        else:
+            undone.append(task)
+    return undone
+
+
+def _pulled_by_run(zone: LandingZone, plan: PullPlan, task: PullTask) -> dict | None:
+    """The cinema-day's manifest if a pull of this run committed it; a killed attempt of this run put
+    on record by a later pull is no pull's result."""
+    if plan.run_id is None:
+        return None
+    try:
+        manifest = zone.read_manifest(plan.dataset, task.business_date, task.cinema_id)
+    except (OSError, ValueError):
+        return None
+    if not manifest or manifest.get("run_id") != plan.run_id or manifest.get("error_type") == KILLED:
+        return None
+    return manifest
+
+
+# In a worker: its warnings since its last chunk, brought back with the next one.
+_log_lines: list[str] = []
+
+
+class _KeepLines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _log_lines.append(self.format(record))
+
+
+def _start_worker(stop: Connection) -> None:
+    """A worker's first act: die with its parent (the fork server, which ends with the run), and end
+    when the pool's pipe closes (the run stopped early, or died)."""
+    die_with_parent(os.getppid())
+    exit_at_end_of_file(stop)
+    keep = _KeepLines(logging.WARNING)
+    keep.setFormatter(logging.Formatter(f"pull worker {os.getpid()}: %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [keep]
+    root.setLevel(logging.WARNING)
+
+
+def _pull_chunk(plan: PullPlan, tasks: list[PullTask], threads: int) -> _ChunkDone:
+    manifests = list(pull_in_threads(plan, tasks, threads))
+    lines = _log_lines[:]
+    _log_lines.clear()
+    parent = os.getppid()
+    try:
+        parent_cpu, parent_rss = cpu_seconds(parent), peak_rss_mb(parent)
+    except OSError:  # the parent is gone: this worker is about to be too
+        parent_cpu = parent_rss = 0.0
+    return _ChunkDone(
+        manifests, lines, os.getpid(), cpu_seconds(), peak_rss_mb(), parent, parent_cpu, parent_rss
     )
-    payload = json.loads(sys.stdin.readline())
-    threads = payload.pop("threads")
-    plan, tasks = PullPlan.from_shard(payload)
-    del payload
-    finished = threading.Event()
-    threading.Thread(target=_exit_when_orphaned, args=(finished,), daemon=True).start()
-    out = sys.stdout
-    for manifest in pull_in_threads(plan, tasks, threads):
-        out.write(MANIFEST_LINE + json.dumps(manifest, default=str) + "\n")
-        out.flush()
-    finished.set()
-    done = {"cpu_seconds": round(cpu_seconds(), 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
-    out.write(DONE_LINE + json.dumps(done) + "\n")
-    out.flush()
-
-
-if __name__ == "__main__":
-    main()

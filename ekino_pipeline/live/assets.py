@@ -12,11 +12,10 @@ from ekino_pipeline import ownership
 from ekino_pipeline.calendar import business_date_of
 from ekino_pipeline.exchange.client import ExchangeClient
 from ekino_pipeline.exchange.registry import resolve_base_url
-from ekino_pipeline.ingestion.assets import RegistryResource
-from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, TokenError
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, RegistryResource, TokenError
 from ekino_pipeline.live.loading import LIVE_TABLES, load_live
 from ekino_pipeline.live.pull import DEFAULT_OVERLAP, LiveTask, live_manifests, pull_live_increments
-from ekino_pipeline.parent_death import step_process_dies_with_its_run
+from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.warehouse import WarehouseResource
 
 LIVE_GROUP = "live"

@@ -24,7 +24,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ekino_pipeline.display import almaty_time, kzt
 from ekino_pipeline.live.assets import LIVE_POOL
-from ekino_pipeline.parent_death import step_process_dies_with_its_run
+from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.transformation.assets import hold_back
 from ekino_pipeline.transformation.exports import ExportsResource, export_marts
 from ekino_pipeline.transformation.project import dbt_project

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ekino_pipeline.exchange.registry import Registry
 from ekino_pipeline.ingestion.landing import LandingZone
-from ekino_pipeline.ingestion.loading import _ensure_table, _insert_files
+from ekino_pipeline.ingestion.loading import ensure_table, insert_files
 from ekino_pipeline.ingestion.schemas import QUARANTINE, TICKET_EVENTS
 from ekino_pipeline.ingestion.schemas import SESSIONS as SESSIONS_SCHEMA
 from ekino_pipeline.live.pull import (
@@ -106,7 +106,7 @@ def load_live(
     con.execute("create schema if not exists raw")
     con.execute("begin")
     for table, schema in LIVE_TABLES.items():
-        _ensure_table(con, table, schema)
+        ensure_table(con, table, schema)
     for table in ("raw.live_ticket_events", "raw.live_quarantine", "raw.live_cinema_status"):
         con.execute(f"delete from {table} where business_date <> ?", [day])
     loaded = {
@@ -122,8 +122,8 @@ def load_live(
         if batch not in loaded
     ]
     counts = {
-        "live_ticket_events": _insert_files(con, "raw.live_ticket_events", data),
-        "live_quarantine": _insert_files(con, "raw.live_quarantine", bad),
+        "live_ticket_events": insert_files(con, "raw.live_ticket_events", data),
+        "live_quarantine": insert_files(con, "raw.live_quarantine", bad),
         "batches_loaded": len(data),
     }
     counts["live_sessions"] = _replace_changed_sessions(con, landing, day)
@@ -169,7 +169,7 @@ def _replace_changed_sessions(con: duckdb.DuckDBPyConnection, landing: LandingZo
             "delete from raw.live_sessions where cinema_id = ? and business_date = ?",
             [cinema_id, session_day],
         )
-    return _insert_files(con, "raw.live_sessions", [path for _, _, path in changed])
+    return insert_files(con, "raw.live_sessions", [path for _, _, path in changed])
 
 
 __all__ = ["EVENTS", "LIVE_TABLES", "load_live", "status_table"]

@@ -24,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -37,11 +35,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ekino_pipeline.atomic_files import write_atomically
 from ekino_pipeline.calendar import PRESALE_HORIZON_DAYS, business_day_bounds
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.client import ExchangeClient, ExchangeError, Page
-from ekino_pipeline.ingestion.landing import MANIFEST, LandingZone, new_attempt_id
-from ekino_pipeline.ingestion.pull import PullRequest, _DayWriter, pull_cinema_day, redact
+from ekino_pipeline.ingestion.landing import MANIFEST, CinemaDay, DayWriter, LandingZone, new_attempt_id
+from ekino_pipeline.ingestion.pull import pull_cinema_day, redact
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +64,7 @@ def _digest(raw: object) -> str:
 
 def _write_manifest(directory: Path, manifest: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
-    with tmp.open("wb") as fh:
-        fh.write(json.dumps(manifest, sort_keys=True, default=str).encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(directory / MANIFEST)
+    write_atomically(directory / MANIFEST, json.dumps(manifest, sort_keys=True, default=str).encode("utf-8"))
 
 
 def read_live_manifest(landing: LandingZone, day: date, cinema_id: str) -> dict | None:
@@ -109,7 +103,7 @@ def _new_manifest(cinema_id: str, day: date) -> dict:
     }
 
 
-class _IncrementWriter(_DayWriter):
+class _IncrementWriter(DayWriter):
     """A batch of one tick: the landing's page handling, after dropping what earlier batches hold."""
 
     def __init__(self, *args, recent_ids: Iterable[str], digests: Iterable[str], **kwargs):
@@ -189,7 +183,7 @@ def pull_live_increment(
     batch_id = new_attempt_id()
     writer = _IncrementWriter(
         zone,
-        PullRequest(EVENTS, cinema_id, day),
+        CinemaDay(EVENTS, cinema_id, day),
         batch_id,
         datetime.now(UTC),
         recent_ids=manifest["recent_event_ids"],
@@ -277,7 +271,7 @@ def _refresh_sessions(
     ok = True
     for session_day in days:
         result = pull_cinema_day(
-            PullRequest(SESSIONS, cinema_id, session_day),
+            CinemaDay(SESSIONS, cinema_id, session_day),
             client_factory,
             live_zone(landing),
             run_id=run_id,

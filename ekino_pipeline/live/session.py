@@ -22,8 +22,7 @@ import dagster as dg
 from pydantic import Field
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, business_day_bounds
-from ekino_pipeline.ingestion.assets import RegistryResource
-from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource
+from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, RegistryResource
 from ekino_pipeline.live.assets import (
     LIVE_GROUP,
     LIVE_POOL,

@@ -14,8 +14,7 @@ from pydantic import Field
 
 from ekino_pipeline.calendar import business_date_of, business_day_bounds, parse_date
 from ekino_pipeline.display import almaty_time, short_error
-from ekino_pipeline.ingestion.assets import RegistryResource
-from ekino_pipeline.ingestion.resources import LandingResource
+from ekino_pipeline.ingestion.resources import LandingResource, RegistryResource
 from ekino_pipeline.monitoring.alerts import AlertNotifier, CinemaAlert, CinemaAlertsConfig, cinema_alerts_job
 from ekino_pipeline.monitoring.reporting import DESCRIPTIONS, FLAGS, CinemaState, assess_cinemas
 from ekino_pipeline.settings import Settings

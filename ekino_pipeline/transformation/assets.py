@@ -19,8 +19,8 @@ from pydantic import Field
 
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.display import count, kzt
-from ekino_pipeline.parent_death import step_process_dies_with_its_run
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_PARTITIONS, partition_days
+from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.dbt_args import dbt_build_args
 from ekino_pipeline.transformation.exports import ExportedTable, ExportsResource

@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from ekino_pipeline.atomic_files import replacing
 from ekino_pipeline.warehouse import sql_string
 
 MARTS_SCHEMA = "marts"
@@ -24,16 +23,8 @@ class ExportedTable:
     rows: int
 
 
-def _fsync(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _source(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
+def read_only_source(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
+    """A connection of its own with the warehouse attached read-only as `source`."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute(f"attach {sql_string(warehouse_path)} as source (read_only)")
@@ -55,7 +46,7 @@ def mart_names(
 def export_marts(warehouse_path: Path, exports_dir: Path, schema: str = MARTS_SCHEMA) -> list[ExportedTable]:
     """Every table of the schema (the marts) as `<exports_dir>/<table>.parquet`; exact decimals stay
     decimals."""
-    con = _source(warehouse_path)
+    con = read_only_source(warehouse_path)
     try:
         return export_tables(con, "source", schema, exports_dir)
     finally:
@@ -71,18 +62,13 @@ def export_tables(
     exported = []
     for name in mart_names(con, schema, catalog):
         target = exports_dir / f"{name}.parquet"
-        tmp = _temporary(target)
-        try:
+        with replacing(target) as tmp:
             cursor = con.cursor()
             cursor.execute(
                 f'copy (select * from "{catalog}".{schema}."{name}") to {sql_string(tmp)} '
                 "(format parquet, compression zstd)"
             )
             (rows,) = cursor.fetchone()
-            _fsync(tmp)
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
         exported.append(ExportedTable(name, target, int(rows)))
     return exported
 
@@ -93,18 +79,15 @@ def publish_warehouse_copy(warehouse_path: Path, exports_dir: Path) -> Path:
     target = exports_dir / warehouse_path.name
     if target.resolve() == warehouse_path.resolve():
         raise ValueError(f"the exports folder {exports_dir} holds the warehouse itself")
-    tmp = _temporary(target)
-    con = _source(warehouse_path)
-    try:
-        con.execute(f"attach {sql_string(tmp)} as published")
-        con.execute("copy from database source to published")
-        con.execute("detach published")
-        _fsync(tmp)
-        tmp.replace(target)
-    finally:
-        con.close()
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    with replacing(target) as tmp:
+        con = read_only_source(warehouse_path)
+        try:
+            con.execute(f"attach {sql_string(tmp)} as published")
+            con.execute("copy from database source to published")
+            con.execute("detach published")
+        finally:
+            con.close()
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return target
 
 

@@ -24,7 +24,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from ekino_pipeline.transformation.exports import MARTS_SCHEMA, _fsync, _source, _temporary
+from ekino_pipeline.atomic_files import replacing
+from ekino_pipeline.transformation.exports import MARTS_SCHEMA, read_only_source
 
 STATEMENTS_DIR = "statements"
 LINE_COLUMNS = (
@@ -90,14 +91,9 @@ def markdown_text(value: object) -> str:
 
 
 def _write_atomically(target: Path, write) -> None:
-    tmp = _temporary(target)
-    try:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            write(fh)
-        _fsync(tmp)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """`write(fh)` writes the text of `target`, which is replaced atomically."""
+    with replacing(target) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        write(fh)
 
 
 def _money(value: Decimal | None) -> str:
@@ -141,7 +137,7 @@ def write_statements(
     warehouse_path: Path, exports_dir: Path, weeks: list[date] | None = None
 ) -> list[Statement]:
     """The statements of `weeks` (every settled week when None), from the warehouse opened read-only."""
-    con = _source(warehouse_path)
+    con = read_only_source(warehouse_path)
     try:
         cursor = con.cursor()
         where = "" if weeks is None else "where film_week_start in (select unnest($weeks))"

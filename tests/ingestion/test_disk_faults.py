@@ -12,8 +12,8 @@ import pytest
 
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
-from ekino_pipeline.ingestion import landing as landing_module
 from ekino_pipeline.ingestion.landing import AtomicParquetWriter
+from ekino_pipeline.ingestion.landing import parquet as parquet_module
 from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import landing, manifests, materialize
@@ -68,7 +68,7 @@ def test_a_parquet_write_the_disk_refuses_gives_every_cinema_day_a_failed_manife
 ):
     # Regression: on a full disk, 42 of 68 cinema-days got no manifest at all.
     monkeypatch.setattr(AtomicParquetWriter, "_flush", _refuse(code))
-    monkeypatch.setattr(landing_module, "_empty_parquet", _refuse_empty(code))
+    monkeypatch.setattr(parquet_module, "_empty_parquet", _refuse_empty(code))
     result = materialize(monkeypatch, home.env, DAY.isoformat(), assets=EVENTS, cinemas=CINEMAS)
     assert not result.success  # every cinema-day failed: more than the allowed share
     landed = manifests(home.env, "ticket_events", DAY)
@@ -85,12 +85,12 @@ def test_when_the_disk_refuses_even_the_failed_manifest_the_run_names_every_cine
     monkeypatch, home
 ):
     monkeypatch.setattr(AtomicParquetWriter, "_flush", _refuse(errno.ENOSPC))
-    monkeypatch.setattr(landing_module, "_empty_parquet", _refuse_empty(errno.ENOSPC))
+    monkeypatch.setattr(parquet_module, "_empty_parquet", _refuse_empty(errno.ENOSPC))
 
     def full_disk(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(landing_module.os, "fsync", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     result = materialize(monkeypatch, home.env, DAY.isoformat(), assets=EVENTS, cinemas=CINEMAS)
     assert not result.success
     failure = result.failure_data_for_node(ingestion_assets.ticket_events.op.name)

@@ -17,9 +17,15 @@ import pytest
 
 from ekino_pipeline import reporting_states as rs
 from ekino_pipeline.exchange.client import ExchangeError
-from ekino_pipeline.ingestion.landing import KILLED, LandingZone, new_attempt_id
+from ekino_pipeline.ingestion.landing import (
+    KILLED,
+    CinemaDay,
+    LandingZone,
+    new_attempt_id,
+    record_killed_attempts,
+)
 from ekino_pipeline.ingestion.loading import _manifest_table
-from ekino_pipeline.ingestion.pull import PullRequest, pull_cinema_day, record_killed_attempts
+from ekino_pipeline.ingestion.pull import pull_cinema_day
 from ekino_pipeline.monitoring import reporting
 
 DAY = date(2024, 3, 5)
@@ -92,7 +98,7 @@ def test_a_lock_held_by_a_running_attempt_is_not_taken_for_a_killed_one(zone, tm
     running = _Attempt(tmp_path)
     try:
         assert zone.killed_attempts("ticket_events", DAY, CINEMA) == []
-        assert record_killed_attempts(PullRequest("ticket_events", CINEMA, DAY), zone) is None
+        assert record_killed_attempts(CinemaDay("ticket_events", CINEMA, DAY), zone) is None
         committed = _commit_success(zone)
         assert committed["history"] == []
         folder = zone.cinema_day_dir("ticket_events", DAY, CINEMA)
@@ -110,7 +116,7 @@ def test_a_lock_held_by_a_running_attempt_is_not_taken_for_a_killed_one(zone, tm
 
 def test_a_killed_attempt_recorded_alone_is_a_failed_cinema_day_with_its_reason(zone, tmp_path):
     _Attempt(tmp_path).kill()
-    req = PullRequest("ticket_events", CINEMA, DAY)
+    req = CinemaDay("ticket_events", CINEMA, DAY)
     recorded = record_killed_attempts(req, zone, run_id="next-run")
     on_disk = zone.read_manifest("ticket_events", DAY, CINEMA)
     assert on_disk == recorded
@@ -135,7 +141,7 @@ def test_a_killed_attempt_recorded_alone_is_a_failed_cinema_day_with_its_reason(
 
 def test_a_killed_attempt_followed_by_a_successful_pull_counts_as_the_success_and_keeps_both(zone, tmp_path):
     _Attempt(tmp_path).kill()
-    record_killed_attempts(PullRequest("ticket_events", CINEMA, DAY), zone, run_id="next-run")
+    record_killed_attempts(CinemaDay("ticket_events", CINEMA, DAY), zone, run_id="next-run")
     final = _commit_success(zone)
     assert rs.cinema_day_state(_sessions_ok(), final) == rs.REPORTED
     [killed] = final["history"]
@@ -167,7 +173,7 @@ def test_a_pull_records_the_killed_attempt_before_pulling_again(zone, tmp_path):
     def down():
         raise ExchangeError("HTTP 503 maintenance")
 
-    manifest = pull_cinema_day(PullRequest("ticket_events", CINEMA, DAY), down, zone, run_id="next-run")
+    manifest = pull_cinema_day(CinemaDay("ticket_events", CINEMA, DAY), down, zone, run_id="next-run")
     assert (manifest["status"], manifest["error"], manifest["run_id"]) == (
         "failed",
         "HTTP 503 maintenance",

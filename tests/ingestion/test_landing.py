@@ -14,7 +14,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ekino_pipeline.ingestion import landing
 from ekino_pipeline.ingestion.landing import LandingZone, new_attempt_id
 
 DAY = date(2024, 3, 5)
@@ -147,7 +146,7 @@ def test_a_manifest_the_disk_refuses_leaves_the_previous_one_whole_and_no_tempor
     def full_disk(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(landing.os, "fsync", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError, match="No space left on device"):
         zone.commit("ticket_events", DAY, "ALA-0001", {"attempt_id": new_attempt_id(), "files": {}})
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

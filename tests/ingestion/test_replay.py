@@ -25,11 +25,15 @@ from ekino_pipeline.definitions import build_resources
 from ekino_pipeline.exchange.contract import Rejected
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
-from ekino_pipeline.ingestion import landing as landing_module
 from ekino_pipeline.ingestion import replay as replay_module
-from ekino_pipeline.ingestion.landing import LandingZone, new_attempt_id
+from ekino_pipeline.ingestion.landing import (
+    AtomicParquetWriter,
+    CinemaDay,
+    LandingZone,
+    new_attempt_id,
+    record_failed_pull,
+)
 from ekino_pipeline.ingestion.loading import raw_tables
-from ekino_pipeline.ingestion.pull import PullRequest, record_failed_pull
 from ekino_pipeline.ingestion.replay import replay_quarantine
 from ekino_pipeline.ingestion.replay_assets import REPLAY_KEY, quarantine_replay
 from ekino_pipeline.ingestion.schemas import QUARANTINE
@@ -282,7 +286,7 @@ def test_a_corrected_ticket_event_rule_lands_the_events_it_had_quarantined_and_t
 
 
 def test_a_failed_re_pull_keeps_its_status_and_error_through_a_replay(zone, registered):
-    req = PullRequest("sessions", FILMLESS, DAY)
+    req = CinemaDay("sessions", FILMLESS, DAY)
     failed = record_failed_pull(req, zone, error="the API stopped answering", error_type="ExchangeError")
     assert failed["files"]  # it still names the earlier attempt's files
 
@@ -319,7 +323,7 @@ def test_a_crash_before_the_manifest_leaves_the_old_manifest_naming_the_old_file
 
 
 def test_a_pull_committed_while_the_replay_writes_is_left_as_it_is(zone, registered, monkeypatch):
-    original_commit = landing_module.AtomicParquetWriter.commit
+    original_commit = AtomicParquetWriter.commit
     repulled = {**_manifest(zone), "attempt_id": "concurrentpull01"}
 
     def commit_then_repull(self):
@@ -328,7 +332,7 @@ def test_a_pull_committed_while_the_replay_writes_is_left_as_it_is(zone, registe
             zone.commit("sessions", DAY, FILMLESS, repulled)
         return path
 
-    monkeypatch.setattr(landing_module.AtomicParquetWriter, "commit", commit_then_repull)
+    monkeypatch.setattr(AtomicParquetWriter, "commit", commit_then_repull)
     [result] = replay_quarantine(zone, load_registry(registered), [DAY], cinemas=[FILMLESS])
 
     assert result.skipped and not result.changed

@@ -1,5 +1,6 @@
-"""The pull spread over worker processes: the same day as in one process, isolation when a worker dies,
-no orphan left pulling, and no token where another process could read it."""
+"""The pull spread over a pool of worker processes: the same day as in one process, a failing cinema
+isolated, a dead worker's cinema-days pulled again or recorded as failed, no orphan left pulling after
+its parent's SIGKILL, and no token where another process could read it."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ import pytest
 
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import assets as ingestion_assets
-from ekino_pipeline.ingestion.workers import PullPlan, PullTask, process_count
+from ekino_pipeline.ingestion.landing import KILLED
+from ekino_pipeline.ingestion.workers import WORKER_EXITED, process_count
 from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.conftest import EkinoHome, start_simulator
 from tests.ingestion.helpers import landing, manifests, materialize, read_landed
 
 DAY = date(2024, 3, 5)
 EVENTS = [ingestion_assets.ticket_events]
-WORKER_MODULE = "ekino_pipeline.ingestion.workers"
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTED = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas]
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict:
@@ -40,19 +43,61 @@ def _comparable(table):
     return table.drop_columns(["attempt_id", "extracted_at"]).sort_by("event_id").to_pylist()
 
 
-def _workers_of(pid: int) -> list[int]:
-    found = []
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process."""
+    parents = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and WORKER_MODULE.encode() in cmdline:
-            found.append(int(entry.name))
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for child, parent in _parents().items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
     return sorted(found)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited: only its parent's wait is missing
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """The live pool workers under `pid`: the processes a fork server forked (they share its command)."""
+    parents = _parents()
+    tree = _descendants(pid)
+    return [
+        p
+        for p in tree
+        if _alive(p) and "multiprocessing.forkserver" in _cmdline(p) and parents.get(p) in tree
+    ]
+
+
+def _lock_owners(folder: Path) -> set[int]:
+    """The pids that hold an attempt of the day's cinema-days now, from their lock files."""
+    owners = set()
+    for lock in folder.glob("*/.attempt-*.lock"):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            owners.add(json.loads(lock.read_text())["pid"])
+    return owners
 
 
 def test_a_day_pulled_by_worker_processes_equals_the_same_day_pulled_in_one(
@@ -87,64 +132,101 @@ def test_a_day_pulled_by_worker_processes_equals_the_same_day_pulled_in_one(
     assert _comparable(landed_a) == _comparable(landed_b)
 
 
-def test_a_worker_killed_midway_fails_only_its_unreported_cinema_days_and_no_token_is_exposed(
-    monkeypatch, tmp_path
-):
-    # Every cinema answers its first request slowly, so the workers are still pulling when one dies.
-    connected = [c.cinema_id for c in load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas][:6]
-    faults = [{"cinema_id": c, "scenario": "slow", "times": 1, "delay_seconds": 1.5} for c in connected]
-    sim, secrets = start_simulator(tmp_path, faults=faults)
-    tokens = json.loads(secrets.read_text())
-    seen: dict[str, object] = {}
+def _kill_a_worker_of_each_pool(pools: int, folder: Path, seen: dict) -> None:
+    """Kill one worker of each of the next `pools` pools of this process, once both its workers are
+    pulling; note what each worker's command line and environment expose."""
+    deadline = time.monotonic() + 90
+    known: set[int] = set()
+    while time.monotonic() < deadline and len(seen["killed"]) < pools:
+        pulling = sorted((_lock_owners(folder) & set(_pool_workers(os.getpid()))) - known)
+        if len(pulling) == 2:
+            for pid in pulling:
+                with contextlib.suppress(OSError):
+                    seen[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    seen[pid] += Path(f"/proc/{pid}/environ").read_bytes()
+            os.kill(pulling[0], signal.SIGKILL)
+            seen["killed"].append(pulling[0])
+            known.update(pulling)
+        time.sleep(0.02)
 
-    def kill_the_first_worker() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            workers = _workers_of(os.getpid())
-            if len(workers) == 2:
-                for pid in workers:
-                    exposed = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    exposed += Path(f"/proc/{pid}/environ").read_bytes()
-                    seen[pid] = [c for c, token in tokens.items() if token.encode() in exposed]
-                os.kill(workers[0], signal.SIGKILL)
-                seen["killed"] = workers[0]
-                return
-            time.sleep(0.02)
 
+def _materialize_while_killing(monkeypatch, home: EkinoHome, cinemas: list[str], pools: int):
+    seen: dict = {"killed": []}
+    folder = landing(home.env).root / "ticket_events" / f"business_date={DAY.isoformat()}"
+    killer = threading.Thread(target=_kill_a_worker_of_each_pool, args=(pools, folder, seen))
+    killer.start()
     try:
-        home = EkinoHome(tmp_path / "ekino", sim, secrets)
-        killer = threading.Thread(target=kill_the_first_worker)
-        killer.start()
         result = materialize(
             monkeypatch,
             home.env,
             DAY.isoformat(),
             assets=EVENTS,
-            cinemas=connected,
+            cinemas=cinemas,
             processes=2,
             max_concurrency=2,
             max_failed_share=1.0,
         )
+    finally:
         killer.join()
-        assert "killed" in seen, "no worker process was seen"
-        assert all(found == [] for pid, found in seen.items() if pid != "killed"), seen
-        assert result.success
+    assert len(seen["killed"]) == pools, "no worker process was seen"
+    tokens = json.loads(home.secrets_file.read_text())
+    exposed = [
+        c for pid, found in seen.items() if pid != "killed" for c, t in tokens.items() if t.encode() in found
+    ]
+    assert exposed == []  # no token in any worker's command line or environment
+    return result
 
+
+def test_a_worker_killed_midway_costs_its_pool_and_a_fresh_pool_pulls_what_it_left_undone(
+    monkeypatch, tmp_path
+):
+    # Every cinema answers its first request slowly, so the workers are still pulling when one dies.
+    cinemas = CONNECTED[:6]
+    faults = [{"cinema_id": c, "scenario": "slow", "times": 1, "delay_seconds": 1.5} for c in cinemas]
+    sim, secrets = start_simulator(tmp_path, faults=faults)
+    try:
+        home = EkinoHome(tmp_path / "ekino", sim, secrets)
+        result = _materialize_while_killing(monkeypatch, home, cinemas, pools=1)
+        assert result.success
         events = manifests(home.env, "ticket_events", DAY)
-        assert sorted(events) == connected
+        assert sorted(events) == cinemas
+        for cinema_id, manifest in events.items():
+            assert manifest["status"] == "success", manifest["error"]
+            assert (
+                manifest["landed"] == sim.network.truth(cinema_id, DAY)["ticket_events"]["valid_unique"] > 0
+            )
+        # The attempts the broken pool killed are on record, found by the same run's next pull.
+        killed = [h for m in events.values() for h in m["history"] if h["error_type"] == KILLED]
+        assert killed and {h["found_dead_by_run_id"] for h in killed} == {result.run_id}
+        assert _metadata(result)["failed_cinema_days"] == 0
+        landed = read_landed(home.env, "ticket_events", DAY)
+        assert len(pc.unique(landed["event_id"])) == landed.num_rows == _metadata(result)["landed"]
+        assert _pool_workers(os.getpid()) == []
+    finally:
+        sim.stop()
+
+
+def test_cinema_days_that_two_broken_pools_in_a_row_left_undone_are_failed_with_the_reason(
+    monkeypatch, tmp_path
+):
+    cinemas = CONNECTED[:6]
+    faults = [{"cinema_id": c, "scenario": "slow", "times": 2, "delay_seconds": 3.0} for c in cinemas]
+    sim, secrets = start_simulator(tmp_path, faults=faults)
+    try:
+        home = EkinoHome(tmp_path / "ekino", sim, secrets)
+        result = _materialize_while_killing(monkeypatch, home, cinemas, pools=2)
+        assert result.success  # max_failed_share 1.0: the run reports, the cinema-days say what failed
+        events = manifests(home.env, "ticket_events", DAY)
+        assert sorted(events) == cinemas
         failed = {c for c, m in events.items() if m["status"] == "failed"}
-        # Shards are dealt round-robin: the killed worker held half of the cinemas, none reported.
-        assert len(failed) == 3
+        assert failed
         for cinema_id in failed:
-            assert events[cinema_id]["error_type"] == "WorkerExited"
-            assert "exit code -9" in events[cinema_id]["error"]
+            assert events[cinema_id]["error_type"] == WORKER_EXITED
+            assert "died before this cinema-day was done, 2 pools in a row" in events[cinema_id]["error"]
             assert events[cinema_id]["landed"] == 0 and events[cinema_id]["files"] == {}
-        for cinema_id in set(connected) - failed:
-            truth = sim.network.truth(cinema_id, DAY)["ticket_events"]
-            assert events[cinema_id]["landed"] == truth["valid_unique"] > 0
         checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert [c.asset_check_evaluation_data.passed for c in checks] == [True]
-        assert _metadata(result)["failed_cinema_days"] == 3
+        assert _metadata(result)["failed_cinema_days"] == len(failed)
 
         # The failed cinemas alone, again: the day is whole, each event once.
         again = materialize(
@@ -156,41 +238,55 @@ def test_a_worker_killed_midway_fails_only_its_unreported_cinema_days_and_no_tok
         landed = read_landed(home.env, "ticket_events", DAY)
         assert landed.num_rows == sum(m["landed"] for m in events.values())
         assert len(pc.unique(landed["event_id"])) == landed.num_rows
-        assert _workers_of(os.getpid()) == []
+        assert _pool_workers(os.getpid()) == []
     finally:
         sim.stop()
 
 
-def test_a_worker_whose_parent_goes_away_stops_at_once_and_commits_nothing(tmp_path):
-    sim, secrets = start_simulator(
-        tmp_path, faults=[{"cinema_id": "ALA-0001", "scenario": "slow", "times": 1, "delay_seconds": 5}]
+def test_no_pool_process_outlives_a_sigkill_of_its_parent_and_nothing_more_is_committed(tmp_path):
+    # Issue 21, case 8: pull workers outlived their killed run, retrying a dead address with the tokens.
+    cinemas = CONNECTED[:2]
+    faults = [{"cinema_id": c, "scenario": "slow", "times": 1, "delay_seconds": 5} for c in cinemas]
+    sim, secrets = start_simulator(tmp_path, faults=faults)
+    root = tmp_path / "landing"
+    args = {"landing_root": str(root), "base_url": sim.url, "secrets_file": str(secrets)}
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.ingestion.pool_parent",
+            json.dumps({**args, "cinemas": cinemas, "day": DAY.isoformat()}),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: only the parent itself is killed below
     )
     try:
-        root = tmp_path / "landing"
-        plan = PullPlan(
-            dataset="ticket_events",
-            landing_root=str(root),
-            client_options={"read_timeout": 30.0},
-            base_url=sim.url,
-            tokens=json.loads(secrets.read_text()),
-        )
-        payload = {**plan.shard([PullTask("ALA-0001", "cinemas/ALA-0001", DAY)]), "threads": 1}
-        assert list(payload["tokens"]) == ["ALA-0001"]  # a worker gets its own cinemas' tokens only
-        worker = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        worker.stdin.write(json.dumps(payload) + "\n")
-        worker.stdin.flush()
-        time.sleep(1.0)  # started, and waiting on the slow cinema
-        assert worker.poll() is None
-        started = time.monotonic()
-        worker.stdin.close()
-        assert worker.wait(timeout=4) == 70
-        assert time.monotonic() - started < 3
-        assert worker.stdout.read() == ""
-        time.sleep(5)  # past the moment the slow answer would have come
+        folder = root / "ticket_events" / f"business_date={DAY.isoformat()}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            tree = _descendants(parent.pid)
+            # Both workers pulling, waiting on their slow cinema: each holds an attempt's lock.
+            if len(_lock_owners(folder) & set(tree)) == 2:
+                break
+            assert parent.poll() is None, "the parent ended before its workers were seen"
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the pool's workers never started pulling")
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        gone_by = time.monotonic() + 3
+        while time.monotonic() < gone_by and any(_alive(p) for p in tree):
+            time.sleep(0.05)
+        assert [p for p in tree if _alive(p)] == []  # the workers, their fork server, its tracker
+        assert parent.stdout.read() == ""
+        time.sleep(5)  # past the moment the slow answers would have come
         assert not any(root.rglob("_manifest.json"))
     finally:
+        with contextlib.suppress(ProcessLookupError):  # what survived, before the fix
+            os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
         sim.stop()
 
 
@@ -238,38 +334,6 @@ def test_the_number_of_processes_follows_the_size_of_the_day(monkeypatch):
     assert process_count(2, 3) == 2  # never more workers than cinema-days
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return sorted(found)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited: only its parent's wait is missing
-
-
 def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_path):
     # Regression: SIGKILL of `dagster asset materialize` left its step and worker processes pulling,
     # then hanging, with the run still STARTED.
@@ -309,9 +373,9 @@ def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_pat
         folder = landing(home.env).root / "ticket_events" / f"business_date={DAY.isoformat()}"
         while time.monotonic() < deadline:
             tree = _descendants(run.pid)
-            workers = [p for p in tree if _alive(p) and WORKER_MODULE in _cmdline(p)]
-            # Both workers up, and pulling: a lock file holds its owner's record.
-            if len(workers) == 2 and any(lock.read_text() for lock in folder.glob("*/.attempt-*.lock")):
+            # Both workers up, and pulling: each holds an attempt's lock, its owner record says whose.
+            workers = _lock_owners(folder) & set(tree)
+            if len(workers) == 2:
                 break
             assert run.poll() is None, "the run ended before its workers were seen"
             time.sleep(0.05)

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from ekino_pipeline.monitoring.dead_runs import build_dead_run_sensor
-from ekino_pipeline.parent_death import step_process_dies_with_its_run
+from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, daterange
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_pipeline.ingestion.assets import registry_tables
 from ekino_pipeline.ingestion.loading import DECLARED_RETURNS_SCHEMAS, MANIFEST_SCHEMA
+from ekino_pipeline.ingestion.registries import registry_tables
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
 from ekino_sim import SAMPLE_REGISTRY_DIR
 

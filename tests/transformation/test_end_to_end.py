@@ -172,7 +172,9 @@ def test_coverage_is_the_same_number_in_the_landing_asset_and_the_marts(faulty_n
     # The simulator's clock stands before the last day: the two cinemas pulled have its sessions
     # scheduled and nothing sold (silent); the other connected cinemas were not pulled.
     assert metadata["cinema_states"].value == {"not_pulled": 66, "silent": 2} and landed[0] == 0
-    assert {"cinemas_missing", "cinemas_silent"} <= set(nation["provisional_reasons"])
+    # The day has closed (final), and says what it leaves out and how much.
+    assert {"cinemas_missing", "cinemas_silent"} <= set(nation["exclusions"])
+    assert (nation["n_cinemas_missing"], nation["n_cinemas_silent"]) == (66, 2)
 
 
 def test_each_partition_of_a_run_over_many_days_carries_its_own_days_figures(faulty_network, first_build):
