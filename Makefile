@@ -25,13 +25,17 @@ install: $(BIN)/.installed
 prepare: install
 	$(BIN)/python -m ekino_pipeline.transformation.project
 
+# The dbt SQL is linted offline by sqlfluff's jinja templater (dbt_project/.sqlfluff): no warehouse, no
+# dbt parse; `make format` applies its fixes.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix dbt_project
 
 # The box office report is tested in a real headless browser, Debian's chromium: installed when missing.
 # Under CI (CI=true) a failed install fails the build; elsewhere the browser test is then skipped.

@@ -13,7 +13,10 @@ final as (
     where film_id = '{{ var("film_id", "F00001") }}'
         and business_date = date '{{ var("business_date", "2024-01-01") }}'
         and dbt_valid_from <= timestamptz '{{ var("as_of", "2100-01-01 00:00:00+00") }}'
-        and (dbt_valid_to > timestamptz '{{ var("as_of", "2100-01-01 00:00:00+00") }}' or dbt_valid_to is null)
+        and (
+            dbt_valid_to > timestamptz '{{ var("as_of", "2100-01-01 00:00:00+00") }}'
+            or dbt_valid_to is null
+        )
 )
 
 select * from final

@@ -13,7 +13,7 @@ events as (
 ),
 
 quarantined as (
-    select cinema_id, count(*) as quarantined_events,
+    select cinema_id, count(*) as quarantined_events
     from {{ source('raw', 'live_quarantine') }}
     where business_date = (select business_date from state)
     group by cinema_id

@@ -6,10 +6,10 @@ cinemas as (
 
 scoped as (
     select 'national' as scope, null::varchar as region_code, null::varchar as region_name, *
-        exclude (region_code, region_name),
+    exclude (region_code, region_name),
     from cinemas
     union all by name
-    select 'region' as scope, *,
+    select 'region' as scope, *
     from cinemas
 ),
 
@@ -36,7 +36,9 @@ final as (
         list_filter(
             [
                 'live',
-                case when count(*) filter (where is_connected and not is_reporting) > 0 then 'cinemas_missing' end,
+                case
+                    when count(*) filter (where is_connected and not is_reporting) > 0 then 'cinemas_missing'
+                end,
                 case when sum(quarantined_events) > 0 then 'records_quarantined' end,
             ]::varchar[],
             lambda reason: reason is not null

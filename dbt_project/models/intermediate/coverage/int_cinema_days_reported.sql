@@ -32,7 +32,8 @@ pulls as (
         any_value(status) filter (where dataset = 'sessions') as sessions_status,
         any_value(status) filter (where dataset = 'ticket_events') as ticket_events_status,
         cast(coalesce(sum(n_landed) filter (where dataset = 'sessions'), 0) as bigint) as n_sessions_landed,
-        cast(coalesce(sum(n_landed) filter (where dataset = 'ticket_events'), 0) as bigint) as n_events_landed,
+        cast(coalesce(sum(n_landed) filter (where dataset = 'ticket_events'), 0) as bigint)
+            as n_events_landed,
         cast(
             coalesce(sum(n_quarantined) filter (where dataset = 'sessions'), 0) as bigint
         ) as n_sessions_quarantined,

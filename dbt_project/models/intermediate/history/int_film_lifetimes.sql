@@ -45,8 +45,10 @@ final as (
         coalesce(reported.superseded_gross_kzt, 0) as superseded_gross_kzt,
         coalesce(tracked.tracked_gross_kzt, 0) as tracked_gross_kzt,
         coalesce(tracked.tracked_admissions, 0) as tracked_admissions,
-        cast(coalesce(reported.reported_gross_kzt, 0) + coalesce(tracked.tracked_gross_kzt, 0) as decimal(18, 2))
-            as lifetime_gross_kzt,
+        cast(
+            coalesce(reported.reported_gross_kzt, 0) + coalesce(tracked.tracked_gross_kzt, 0)
+            as decimal(18, 2)
+        ) as lifetime_gross_kzt,
         cast(coalesce(reported.reported_admissions, 0) + coalesce(tracked.tracked_admissions, 0) as bigint)
             as lifetime_admissions,
         case

@@ -94,7 +94,10 @@ held_back as (
         on events.cinema_id = quarantined_sessions.cinema_id
         and events.session_id = quarantined_sessions.session_id
     -- A session landed since (a replay) releases its events.
-    where not exists (select 1 from sessions where sessions.session_id = events.session_id)
+    where not exists (
+        select 1 from sessions
+        where sessions.session_id = events.session_id
+    )
 ),
 
 unioned as (

@@ -111,7 +111,9 @@ final as (
         weeks.has_days_without_tax_rule,
         cast(coalesce(week_completeness.n_days_on_record, 0) as integer) as n_days_on_record,
         -- Named like int_region_days_covered's flags, so macros/provisional.sql states the reasons.
-        case when week_completeness.film_week_start is not null then cast(weeks.film_week_start + 6 as date) end
+        case
+            when week_completeness.film_week_start is not null then cast(weeks.film_week_start + 6 as date)
+        end
             as business_date,
         coalesce(week_completeness.has_days_missing, false)
             or coalesce(week_completeness.n_days_on_record, 0) < 7 as has_cinemas_missing,

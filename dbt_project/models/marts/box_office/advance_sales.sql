@@ -38,15 +38,7 @@ national_coverage as (
 ),
 
 session_sales as (
-    select
-        session_id,
-        count(*) filter (where is_sale) as n_tickets_sold,
-        count(*) filter (where is_refund) as n_tickets_refunded,
-        sum(amount_kzt) filter (where is_sale) as sales_kzt,
-        sum(amount_kzt) filter (where is_refund) as refunds_kzt,
-        max(occurred_at) as last_event_at,
-    from events
-    group by session_id
+    {{ session_ticket_totals('events') }}
 ),
 
 film_days as (

@@ -83,7 +83,8 @@ final as (
         cast({{ exact_ratio('coalesce(en_audio_admissions, 0)', 'film_totals.admissions') }} as decimal(9, 4))
             as en_audio_share,
         cast(
-            {{ exact_ratio('coalesce(other_audio_admissions, 0)', 'film_totals.admissions') }} as decimal(9, 4)
+            {{ exact_ratio('coalesce(other_audio_admissions, 0)', 'film_totals.admissions') }}
+            as decimal(9, 4)
         ) as other_audio_share,
     from film_totals
     left join films

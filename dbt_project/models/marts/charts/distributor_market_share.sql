@@ -81,7 +81,9 @@ totalled as (
         *,
         sum(gross_kzt) over whole_period as total_gross_kzt,
         sum(admissions) over whole_period as total_admissions,
-        rank() over (partition by period, period_start_date order by gross_kzt desc, admissions desc) as share_rank,
+        rank()
+            over (partition by period, period_start_date order by gross_kzt desc, admissions desc)
+            as share_rank,
     from periods
     window whole_period as (partition by period, period_start_date)
 ),

@@ -50,7 +50,9 @@ final as (
         cast(ytd_admissions as bigint) as ytd_admissions,
         cast(n_films as integer) as n_films,
         cast(
-            rank() over (partition by through_date order by ytd_gross_kzt desc, ytd_admissions desc) as integer
+            rank()
+                over (partition by through_date order by ytd_gross_kzt desc, ytd_admissions desc)
+            as integer
         ) as ytd_rank,
         'tracked' as gross_source,
         first_tracked_date,

@@ -58,7 +58,11 @@ final as (
         cast(film_region_days.paid_admissions as bigint) as paid_admissions,
         cast(film_region_days.n_screenings as bigint) as n_screenings,
         cast(film_region_days.n_cinemas as bigint) as n_cinemas,
-        cast({{ exact_ratio('film_region_days.gross_kzt', 'film_region_days.paid_admissions', 2) }} as decimal(18, 2))
+        cast(
+            {{ exact_ratio('film_region_days.gross_kzt', 'film_region_days.paid_admissions', 2) }} as decimal(
+                18, 2
+            )
+        )
             as avg_ticket_price_kzt,
         cast(
             {{ exact_ratio('film_region_days.gross_kzt', 'region_days.gross_kzt', 4) }} as decimal(9, 4)

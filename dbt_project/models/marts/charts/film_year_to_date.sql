@@ -41,7 +41,8 @@ year_days as (
         sum(excluded_quarantined_gross_kzt) over year_so_far as excluded_quarantined_gross_kzt,
     from national_days
     window year_so_far as (
-        partition by year(business_date) order by business_date rows between unbounded preceding and current row
+        partition by year(business_date)
+        order by business_date rows between unbounded preceding and current row
     )
 ),
 

@@ -80,13 +80,19 @@ final as (
         coalesce(lifetimes.tracked_admissions, 0) as tracked_admissions,
         lifetimes.gross_source,
         coalesce(screenings.n_screenings, 0) as n_screenings,
-        cast({{ exact_ratio('coalesce(lifetimes.lifetime_gross_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6))
+        cast(
+            {{ exact_ratio('coalesce(lifetimes.lifetime_gross_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(
+                18, 6
+            )
+        )
             as recoupment_rate,
         coalesce(settled.rental_due_kzt, 0) as rental_due_kzt,
         coalesce(settled.n_weeks_settled, 0) as n_weeks_settled,
         coalesce(settled.has_provisional_weeks or settled.n_lines_without_terms > 0, false)
             as is_rental_provisional,
-        cast({{ exact_ratio('coalesce(settled.rental_due_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6))
+        cast(
+            {{ exact_ratio('coalesce(settled.rental_due_kzt, 0)', 'grants.amount_kzt', 6) }} as decimal(18, 6)
+        )
             as rental_recoupment_rate,
     from grants
     left join films

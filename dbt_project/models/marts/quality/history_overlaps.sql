@@ -32,7 +32,8 @@ final as (
         cast(periods.admissions - periods.tracked_admissions as bigint) as admissions_difference,
         case
             when periods.n_days_tracked = 0 then 'not_tracked'
-            when periods.gross_kzt = periods.tracked_gross_kzt and periods.admissions = periods.tracked_admissions
+            when periods.gross_kzt = periods.tracked_gross_kzt
+                and periods.admissions = periods.tracked_admissions
                 then 'agrees'
             else 'differs'
         end as finding,

@@ -21,7 +21,8 @@ numbered as (
     select
         *,
         row_number() over (
-            partition by record_kind, dataset, cinema_id, pulled_date, event_id, session_id, raw_record, reason
+            partition by
+                record_kind, dataset, cinema_id, pulled_date, event_id, session_id, raw_record, reason
             order by attempt_id
         ) as copy_number,
     from located

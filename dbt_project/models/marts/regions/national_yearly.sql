@@ -55,10 +55,10 @@ film_years as (
         year,
         cast(sum(gross_kzt) as decimal(18, 2)) as gross_kzt,
     from (
-        select film_id, cast(year(period_start) as integer) as year, gross_kzt, from periods
+        select film_id, cast(year(period_start) as integer) as year, gross_kzt from periods
         union all
-        select film_id, cast(year(business_date) as integer) as year, gross_kzt, from film_days
-    )
+        select film_id, cast(year(business_date) as integer) as year, gross_kzt from film_days
+    ) as film_periods
     group by all
 ),
 
@@ -66,7 +66,8 @@ film_years_ranked as (
     select
         film_years.*,
         coalesce(films.is_domestic, false) as is_domestic,
-        row_number() over (partition by film_years.year order by film_years.gross_kzt desc, film_years.film_id)
+        row_number()
+            over (partition by film_years.year order by film_years.gross_kzt desc, film_years.film_id asc)
             as rank_of_year,
     from film_years
     left join films
@@ -89,7 +90,11 @@ years as (
         year,
         make_date(year, 1, 1) as first_day,
         make_date(year, 12, 31) as last_day,
-    from (select year from published union select year from tracked)
+    from (
+        select year from published
+        union
+        select year from tracked
+    ) as years_on_record
 ),
 
 combined as (
@@ -161,11 +166,13 @@ final as (
         chosen.year,
         chosen.gross_kzt,
         chosen.admissions,
-        cast({{ exact_ratio('chosen.gross_kzt', 'chosen.admissions', 2) }} as decimal(18, 2)) as avg_ticket_price_kzt,
+        cast({{ exact_ratio('chosen.gross_kzt', 'chosen.admissions', 2) }} as decimal(18, 2))
+            as avg_ticket_price_kzt,
         previous.gross_kzt as previous_year_gross_kzt,
         cast(comparable.gross_kzt - previous.gross_kzt as decimal(18, 2)) as gross_change_kzt,
         cast(
-            {{ exact_ratio('comparable.gross_kzt - previous.gross_kzt', 'previous.gross_kzt', 4) }} as decimal(12, 4)
+            {{ exact_ratio('comparable.gross_kzt - previous.gross_kzt', 'previous.gross_kzt', 4) }}
+            as decimal(12, 4)
         ) as gross_change_rate,
         cast({{ exact_ratio('chosen.domestic_gross_kzt', 'chosen.films_gross_kzt') }} as decimal(9, 4))
             as domestic_gross_share,

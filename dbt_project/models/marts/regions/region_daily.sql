@@ -68,10 +68,16 @@ final as (
             ('admissions', 'bigint'), ('paid_admissions', 'bigint'), ('n_screenings', 'bigint'),
             ('n_cinemas_screening', 'bigint'), ('n_films', 'bigint'),
         ] %}
-        case when coverage.cinemas_connected > 0 then cast(coalesce(region_totals.{{ column }}, 0) as {{ type }}) end
+        case
+            when
+                coverage.cinemas_connected > 0
+                then cast(coalesce(region_totals.{{ column }}, 0) as {{ type }})
+        end
             as {{ column }},
         {%- endfor %}
-        cast({{ exact_ratio('region_totals.gross_kzt', 'region_totals.paid_admissions', 2) }} as decimal(18, 2))
+        cast(
+            {{ exact_ratio('region_totals.gross_kzt', 'region_totals.paid_admissions', 2) }} as decimal(18, 2)
+        )
             as avg_ticket_price_kzt,
         case
             when coverage.cinemas_connected > 0
@@ -86,16 +92,21 @@ final as (
                 then cast(coalesce(region_totals.kazakh_language_admissions, 0) as bigint)
         end as kazakh_language_admissions,
         cast(
-            {{ exact_ratio('coalesce(region_totals.kazakh_language_admissions, 0)', 'region_totals.admissions') }}
+            {{ exact_ratio(
+                'coalesce(region_totals.kazakh_language_admissions, 0)', 'region_totals.admissions'
+            ) }}
             as decimal(9, 4)
         ) as kazakh_language_admissions_share,
         cast(coalesce(coverage.quarantined_events, 0) as bigint) as quarantined_events,
         cast(coalesce(coverage.quarantined_sessions, 0) as bigint) as quarantined_sessions,
-        cast(coalesce(coverage.quarantined_gross_kzt_claimed, 0) as decimal(18, 2)) as quarantined_gross_kzt_claimed,
+        cast(coalesce(coverage.quarantined_gross_kzt_claimed, 0) as decimal(18, 2))
+            as quarantined_gross_kzt_claimed,
         cast(coalesce(coverage.cinemas_reporting, 0) as integer) as cinemas_reporting,
         cast(coalesce(coverage.cinemas_connected, 0) as integer) as cinemas_connected,
         cast(coalesce(coverage.cinemas_total, 0) as integer) as cinemas_total,
-        {%- set no_cinema = ["case when coalesce(coverage.cinemas_connected, 0) = 0 then 'no_connected_cinema' end"] %}
+        {%- set no_cinema = [
+            "case when coalesce(coverage.cinemas_connected, 0) = 0 then 'no_connected_cinema' end"
+        ] %}
         len({{ provisional_reasons('days.business_date', 'coverage', no_cinema) }}) > 0 as is_provisional,
         {{ provisional_reasons('days.business_date', 'coverage', no_cinema) }} as provisional_reasons,
         {{ exclusion_columns('coverage', no_cinema) }}

@@ -144,7 +144,11 @@ reasoned as (
         cast(compared.tracked_gross_kzt as decimal(18, 2)) as tracked_gross_kzt,
         compared.difference_kzt,
         cast(compared.difference_admissions as bigint) as difference_admissions,
-        cast({{ exact_ratio('compared.difference_kzt * 100', 'compared.tracked_gross_kzt', 2) }} as decimal(12, 2))
+        cast(
+            {{ exact_ratio('compared.difference_kzt * 100', 'compared.tracked_gross_kzt', 2) }} as decimal(
+                12, 2
+            )
+        )
             as difference_pct,
         compared.tolerance_kzt,
         compared.is_returns_pulled and abs(compared.difference_kzt) > compared.tolerance_kzt

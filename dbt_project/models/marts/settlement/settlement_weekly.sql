@@ -38,7 +38,7 @@ terms_in_effect as (
         weeks.cinema_id,
         weeks.film_id,
         weeks.film_week_start,
-        terms.*exclude (film_id, cinema_id),
+        terms.* exclude (film_id, cinema_id),
     from weeks
     inner join cinemas
         on weeks.cinema_id = cinemas.cinema_id
@@ -83,7 +83,9 @@ priced as (
         terms_in_effect.minimum_guarantee_kzt,
         case
             when terms_in_effect.method = 'sliding_by_week'
-                then terms_in_effect.rates_pct[least(released.week_of_release, len(terms_in_effect.rates_pct))]
+                then terms_in_effect.rates_pct[
+                    least(released.week_of_release, len(terms_in_effect.rates_pct))
+                ]
             when terms_in_effect.method in ('fixed_percentage', 'house_allowance', 'minimum_guarantee')
                 then terms_in_effect.rates_pct[1]
         end as rate_pct,

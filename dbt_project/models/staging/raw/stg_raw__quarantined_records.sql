@@ -39,7 +39,8 @@ final as (
         case
             when reason like 'conflicting duplicate%' then 'conflicting_duplicate'
             when reason like 'film_id: unknown film%' then 'unknown_film'
-            when regexp_matches(reason, '^[a-z_]+:') then 'invalid_' || regexp_extract(reason, '^([a-z_]+):', 1)
+            when regexp_matches(reason, '^[a-z_]+:')
+                then 'invalid_' || regexp_extract(reason, '^([a-z_]+):', 1)
             else 'invalid_record'
         end as reason_code,
         event_type_read as claimed_event_type,
