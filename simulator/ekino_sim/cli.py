@@ -1,6 +1,7 @@
 """`ekino-sim`: the simulator's and the demo's command line (never part of the pipeline's `ekino`).
 
-Errors follow `ekino`'s rule: one line on stderr naming the cause, exit code 2.
+Errors follow `ekino`'s rule: one line on stderr naming the cause, exit code 2. `demo` and `ui` stop
+their child processes with them, however they are stopped (processes.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ekino_pipeline.cli import Parser, run
 from ekino_pipeline.errors import ConfigError
+from ekino_sim.processes import Stopped, stop_on_signals
 from ekino_sim.reference import MAX_CINEMAS
 
 
@@ -106,13 +108,24 @@ def _registry(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ekino_sim.demo import run_demo
 
-    return run_demo(days=args.days, home=Path(args.home) if args.home else None)
+    try:
+        with stop_on_signals():
+            return run_demo(days=args.days, home=Path(args.home) if args.home else None)
+    except Stopped as stop:
+        print(f"ekino-sim demo: stopped by {stop}", file=sys.stderr)
+        return 128 + stop.signum
 
 
 def _ui(args: argparse.Namespace) -> int:
     from ekino_sim.ui import run_ui
 
-    return run_ui(Path(args.home) if args.home else None, port=args.port, sim_port=args.simulator_port)
+    # A UI asked to stop (Ctrl-C, SIGTERM) has done its job: exit 0, as dagster dev does.
+    try:
+        with stop_on_signals():
+            home = Path(args.home) if args.home else None
+            return run_ui(home, port=args.port, sim_port=args.simulator_port)
+    except Stopped:
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,19 +1,26 @@
-"""The local Dagster instance driven as an operator drives it: `dagster dev` (webserver, daemon and code
-server) started in the background, backfills and sensors launched through the webserver's GraphQL.
+"""The demo's Dagster instance, driven through the webserver's GraphQL as the UI drives it.
 
-`make demo` runs its jobs this way, so that they are in the instance as any run is (Runs, Jobs,
-Backfills, the Overview timeline) and can be re-executed from the UI against the same code location;
+`make demo` starts `dagster-webserver` alone (it starts the code server) on the demo's instance and
+launches each step as a run, as the Launchpad does: the run is the code location's (same origin and job
+snapshot as `make ui` loads, so it can be re-executed from there), with its partition or partition range
+in its tags. Two choices make it fast, both confined to the demo's own time:
+- while the demo runs, its instance launches a run in the process that submits it (DefaultRunCoordinator
+  and Dagster's SyncInMemoryRunLauncher, `DEMO_LAUNCHER`): the webserver, which loads the definitions
+  once for all the runs, where a process per run would load them again each time (tens of seconds on a
+  busy 2-core machine). `launch_run` thus returns once the run has ended. The instance gets
+  deploy/local/dagster.yaml back when the demo ends, so that `make ui` launches runs as usual.
+- no daemon: the silent-cinema sensor is evaluated by its code server (`sensorDryRun`), its cursor kept
+  and its run request launched, rather than waiting for a tick.
+
 `make ui` then opens the same instance with the same environment (the demo's `environment.json`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
+import shutil
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -23,42 +30,53 @@ from typing import IO
 import requests
 import yaml
 
+from ekino_pipeline.errors import ConfigError
+from ekino_sim.processes import ChildGroup
+
 ROOT = Path(__file__).resolve().parents[2]
+INSTANCE_CONFIG = ROOT / "deploy" / "local" / "dagster.yaml"
 LOCATION = "ekino_pipeline"
 REPOSITORY = "__repository__"  # the repository of a code location's Definitions
 ENVIRONMENT_FILE = "environment.json"
-FINISHED_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
-# A job backfill is COMPLETED once its runs are submitted; it is over when none of them is unfinished.
-BACKFILL_ENDED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+ENVIRONMENT_KEYS = ("DAGSTER_HOME", "EKINO_HOME", "EKINO_EXCHANGE_BASE_URL", "EKINO_SECRETS_FILE")
+SIMULATOR_KEYS = ("seed", "port", "faults_file", "secrets_file")
+DEMO_LAUNCHER = """
+# While `make demo` runs (local_instance.py): a run is launched in the process that submits it.
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: DefaultRunCoordinator
+run_launcher:
+  module: dagster._core.launcher.sync_in_memory_run_launcher
+  class: SyncInMemoryRunLauncher
+"""
 
 LOCATION_QUERY = """
 { workspaceOrError { __typename ... on Workspace { locationEntries { name
     locationOrLoadError { __typename ... on PythonError { message } } } } } }
 """
-LAUNCH_BACKFILL = """
-mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on Error { message } } }
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
+  ... on LaunchRunSuccess { run { runId jobName status startTime endTime } }
+  ... on PythonError { message } ... on Error { message } ... on RunConfigValidationInvalid {
+    errors { message } } } }
 """
-BACKFILL = """
-query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
-  ... on PartitionBackfill { status error { message }
-    runs { runId jobName status tags { key value } }
-    unfinishedRuns { runId } }
-  ... on Error { message } } }
+SENSOR_DRY_RUN = """
+mutation($selector: SensorSelector!, $cursor: String) {
+  sensorDryRun(selectorData: $selector, cursor: $cursor) { __typename
+  ... on DryRunInstigationTick { evaluationResult { runRequests { runKey runConfigYaml tags { key value } }
+    skipReason cursor error { message } } }
+  ... on PythonError { message } ... on SensorNotFoundError { message } } }
+"""
+SET_SENSOR_CURSOR = """
+mutation($selector: SensorSelector!, $cursor: String) { setSensorCursor(sensorSelector: $selector,
+  cursor: $cursor) { __typename ... on PythonError { message } ... on SensorNotFoundError { message } } }
 """
 START_SENSOR = """
 mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
-  ... on Sensor { sensorState { status } } ... on Error { message } } }
+  ... on Sensor { sensorState { status } } ... on PythonError { message } ... on Error { message } } }
 """
-SENSOR_TICKS = """
-query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) { __typename
-  ... on Sensor { sensorState { ticks(limit: 1) { status runIds skipReason error { message } } } }
-  ... on Error { message } } }
-"""
-RUN = """
-query($id: ID!) { runOrError(runId: $id) { __typename
-  ... on Run { runId jobName status runConfigYaml tags { key value } } ... on Error { message } } }
-"""
+SENSOR_NAME_TAG = "dagster/sensor_name"  # the tags the daemon gives a sensor's runs
+RUN_KEY_TAG = "dagster/run_key"
 
 
 class LocalInstanceError(RuntimeError):
@@ -84,92 +102,91 @@ def write_environment(home: Path, environment: Mapping[str, str], simulator: Map
 
 
 def read_environment(home: Path) -> dict | None:
+    """The saved environment of a demo home; None where there is none; a ConfigError (one line) for a
+    file that is not one (malformed, partial, unreadable)."""
     path = home / ENVIRONMENT_FILE
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"{home} is not a directory")
     if not path.exists():
         return None
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    return {"environment": dict(saved["environment"]), "simulator": dict(saved["simulator"])}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        environment, simulator = dict(saved["environment"]), dict(saved["simulator"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is not a demo's saved environment: {type(exc).__name__} {exc}") from None
+    missing = [k for k in ENVIRONMENT_KEYS if not isinstance(environment.get(k), str)]
+    missing += [f"simulator.{k}" for k in SIMULATOR_KEYS if k not in simulator]
+    if missing:
+        raise ConfigError(f"{path} is not a demo's saved environment: no {', '.join(missing)}")
+    if not isinstance(simulator["port"], int) or not isinstance(simulator["seed"], int):
+        raise ConfigError(
+            f"{path} is not a demo's saved environment: the simulator's port and seed are numbers"
+        )
+    return {"environment": environment, "simulator": simulator}
 
 
-def _interruptible() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def install_instance_config(dagster_home: Path, demo_launcher: bool = False) -> None:
+    """deploy/local/dagster.yaml in the instance, with the demo's launcher while the demo runs."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if demo_launcher:
+        text = INSTANCE_CONFIG.read_text(encoding="utf-8") + DEMO_LAUNCHER
+        (dagster_home / "dagster.yaml").write_text(text, encoding="utf-8")
+    else:
+        shutil.copy(INSTANCE_CONFIG, dagster_home / "dagster.yaml")
 
 
-class LocalDagster:
-    """`dagster dev` on workspace.yaml with the given environment, its output in `log_path`; stopped
-    (the whole process group it leads) on exit."""
+class DemoWebserver:
+    """`dagster-webserver` on workspace.yaml with the given environment, its output in `log_path`, on the
+    demo's instance: `start()` returns at once, `wait_until_ready()` once the code location is loaded."""
 
-    def __init__(
-        self,
-        environment: Mapping[str, str],
-        log_path: Path,
-        port: int | None = None,
-        start_timeout: float = 300.0,
-    ):
+    def __init__(self, environment: Mapping[str, str], log_path: Path, start_timeout: float = 600.0):
         self.environment = {**os.environ, **environment}
+        self.dagster_home = Path(environment["DAGSTER_HOME"])
         self.log_path = log_path
-        self.port = port or free_port()
+        self.port = free_port()
         self.start_timeout = start_timeout
         self.url = f"http://127.0.0.1:{self.port}"
-        self._proc: subprocess.Popen | None = None
+        self._child: ChildGroup | None = None
         self._log: IO | None = None
 
-    # -- lifecycle ----------------------------------------------------------------------------------
-
-    def __enter__(self) -> LocalDagster:
-        dagster = Path(sys.executable).parent / "dagster"
-        command = [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1"]
+    def start(self) -> DemoWebserver:
+        install_instance_config(self.dagster_home, demo_launcher=True)
+        webserver = Path(sys.executable).parent / "dagster-webserver"
+        command = [str(webserver), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1"]
         command += ["-p", str(self.port)]
         self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(  # noqa: S603 - our own fixed command
-            command,
-            cwd=ROOT,
-            env=self.environment,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped whole, runs and all
-            # A shell's background job ignores SIGINT, and so would dagster dev (its SIGTERM too).
-            preexec_fn=_interruptible,
-        )
-        try:
-            self._wait_for_location()
-        except BaseException:
-            self.__exit__()
-            raise
+        # SIGINT stops a run it executes as failed, then the webserver and its code server.
+        self._child = ChildGroup(command, env=self.environment, cwd=ROOT, stdout=self._log, grace=10.0)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            # dagster dev stops its webserver, daemon and code server on SIGINT, as on Ctrl-C (sent to
-            # it alone: a code server interrupted first would be restarted by it).
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=90)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=30)
-            # Whatever of its process group outlived it.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    def stop(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
         if self._log is not None:
             self._log.close()
             self._log = None
+        install_instance_config(self.dagster_home)
+
+    def __enter__(self) -> DemoWebserver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def _tail(self) -> str:
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-20:])
 
-    def _wait_for_location(self) -> None:
+    def wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise LocalInstanceError(f"dagster dev exited early; its log ends:\n{self._tail()}")
+            if self._child is None or self._child.poll() is not None:
+                raise LocalInstanceError(f"dagster-webserver exited early; its log ends:\n{self._tail()}")
             try:
                 data = self.graphql(LOCATION_QUERY)
             except (requests.RequestException, LocalInstanceError):
-                time.sleep(1)
+                time.sleep(0.5)
                 continue
             entries = data["workspaceOrError"].get("locationEntries") or []
             loaded = [e["locationOrLoadError"] for e in entries if e["name"] == LOCATION]
@@ -177,14 +194,14 @@ class LocalDagster:
                 if loaded[0]["__typename"] != "RepositoryLocation":
                     raise LocalInstanceError(f"the code location did not load: {loaded[0].get('message')}")
                 return
-            time.sleep(1)
-        raise LocalInstanceError(f"dagster dev did not serve the code location in {self.start_timeout:.0f} s")
+            time.sleep(0.5)
+        raise LocalInstanceError(f"the webserver served no code location in {self.start_timeout:.0f} s")
 
     # -- GraphQL ------------------------------------------------------------------------------------
 
-    def graphql(self, query: str, variables: Mapping | None = None) -> dict:
+    def graphql(self, query: str, variables: Mapping | None = None, timeout: float = 60.0) -> dict:
         response = requests.post(
-            f"{self.url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=60
+            f"{self.url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=timeout
         )
         payload = response.json()
         if payload.get("errors"):
@@ -194,90 +211,69 @@ class LocalDagster:
     def _sensor_selector(self, name: str) -> dict:
         return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
 
-    def launch_backfill(
+    def launch_run(
         self,
         job: str | None,
-        partitions: Sequence[str],
+        *,
+        tags: Mapping[str, str],
+        run_config: Mapping | str | None = None,
         assets: Sequence[Sequence[str]] | None = None,
-        title: str | None = None,
-        run_config: Mapping | None = None,
-    ) -> str:
-        """A backfill of a partitioned job's partitions (one run for a window when the job's assets have a
-        single-run backfill policy), or of some assets' partitions (`job` None); its id."""
-        params: dict = {"partitionNames": list(partitions)}
-        if job is not None:
-            params["selector"] = {
-                "partitionSetName": f"{job}_partition_set",
-                "repositorySelector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY},
-            }
+        timeout: float = 3600.0,
+    ) -> dict:
+        """Launch a run of a job (or of some assets: `job` None) and return it once it has ended; it
+        must have succeeded. Partitions are tags: `dagster/partition`, or the range's start and end. The
+        run config is a mapping, or YAML as the UI's Launchpad sends it."""
+        selector: dict = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        selector["jobName"] = job or "__ASSET_JOB"
         if assets is not None:
-            params["assetSelection"] = [{"path": list(a)} for a in assets]
-        if title:
-            params["title"] = title
-        if run_config is not None:
-            params["runConfigData"] = dict(run_config)
-        result = self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
-        if result["__typename"] != "LaunchBackfillSuccess":
-            raise LocalInstanceError(f"backfill of {job or assets} refused: {result.get('message')}")
-        return result["backfillId"]
-
-    def wait_for_backfill(self, backfill_id: str, timeout: float = 3600.0) -> list[dict]:
-        """The backfill's runs once it is over and none of them is unfinished."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            backfill = self.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
-            if backfill["__typename"] != "PartitionBackfill":
-                raise LocalInstanceError(f"backfill {backfill_id}: {backfill.get('message')}")
-            if backfill["status"] in {"FAILED", "CANCELED"} and not backfill["unfinishedRuns"]:
-                error = (backfill.get("error") or {}).get("message", backfill["status"])
-                raise LocalInstanceError(f"backfill {backfill_id} {backfill['status'].lower()}: {error}")
-            ended = backfill["status"] in BACKFILL_ENDED and backfill["runs"]
-            if ended and not backfill["unfinishedRuns"]:
-                return backfill["runs"]
-            time.sleep(2)
-        raise LocalInstanceError(f"backfill {backfill_id} did not end in {timeout:.0f} s")
-
-    def backfill(self, job: str | None, partitions: Sequence[str], **kwargs) -> list[dict]:
-        """Launch a backfill, wait for it; its runs, which must all have succeeded."""
-        runs = self.wait_for_backfill(self.launch_backfill(job, partitions, **kwargs))
-        failed = [r for r in runs if r["status"] != "SUCCESS"]
-        if failed:
-            names = ", ".join(f"{r['jobName']} {r['runId'][:8]} {r['status']}" for r in failed)
-            raise LocalInstanceError(f"{names}: see the run in the UI or {self.log_path}")
-        return runs
-
-    def run(self, run_id: str) -> dict:
-        run = self.graphql(RUN, {"id": run_id})["runOrError"]
-        if run["__typename"] != "Run":
-            raise LocalInstanceError(f"run {run_id}: {run.get('message')}")
+            selector["assetSelection"] = [{"path": list(a)} for a in assets]
+        params = {
+            "selector": selector,
+            "runConfigData": run_config if isinstance(run_config, str) else dict(run_config or {}),
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }
+        result = self.graphql(LAUNCH_RUN, {"params": params}, timeout=timeout)["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
+            raise LocalInstanceError(f"the run of {job or assets} was refused: {detail}")
+        run = result["run"]
+        if run["status"] != "SUCCESS":
+            name = f"{run['jobName']} {run['runId'][:8]}"
+            raise LocalInstanceError(f"{name} {run['status']}: see the run in the UI or {self.log_path}")
         return run
 
-    def wait_for_run(self, run_id: str, timeout: float = 600.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.run(run_id)
-            if run["status"] in FINISHED_RUN:
-                return run
-            time.sleep(1)
-        raise LocalInstanceError(f"run {run_id} did not end in {timeout:.0f} s")
+    def evaluate_sensor(self, name: str) -> dict:
+        """What the sensor's tick would do now: its run requests, cursor, skip reason or error."""
+        variables = {"selector": self._sensor_selector(name), "cursor": None}
+        result = self.graphql(SENSOR_DRY_RUN, variables)["sensorDryRun"]
+        if result["__typename"] != "DryRunInstigationTick":
+            raise LocalInstanceError(f"cannot evaluate {name}: {result.get('message')}")
+        return result["evaluationResult"]
 
-    def start_sensor(self, name: str) -> None:
-        result = self.graphql(START_SENSOR, {"selector": self._sensor_selector(name)})["startSensor"]
+    def start_sensor(self, name: str, cursor: str | None) -> None:
+        """Start the sensor from the cursor its evaluation left, as its tick would have kept it."""
+        selector = self._sensor_selector(name)
+        result = self.graphql(SET_SENSOR_CURSOR, {"selector": selector, "cursor": cursor})["setSensorCursor"]
+        if result["__typename"] != "Sensor":
+            raise LocalInstanceError(f"cannot set the cursor of {name}: {result.get('message')}")
+        result = self.graphql(START_SENSOR, {"selector": selector})["startSensor"]
         if result["__typename"] != "Sensor":
             raise LocalInstanceError(f"cannot start {name}: {result.get('message')}")
 
-    def sensor_tick(self, name: str, timeout: float = 300.0) -> dict:
-        """The sensor's latest tick once the daemon has finished one (a started sensor ticks at once)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            sensor = self.graphql(SENSOR_TICKS, {"selector": self._sensor_selector(name)})["sensorOrError"]
-            if sensor["__typename"] != "Sensor":
-                raise LocalInstanceError(f"sensor {name}: {sensor.get('message')}")
-            ticks = sensor["sensorState"]["ticks"]
-            if ticks and ticks[0]["status"] != "STARTED":
-                return ticks[0]
-            time.sleep(1)
-        raise LocalInstanceError(f"{name} did not tick in {timeout:.0f} s")
-
-    def run_config(self, run_id: str) -> dict:
-        return yaml.safe_load(self.run(run_id)["runConfigYaml"]) or {}
+    def launch_sensor_requests(
+        self, name: str, evaluation: dict, job: str, execution: Mapping | None = None
+    ) -> list[dict]:
+        """Launch the runs the sensor's evaluation requested, tagged as the daemon tags a sensor's runs,
+        with `execution` config where they have none; them, ended."""
+        runs = []
+        for request in evaluation.get("runRequests") or []:
+            tags = {t["key"]: t["value"] for t in request["tags"]}
+            tags[SENSOR_NAME_TAG] = name
+            if request.get("runKey"):
+                tags[RUN_KEY_TAG] = request["runKey"]
+            # The request's YAML as it is (parsed and dumped again, a timestamp string would change).
+            run_config = request["runConfigYaml"]
+            if execution is not None and "execution" not in (yaml.safe_load(run_config) or {}):
+                run_config = f"{run_config.rstrip()}\n{yaml.safe_dump({'execution': dict(execution)})}"
+            runs.append(self.launch_run(job, tags=tags, run_config=run_config))
+        return runs

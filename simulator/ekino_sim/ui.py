@@ -6,20 +6,22 @@ it shows the demo as it ran and the runs re-executed from it work. Otherwise a f
 
 `dagster dev` runs the daemon beside the UI: the sensors and schedules (stopped unless
 `EKINO_AUTOMATIONS=running`, the dead-run sensor always running) and the run monitoring of
-deploy/local/dagster.yaml, which frees the pool slots of runs that died."""
+deploy/local/dagster.yaml, which frees the pool slots of runs that died. It stops with `ekino-sim ui`,
+however that is stopped (processes.py).
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ekino_pipeline.errors import ConfigError
 from ekino_sim import SAMPLE_REGISTRY_DIR
-from ekino_sim.local_instance import ENVIRONMENT_FILE, read_environment
+from ekino_sim.local_instance import ENVIRONMENT_FILE, install_instance_config, read_environment
+from ekino_sim.processes import ChildGroup
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_HOME = ROOT / ".ekino" / "demo"
@@ -62,9 +64,10 @@ def run_ui(home: Path | None = None, port: int = 3000, sim_port: int | None = No
 
     home = (home or default_home()).resolve()
     environment, simulator = ui_plan(home, sim_port)
-    dagster_home = Path(environment["DAGSTER_HOME"])
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", dagster_home / "dagster.yaml")
+    try:
+        install_instance_config(Path(environment["DAGSTER_HOME"]))
+    except OSError as exc:
+        raise ConfigError(f"--home {home}: cannot make its Dagster instance: {exc.strerror or exc}") from None
     host = urlsplit(environment["EKINO_EXCHANGE_BASE_URL"]).hostname or "127.0.0.1"
     with SimulatorServer(
         seed=simulator["seed"],
@@ -79,9 +82,13 @@ def run_ui(home: Path | None = None, port: int = 3000, sim_port: int | None = No
 
 
 def _dagster_dev(environment: Mapping[str, str], port: int) -> int:
+    """dagster dev until it ends, or until this process is asked to stop (Ctrl-C, SIGTERM, SIGHUP: the
+    command line's `stop_on_signals`), when it is stopped as on Ctrl-C: its webserver, daemon and code
+    server with it."""
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-p", str(port)]
-    try:
-        return subprocess.call(command, env={**os.environ, **environment}, cwd=ROOT)  # noqa: S603 - fixed
-    except KeyboardInterrupt:
-        return 0
+    with ChildGroup(command, env={**os.environ, **environment}, cwd=ROOT, grace=20.0) as dagster_dev:
+        try:
+            return dagster_dev.wait()
+        except KeyboardInterrupt:
+            return 0

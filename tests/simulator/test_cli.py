@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_sim import SAMPLE_REGISTRY_DIR, ui
+from ekino_sim import SAMPLE_REGISTRY_DIR, cli, ui
 from ekino_sim.server import write_secrets
 
 EKINO_SIM = str(Path(sys.executable).parent / "ekino-sim")
@@ -136,21 +136,65 @@ def test_ekino_ui_runs_dagster_dev_with_the_daemon_on_the_local_instance(tmp_pat
     # `dagster dev` runs the daemon: the run monitoring that frees a dead run's pool slots needs it.
     seen = {}
 
-    def dagster_dev(command, env, cwd):
-        seen["command"] = command
-        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-            seen["run_monitoring"] = instance.run_monitoring_enabled
-            seen["run_retries"] = instance.run_retries_enabled
-        tokens = json.loads(Path(env["EKINO_SECRETS_FILE"]).read_text())
-        health = requests.get(
-            f"{env['EKINO_EXCHANGE_BASE_URL']}/cinemas/ALA-0001/v1/health",
-            headers={"Authorization": f"Bearer {tokens['ALA-0001']}"},
-            timeout=10,
-        )
-        seen["simulator"] = health.json()["cinema_id"]
-        return 0
+    class DagsterDev:
+        def __init__(self, command, env, cwd, **kwargs):
+            seen["command"] = command
+            with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+                seen["run_monitoring"] = instance.run_monitoring_enabled
+                seen["run_retries"] = instance.run_retries_enabled
+            tokens = json.loads(Path(env["EKINO_SECRETS_FILE"]).read_text())
+            health = requests.get(
+                f"{env['EKINO_EXCHANGE_BASE_URL']}/cinemas/ALA-0001/v1/health",
+                headers={"Authorization": f"Bearer {tokens['ALA-0001']}"},
+                timeout=10,
+            )
+            seen["simulator"] = health.json()["cinema_id"]
 
-    monkeypatch.setattr(ui.subprocess, "call", dagster_dev)
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            seen["stopped"] = True
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(ui, "ChildGroup", DagsterDev)
     assert ui.run_ui(tmp_path / "home", port=_free_port(), sim_port=0) == 0
     assert Path(seen["command"][0]).name == "dagster" and seen["command"][1] == "dev"
     assert (seen["run_monitoring"], seen["run_retries"], seen["simulator"]) == (True, True, "ALA-0001")
+    assert seen["stopped"]
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "{not json",
+        '{"environment": {"DAGSTER_HOME": "/tmp/x"}}',
+        '{"environment": {"EKINO_HOME": "/tmp/x"}, "simulator": {"seed": 1, "port": 8765}}',
+        '["a list"]',
+        '{"environment": {"DAGSTER_HOME": "d", "EKINO_HOME": "h", "EKINO_EXCHANGE_BASE_URL": "u", '
+        '"EKINO_SECRETS_FILE": "s"}, "simulator": {"seed": 1, "port": "8765", "faults_file": null, '
+        '"secrets_file": "s"}}',
+    ],
+    ids=["malformed", "no simulator", "partial", "not an object", "port not a number"],
+)
+def test_ekino_ui_with_a_broken_environment_file_says_so_in_one_line(tmp_path, capsys, saved):
+    # Issue 21 case 13: a malformed or partial environment.json gave a JSONDecodeError or KeyError.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "environment.json").write_text(saved)
+    assert cli.main(["ui", "--home", str(home), "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "environment.json" in err and "Traceback" not in err
+
+
+def test_ekino_ui_and_demo_with_a_file_for_a_home_say_so_in_one_line(tmp_path, capsys):
+    # Issue 21 case 13: `--home /etc/passwd` gave a NotADirectoryError traceback.
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0::/root:/bin/sh\n")
+    for command in (["ui", "--home", str(a_file)], ["demo", "--home", str(a_file)]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "not a directory" in err, err
+    assert a_file.read_text() == "root:x:0:0::/root:/bin/sh\n"

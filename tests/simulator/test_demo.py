@@ -1,6 +1,6 @@
-"""The demo's own steps that are not the pipeline's: the registry catching up with the demo's film, the
-film week it compares, how it prints the discrepancies, and the distributors' reports a deployment starts
-with."""
+"""The demo's own steps that are not the pipeline's: its home, the registry catching up with the demo's
+film, the film week it compares, how it prints the discrepancies, the distributors' reports a deployment
+starts with, and the partitions its runs are given."""
 
 from __future__ import annotations
 
@@ -10,17 +10,63 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim import SAMPLE_REGISTRY_DIR, cli
 from ekino_sim.demo import (
+    HOME_MARKER,
     UNDER_DECLARING_CINEMA,
     UNKNOWN_FILM,
     declared_week,
     import_recent_reports,
-    print_discrepancies,
+    partition_tags,
+    prepare_home,
     register_unknown_film,
 )
+from ekino_sim.demo_tables import print_discrepancies
+
+
+def test_the_demo_refuses_to_delete_a_home_it_did_not_make_and_leaves_it_as_it_was(tmp_path, capsys):
+    # Issue 21 case 1: `ekino demo --home DIR` deleted an existing DIR whatever it held.
+    home = tmp_path / "someone"
+    (home / "thesis").mkdir(parents=True)
+    (home / "thesis" / "chapter1.tex").write_text("years of work")
+    assert cli.main(["demo", "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and HOME_MARKER in err and "refusing" in err
+    assert (home / "thesis" / "chapter1.tex").read_text() == "years of work"
+    assert sorted(p.name for p in home.rglob("*")) == ["chapter1.tex", "thesis"]
+
+
+def test_the_demo_starts_again_in_a_home_it_made_and_marks_a_new_or_empty_one(tmp_path):
+    new, empty = tmp_path / "new" / "home", tmp_path / "empty"
+    empty.mkdir()
+    for home in (new, empty):
+        prepare_home(home)
+        assert [p.name for p in home.iterdir()] == [HOME_MARKER]
+    (new / "dagster_home").mkdir()
+    (new / "exports.parquet").write_text("an earlier demo's")
+    prepare_home(new)
+    assert [p.name for p in new.iterdir()] == [HOME_MARKER]
+
+
+def test_the_demo_refuses_a_home_that_is_a_file_or_under_one(tmp_path):
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root")
+    for home in (a_file, a_file / "home"):
+        with pytest.raises(ConfigError, match="directory"):
+            prepare_home(home)
+    assert a_file.read_text() == "root"
+
+
+def test_the_demos_runs_name_one_partition_or_the_range_of_their_window():
+    assert partition_tags(["2026-11-20"]) == {"dagster/partition": "2026-11-20"}
+    assert partition_tags(["2026-11-20", "2026-11-21", "2026-11-22"]) == {
+        "dagster/asset_partition_range_start": "2026-11-20",
+        "dagster/asset_partition_range_end": "2026-11-22",
+    }
 
 
 def test_the_demo_registers_the_film_its_faulty_cinema_screens_in_a_registry_that_still_loads(tmp_path):

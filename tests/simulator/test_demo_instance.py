@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,28 +16,33 @@ from pathlib import Path
 import pytest
 import requests
 
-from ekino_sim.demo import run_demo
-from ekino_sim.local_instance import ENVIRONMENT_FILE, LOCATION, REPOSITORY, free_port, read_environment
+from ekino_sim.demo import HOME_MARKER, run_demo
+from ekino_sim.local_instance import (
+    ENVIRONMENT_FILE,
+    INSTANCE_CONFIG,
+    LOCATION,
+    REPOSITORY,
+    free_port,
+    read_environment,
+)
 from ekino_sim.ui import ui_plan
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DAYS = 2
 SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-# The module's first test builds the fixture: a demo through dagster dev, minutes on a busy machine.
+# The module's first test builds the fixture: a demo through Dagster's webserver, minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 WHAT_RAN = """
 query($partitions: [String!], $selector: PipelineSelector!, $sensor: SensorSelector!) {
-  runsOrError(filter: {pipelineName: "daily_job"}) { ... on Runs { results {
-    runId jobName status pipelineSnapshotId tags { key value }
+  runsOrError { ... on Runs { results {
+    runId jobName status pipelineSnapshotId startTime endTime runConfigYaml tags { key value }
     repositoryOrigin { repositoryLocationName repositoryName } } } }
-  partitionBackfillsOrError { ... on PartitionBackfills { results {
-    id status partitionSetName partitionNames runs { runId jobName status } } } }
   assetOrError(assetKey: {path: ["landing", "ticket_events"]}) { ... on Asset {
     assetMaterializations(partitions: $partitions) { partition runId } } }
   pipelineOrError(params: $selector) { ... on Pipeline { pipelineSnapshotId } }
   sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { status
-    ticks(limit: 5) { status runIds } } } }
+    typeSpecificData { ... on SensorData { lastCursor } } } } }
 }
 """
 
@@ -107,40 +113,68 @@ def _window(printed: str) -> list[str]:
     return [(date.fromisoformat(first) + timedelta(days=n)).isoformat() for n in range(days + 1)]
 
 
-def test_the_demos_daily_job_is_one_successful_run_of_a_backfill_of_its_window(demo):
-    data, window = demo["data"], demo["window"]
-    [run] = data["runsOrError"]["results"]
-    tags = {t["key"]: t["value"] for t in run["tags"]}
+def _runs(demo, job: str | None = None) -> list[dict]:
+    return [r for r in demo["data"]["runsOrError"]["results"] if job is None or r["jobName"] == job]
+
+
+def _tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["tags"]}
+
+
+def test_the_demos_daily_job_is_one_successful_run_over_its_window(demo):
+    window = demo["window"]
+    [run] = _runs(demo, "daily_job")
+    tags = _tags(run)
     assert (run["jobName"], run["status"]) == ("daily_job", "SUCCESS")
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
         window[0],
         window[-1],
     )
-    [backfill] = [
-        b for b in data["partitionBackfillsOrError"]["results"] if b["id"] == tags["dagster/backfill"]
-    ]
-    assert backfill["partitionSetName"] == "daily_job_partition_set"
-    assert backfill["partitionNames"] == window
-    assert [r["runId"] for r in backfill["runs"]] == [run["runId"]]
-    materialized = data["assetOrError"]["assetMaterializations"]
+    materialized = demo["data"]["assetOrError"]["assetMaterializations"]
     assert sorted({m["partition"] for m in materialized if m["runId"] == run["runId"]}) == window
 
 
-def test_the_ui_serves_the_demos_run_from_the_same_code_version(demo):
+def test_the_ui_serves_every_demo_run_from_the_same_code_version(demo):
     # In-process runs were "launched from a different version": the UI warns unless both the run's
-    # origin (code location, repository) and its job snapshot are those the UI loads now.
-    [run] = demo["data"]["runsOrError"]["results"]
-    assert run["repositoryOrigin"] == {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-    assert run["pipelineSnapshotId"] == demo["data"]["pipelineOrError"]["pipelineSnapshotId"]
+    # origin (code location, repository) and its job snapshot are those the UI loads now; a run without
+    # an origin cannot be re-executed from the UI at all.
+    runs = _runs(demo)
+    assert {r["jobName"] for r in runs} >= {"daily_job", "quarantine_replay_job", "__ASSET_JOB"}
+    for run in runs:
+        assert run["status"] == "SUCCESS"
+        assert run["repositoryOrigin"] == {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    [daily] = _runs(demo, "daily_job")
+    assert daily["pipelineSnapshotId"] == demo["data"]["pipelineOrError"]["pipelineSnapshotId"]
 
 
-def test_the_silent_cinema_sensor_ticked_in_the_instance_and_the_demo_printed_its_flags(demo):
+def test_the_silent_cinema_sensor_runs_on_from_the_demos_evaluation_and_its_alert_run_is_its(demo):
     state = demo["data"]["sensorOrError"]["sensorState"]
     assert state["status"] == "RUNNING"
-    assert state["ticks"] and state["ticks"][-1]["status"] in {"SUCCESS", "SKIPPED"}
+    # The cursor its evaluation left: the daemon of `make ui` does not announce the same cinemas again.
+    flagged_in_cursor = sorted(json.loads(state["typeSpecificData"]["lastCursor"]))
+    alerts = _runs(demo, "cinema_alerts_job")
+    assert all(_tags(r)["dagster/sensor_name"] == "silent_cinema_sensor" for r in alerts)
+    announced = sorted(c for r in alerts for c in re.findall(r"cinema_id: (\S+)", r["runConfigYaml"]))
+    assert announced == flagged_in_cursor
     printed = demo["printed"].split("Cinemas the silent-cinema sensor flags", 1)[1]
-    flagged_by_tick = any(t["runIds"] for t in state["ticks"])
-    assert ("none (" not in printed.splitlines()[1]) == flagged_by_tick
+    assert all(cinema in printed for cinema in announced)
+    assert ("none (" not in printed.splitlines()[1]) == bool(announced)
+
+
+def test_the_demo_prints_its_wall_time_and_the_time_its_runs_took(demo):
+    [(wall, n_runs, runs_time)] = re.findall(
+        r"The demo took (\d+) s of wall time; its (\d+) runs took (\d+) s in all", demo["printed"]
+    )
+    runs = _runs(demo)
+    assert int(n_runs) == len(runs)
+    assert abs(int(runs_time) - sum(r["endTime"] - r["startTime"] for r in runs)) <= 1
+    assert int(runs_time) <= int(wall)
+
+
+def test_the_demo_leaves_its_home_marked_and_its_instance_launching_runs_as_make_ui_does(demo):
+    home = demo["home"]
+    assert (home / HOME_MARKER).is_file()
+    assert (home / "dagster_home" / "dagster.yaml").read_text() == INSTANCE_CONFIG.read_text()
 
 
 def test_make_ui_opens_the_demo_home_with_the_demos_environment(demo):
