@@ -58,7 +58,7 @@ def prepare_home(home: Path) -> None:
             elif any(home.iterdir()):
                 raise ConfigError(
                     f"--home {home} is not empty and is not a home the demo made (no {HOME_MARKER} in it): "
-                    "refusing to delete it; choose a new or empty directory"
+                    "refusing to delete it; choose a new or empty directory, or delete it yourself"
                 )
         home.mkdir(parents=True, exist_ok=True)
         (home / HOME_MARKER).write_text(

@@ -82,6 +82,7 @@ START_SENSOR = """
 mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
   ... on Sensor { sensorState { status } } ... on PythonError { message } ... on Error { message } } }
 """
+SCRATCH_MIN_FREE = 1 << 30
 SENSOR_NAME_TAG = "dagster/sensor_name"  # the tags the daemon gives a sensor's runs
 RUN_KEY_TAG = "dagster/run_key"
 
@@ -143,9 +144,12 @@ def install_instance_config(dagster_home: Path, demo_launcher: bool = False) -> 
 
 
 def scratch_parent() -> Path | None:
-    """A directory in memory (tmpfs) for the instance's storage while the demo runs, if there is one."""
+    """A directory in memory (tmpfs) for the instance's storage while the demo runs, if there is one
+    with room to spare (the 14-day demo's storage takes some 50 MB; a container's /dev/shm may be 64)."""
     shm = Path("/dev/shm")  # noqa: S108 - a mkdtemp directory in it, mode 0700
-    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+    if not (shm.is_dir() and os.access(shm, os.W_OK | os.X_OK)):
+        return None
+    return shm if shutil.disk_usage(shm).free >= SCRATCH_MIN_FREE else None
 
 
 def with_execution(run_config_yaml: str, execution: Mapping) -> str:
