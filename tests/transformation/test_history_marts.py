@@ -12,7 +12,7 @@ import pytest
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.transformation.exports import export_marts
 from ekino_sim import SAMPLE_REGISTRY_DIR
-from ekino_sim.demo import print_history
+from ekino_sim.demo_tables import print_history
 from tests.transformation.dbt_helpers import mart, query, run_dbt
 from tests.transformation.scenarios import DOMESTIC_FILM, FOREIGN_FILM, MAR2
 

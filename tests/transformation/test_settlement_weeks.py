@@ -12,7 +12,7 @@ import dagster as dg
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.assets import ekino_film_week_models, transformation_resources
 from ekino_pipeline.warehouse import WarehouseResource
-from ekino_sim.demo import print_settlement
+from ekino_sim.demo_tables import print_settlement
 from tests.transformation.conftest import AS_OF
 from tests.transformation.dbt_helpers import query, run_dbt
 from tests.transformation.raw_fixture import local
