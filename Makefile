@@ -52,7 +52,15 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: lint prepare browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-demo: prepare
+# demo and ui parse the dbt project again only when one of its files changed since the last parse.
+MANIFEST := $(CURDIR)/dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find $(CURDIR)/dbt_project \( -name target -o -name logs -o -name dbt_packages \) \
+	-prune -o -type f -print)
+$(MANIFEST): $(BIN)/.installed $(DBT_SOURCES)
+	$(BIN)/python -m ekino_pipeline.transformation.project
+	touch $@
+
+demo: $(MANIFEST)
 	$(BIN)/ekino-sim demo
 
 # The benchmarks need dlt, the tool we measure ourselves against: its group is installed here only.
@@ -60,7 +68,7 @@ bench: prepare
 	$(UV) sync --frozen --group bench --python $(PYTHON)
 	$(BIN)/python -m benchmarks.run
 
-ui: prepare
+ui: $(MANIFEST)
 	$(BIN)/ekino-sim ui
 
 # dbt docs as one page that opens offline: dbt_project/target/docs/static_index.html. The catalog (the

@@ -58,7 +58,7 @@ def prepare_home(home: Path) -> None:
             elif any(home.iterdir()):
                 raise ConfigError(
                     f"--home {home} is not empty and is not a home the demo made (no {HOME_MARKER} in it): "
-                    "refusing to delete it; choose a new or empty directory"
+                    "refusing to delete it; choose a new or empty directory, or delete it yourself"
                 )
         home.mkdir(parents=True, exist_ok=True)
         (home / HOME_MARKER).write_text(
@@ -189,7 +189,7 @@ class DemoRuns:
 
 def run_demo(days: int = 14, home: Path | None = None, simulator_port: int = DEMO_SIMULATOR_PORT) -> int:
     from ekino_pipeline.settings import Settings
-    from ekino_sim.local_instance import DemoWebserver, LocalInstanceError, write_environment
+    from ekino_sim.local_instance import DemoDagster, LocalInstanceError, write_environment
 
     started = time.monotonic()
     home = (home or DEFAULT_HOME).resolve()
@@ -220,32 +220,32 @@ def run_demo(days: int = 14, home: Path | None = None, simulator_port: int = DEM
         {"seed": SIMULATOR_SEED, "port": sim.port, "faults_file": str(faults), "secrets_file": str(secrets)},
     )
     settings = Settings.from_env(environment)
-    webserver = DemoWebserver(environment, home / "dagster.log")
+    dagster = DemoDagster(environment, home / "dagster.log")
+    runs = DemoRuns(dagster)
     try:
         say(
             f"simulator: {len(sim.registry.cinemas)} cinemas, "
             f"{len(sim.registry.connected_cinemas)} connected, at {sim.url}"
         )
         # The code server loads the definitions meanwhile (they do not read the registry).
-        webserver.start()
+        dagster.start()
         import_recent_reports(registry_dir, first, home / "distributor_reports.csv")
-        say(f"Dagster webserver (and its code server): starting, its log in {home / 'dagster.log'}")
-        webserver.wait_until_ready()
-        say(f"Dagster UI at {webserver.url} between the demo's runs")
-        runs = DemoRuns(webserver)
-        try:
-            _run_steps(runs, sim, settings, registry_dir, first, last, window, started)
-        except LocalInstanceError as exc:
-            say(f"\nThe demo stopped: {exc}")
-            return 1
-        say(
-            f"\nThe demo took {time.monotonic() - started:.0f} s of wall time; "
-            f"its {len(runs.durations)} runs took {sum(runs.durations):.0f} s in all"
-        )
-        return 0
+        say(f"Dagster (a code server, the webserver): starting, their log in {home / 'dagster.log'}")
+        dagster.wait_until_ready()
+        say(f"Dagster UI at {dagster.url} between the demo's runs")
+        _run_steps(runs, sim, settings, registry_dir, first, last, window, started)
+        status = 0
+    except LocalInstanceError as exc:
+        say(f"\nThe demo stopped: {exc}")
+        status = 1
     finally:
-        webserver.stop()
+        dagster.stop()
         sim.stop()
+    say(
+        f"\nThe demo took {time.monotonic() - started:.0f} s of wall time; "
+        f"its {len(runs.durations)} runs took {sum(runs.durations):.0f} s in all"
+    )
+    return status
 
 
 def _run_steps(runs: DemoRuns, sim, settings, registry_dir: Path, first: date, last: date, window, started):

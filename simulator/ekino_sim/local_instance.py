@@ -17,11 +17,15 @@ in its tags. Two choices make it fast, both confined to the demo's own time:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,7 +35,7 @@ import requests
 import yaml
 
 from ekino_pipeline.errors import ConfigError
-from ekino_sim.processes import ChildGroup
+from ekino_sim.processes import ChildGroup, forget_on_death, remove_on_death, stop_children
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_CONFIG = ROOT / "deploy" / "local" / "dagster.yaml"
@@ -67,6 +71,9 @@ mutation($selector: SensorSelector!, $cursor: String) {
     skipReason cursor error { message } } }
   ... on PythonError { message } ... on SensorNotFoundError { message } } }
 """
+RELOAD_LOCATION = """
+mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) { __typename } }
+"""
 SET_SENSOR_CURSOR = """
 mutation($selector: SensorSelector!, $cursor: String) { setSensorCursor(sensorSelector: $selector,
   cursor: $cursor) { __typename ... on PythonError { message } ... on SensorNotFoundError { message } } }
@@ -75,6 +82,7 @@ START_SENSOR = """
 mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
   ... on Sensor { sensorState { status } } ... on PythonError { message } ... on Error { message } } }
 """
+SCRATCH_MIN_FREE = 1 << 30
 SENSOR_NAME_TAG = "dagster/sensor_name"  # the tags the daemon gives a sensor's runs
 RUN_KEY_TAG = "dagster/run_key"
 
@@ -135,40 +143,105 @@ def install_instance_config(dagster_home: Path, demo_launcher: bool = False) -> 
         shutil.copy(INSTANCE_CONFIG, dagster_home / "dagster.yaml")
 
 
-class DemoWebserver:
-    """`dagster-webserver` on workspace.yaml with the given environment, its output in `log_path`, on the
-    demo's instance: `start()` returns at once, `wait_until_ready()` once the code location is loaded."""
+def scratch_parent() -> Path | None:
+    """A directory in memory (tmpfs) for the instance's storage while the demo runs, if there is one
+    with room to spare (the 14-day demo's storage takes some 50 MB; a container's /dev/shm may be 64)."""
+    shm = Path("/dev/shm")  # noqa: S108 - a mkdtemp directory in it, mode 0700
+    if not (shm.is_dir() and os.access(shm, os.W_OK | os.X_OK)):
+        return None
+    return shm if shutil.disk_usage(shm).free >= SCRATCH_MIN_FREE else None
+
+
+def with_execution(run_config_yaml: str, execution: Mapping) -> str:
+    """A run config's YAML with `execution` in place of an empty or missing one, edited as text: parsed
+    and dumped again, a timestamp string in it would come back in another format."""
+    block = yaml.safe_dump({"execution": dict(execution)})
+    edited, replaced = re.subn(r"^execution: *\{\} *\n?", block, run_config_yaml, flags=re.MULTILINE)
+    return edited if replaced else f"{run_config_yaml.rstrip()}\n{block}"
+
+
+class DemoDagster:
+    """The demo's Dagster: a code server (`dagster api grpc`) and `dagster-webserver` on it, their output
+    in `log_path`, on the demo's instance. `start()` returns at once, `wait_until_ready()` once the
+    webserver serves the loaded code location. Both are started together, so that the webserver's start
+    overlaps the code server's load of the definitions; the webserver loads them too, in the background
+    (PRELOAD), for the runs it executes.
+
+    While they run, the instance's storage is a scratch copy in memory where the system has one, moved
+    into DAGSTER_HOME when they stop: Dagster's SQLite storage commits each of a run's events on its own
+    (some 3,000 for the demo's daily_job), 25 ms each on this machine's disk and a quarter of a
+    millisecond in memory. The watchman deletes the copy if the demo dies first."""
+
+    PRELOAD = (
+        "import sys, threading, importlib; threading.Thread(target=importlib.import_module, "
+        "args=('ekino_pipeline.definitions',), daemon=True).start(); "
+        "from dagster_webserver.cli import main; sys.exit(main())"
+    )
 
     def __init__(self, environment: Mapping[str, str], log_path: Path, start_timeout: float = 600.0):
         self.environment = {**os.environ, **environment}
         self.dagster_home = Path(environment["DAGSTER_HOME"])
         self.log_path = log_path
-        self.port = free_port()
+        self.port, self.code_port = free_port(), free_port()
         self.start_timeout = start_timeout
         self.url = f"http://127.0.0.1:{self.port}"
-        self._child: ChildGroup | None = None
+        self._children: list[ChildGroup] = []
         self._log: IO | None = None
+        self._scratch: Path | None = None
+        self._run_in_flight = False
 
-    def start(self) -> DemoWebserver:
-        install_instance_config(self.dagster_home, demo_launcher=True)
-        webserver = Path(sys.executable).parent / "dagster-webserver"
-        command = [str(webserver), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1"]
-        command += ["-p", str(self.port)]
+    def start(self) -> DemoDagster:
+        parent = scratch_parent()
+        if parent is not None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="ekino-demo-dagster-", dir=parent))
+            remove_on_death(self._scratch)
+        instance_dir = self._scratch or self.dagster_home
+        install_instance_config(instance_dir, demo_launcher=True)
+        workspace = instance_dir / "demo_workspace.yaml"
+        location = {"host": "127.0.0.1", "port": self.code_port, "location_name": LOCATION}
+        workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": location}]}), encoding="utf-8")
+        environment = {**self.environment, "DAGSTER_HOME": str(instance_dir)}
         self._log = self.log_path.open("ab")
-        # SIGINT stops a run it executes as failed, then the webserver and its code server.
-        self._child = ChildGroup(command, env=self.environment, cwd=ROOT, stdout=self._log, grace=10.0)
+        code_server = [sys.executable, "-m", "dagster", "api", "grpc", "-m", "ekino_pipeline.definitions"]
+        code_server += ["--location-name", LOCATION, "-d", str(ROOT)]
+        code_server += ["-h", "127.0.0.1", "-p", str(self.code_port)]
+        webserver = [sys.executable, "-c", self.PRELOAD, "-w", str(workspace), "-h", "127.0.0.1"]
+        webserver += ["-p", str(self.port)]
+        # Neither holds anything worth a graceful stop once the runs have ended, and a webserver busy
+        # with a run does not heed SIGTERM: a short grace, then SIGKILL.
+        options = {"env": environment, "cwd": ROOT, "stdout": self._log, "stop_signal": signal.SIGTERM}
+        self._children = [ChildGroup(command, grace=3.0, **options) for command in (code_server, webserver)]
         return self
 
     def stop(self) -> None:
-        child, self._child = self._child, None
-        if child is not None:
-            child.stop()
+        children, self._children = self._children, []
+        stop_children(*children)
         if self._log is not None:
             self._log.close()
             self._log = None
+        scratch, self._scratch = self._scratch, None
+        instance_dir = scratch or self.dagster_home
+        (instance_dir / "demo_workspace.yaml").unlink(missing_ok=True)
+        if self._run_in_flight:
+            self._cancel_unfinished_runs(instance_dir)
+        if scratch is not None:
+            shutil.copytree(scratch, self.dagster_home, dirs_exist_ok=True)
+            shutil.rmtree(scratch)
+            forget_on_death(scratch)
         install_instance_config(self.dagster_home)
 
-    def __enter__(self) -> DemoWebserver:
+    def _cancel_unfinished_runs(self, instance_dir: Path) -> None:
+        """The run the demo was stopped in the middle of is canceled (not failed: `make ui`'s daemon
+        would retry a failed run), so that its pool slots are freed."""
+        import dagster as dg
+
+        status = dg.DagsterRunStatus
+        unfinished = [status.STARTED, status.STARTING, status.NOT_STARTED]
+        with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+            for record in instance.get_run_records(filters=dg.RunsFilter(statuses=unfinished)):
+                instance.report_run_canceled(record.dagster_run, "the demo was stopped during this run")
+
+    def __enter__(self) -> DemoDagster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -179,10 +252,12 @@ class DemoWebserver:
         return "\n".join(text.splitlines()[-20:])
 
     def wait_until_ready(self) -> None:
+        """Until the webserver serves the code location loaded; the webserver may have started before the
+        code server listened, which it then reports as a load error until told to reload."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self._child is None or self._child.poll() is not None:
-                raise LocalInstanceError(f"dagster-webserver exited early; its log ends:\n{self._tail()}")
+            if any(child.poll() is not None for child in self._children):
+                raise LocalInstanceError(f"Dagster exited early; its log ends:\n{self._tail()}")
             try:
                 data = self.graphql(LOCATION_QUERY)
             except (requests.RequestException, LocalInstanceError):
@@ -191,9 +266,10 @@ class DemoWebserver:
             entries = data["workspaceOrError"].get("locationEntries") or []
             loaded = [e["locationOrLoadError"] for e in entries if e["name"] == LOCATION]
             if loaded and loaded[0] is not None:
-                if loaded[0]["__typename"] != "RepositoryLocation":
-                    raise LocalInstanceError(f"the code location did not load: {loaded[0].get('message')}")
-                return
+                if loaded[0]["__typename"] == "RepositoryLocation":
+                    return
+                with contextlib.suppress(requests.RequestException, LocalInstanceError):
+                    self.graphql(RELOAD_LOCATION, {"name": LOCATION})
             time.sleep(0.5)
         raise LocalInstanceError(f"the webserver served no code location in {self.start_timeout:.0f} s")
 
@@ -232,7 +308,9 @@ class DemoWebserver:
             "runConfigData": run_config if isinstance(run_config, str) else dict(run_config or {}),
             "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         }
+        self._run_in_flight = True
         result = self.graphql(LAUNCH_RUN, {"params": params}, timeout=timeout)["launchRun"]
+        self._run_in_flight = False
         if result["__typename"] != "LaunchRunSuccess":
             detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
             raise LocalInstanceError(f"the run of {job or assets} was refused: {detail}")
@@ -271,9 +349,8 @@ class DemoWebserver:
             tags[SENSOR_NAME_TAG] = name
             if request.get("runKey"):
                 tags[RUN_KEY_TAG] = request["runKey"]
-            # The request's YAML as it is (parsed and dumped again, a timestamp string would change).
             run_config = request["runConfigYaml"]
-            if execution is not None and "execution" not in (yaml.safe_load(run_config) or {}):
-                run_config = f"{run_config.rstrip()}\n{yaml.safe_dump({'execution': dict(execution)})}"
+            if execution is not None and not (yaml.safe_load(run_config) or {}).get("execution"):
+                run_config = with_execution(run_config, execution)
             runs.append(self.launch_run(job, tags=tags, run_config=run_config))
         return runs

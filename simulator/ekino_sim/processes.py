@@ -8,7 +8,8 @@ Three ways a command ends, three guards:
   (Linux's PR_SET_PDEATHSIG, set between fork and exec);
 - SIGKILL runs no code here at all, and the parent-death signal reaches only the direct children: a
   watchman process, reading a pipe from this one, signals each group's leader when the pipe ends (as it
-  does whenever this process dies), then kills what is left of the group.
+  does whenever this process dies), then kills what is left of the group, then deletes the scratch
+  directories it was given (`remove_on_death`).
 
 `python -m ekino_sim.processes` is the watchman.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,7 +100,7 @@ class _Watchman:
     _proc: subprocess.Popen | None = None
 
     @classmethod
-    def watch(cls, pgid: int, stop_signal: int, grace: float) -> None:
+    def send(cls, line: str) -> None:
         if cls._proc is None or cls._proc.poll() is not None:
             cls._proc = subprocess.Popen(
                 [sys.executable, "-m", "ekino_sim.processes"],
@@ -106,19 +108,19 @@ class _Watchman:
                 # Not in any group it kills, nor in ours (a signal to our group is ours to handle).
                 start_new_session=True,
             )
-        cls._send(f"watch {pgid} {stop_signal} {grace}")
-
-    @classmethod
-    def forget(cls, pgid: int) -> None:
-        if cls._proc is not None and cls._proc.poll() is None:
-            cls._send(f"forget {pgid}")
-
-    @classmethod
-    def _send(cls, line: str) -> None:
-        stdin: IO[bytes] = cls._proc.stdin  # type: ignore[union-attr, assignment]
+        stdin: IO[bytes] = cls._proc.stdin  # type: ignore[assignment]
         with contextlib.suppress(BrokenPipeError):
             stdin.write(f"{line}\n".encode())
             stdin.flush()
+
+
+def remove_on_death(path: Path) -> None:
+    """Have the watchman delete `path` (a scratch directory) if this process dies before it does."""
+    _Watchman.send(f"remove {path}")
+
+
+def forget_on_death(path: Path) -> None:
+    _Watchman.send(f"keep {path}")
 
 
 def _group_alive(pgid: int) -> bool:
@@ -175,7 +177,7 @@ class ChildGroup:
             process_group=0,
             preexec_fn=_child_setup(_prctl(), os.getpid(), stop_signal),
         )
-        _Watchman.watch(self.proc.pid, stop_signal, grace)
+        _Watchman.send(f"watch {self.proc.pid} {stop_signal} {grace}")
 
     @property
     def pid(self) -> int:
@@ -189,12 +191,7 @@ class ChildGroup:
 
     def stop(self) -> None:
         """Stop it gracefully, then kill whatever of its group outlived it."""
-        with _ignoring_stop_signals():
-            if self.proc.poll() is None or _group_alive(self.proc.pid):
-                stop_groups({self.proc.pid: (self.stop_signal, self.grace)})
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=5)
-            _Watchman.forget(self.proc.pid)
+        stop_children(self)
 
     def __enter__(self) -> ChildGroup:
         return self
@@ -203,19 +200,38 @@ class ChildGroup:
         self.stop()
 
 
+def stop_children(*children: ChildGroup) -> None:
+    """Stop the children together, each gracefully within its grace, then kill what is left of them."""
+    with _ignoring_stop_signals():
+        alive = [c for c in children if c.poll() is None or _group_alive(c.pid)]
+        stop_groups({c.pid: (c.stop_signal, c.grace) for c in alive})
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(timeout=5)
+            _Watchman.send(f"forget {child.pid}")
+
+
 def _watch(lines: IO[str]) -> None:
-    """The watchman: `watch PGID SIGNAL GRACE` and `forget PGID` lines until the pipe ends, then stop
-    every group still watched."""
+    """The watchman: `watch PGID SIGNAL GRACE`, `forget PGID`, `remove PATH` and `keep PATH` lines until
+    the pipe ends; then it stops every group still watched and deletes every path still to remove."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)  # it ends when the pipe does, never before
     watched: dict[int, tuple[int, float]] = {}
+    scratch: set[str] = set()
     for line in lines:
-        verb, *args = line.split()
+        verb, _, rest = line.rstrip("\n").partition(" ")
         if verb == "watch":
-            watched[int(args[0])] = (int(args[1]), float(args[2]))
+            pgid, stop_signal, grace = rest.split()
+            watched[int(pgid)] = (int(stop_signal), float(grace))
         elif verb == "forget":
-            watched.pop(int(args[0]), None)
+            watched.pop(int(rest), None)
+        elif verb == "remove":
+            scratch.add(rest)
+        elif verb == "keep":
+            scratch.discard(rest)
     stop_groups(watched)
+    for path in scratch:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":

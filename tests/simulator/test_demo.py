@@ -11,6 +11,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import load_registry
@@ -26,6 +27,7 @@ from ekino_sim.demo import (
     register_unknown_film,
 )
 from ekino_sim.demo_tables import print_discrepancies
+from ekino_sim.local_instance import with_execution
 
 
 def test_the_demo_refuses_to_delete_a_home_it_did_not_make_and_leaves_it_as_it_was(tmp_path, capsys):
@@ -130,3 +132,21 @@ def test_the_demo_starts_with_distributors_reports_from_each_films_release_up_to
         assert weeks[0] == films[film_id].release_date
     shipped = load_registry(SAMPLE_REGISTRY_DIR).history
     assert set(shipped) <= set(registry.history)
+
+
+def test_the_sensors_alert_run_executes_in_process_with_its_requested_config_kept_as_written():
+    # The request's YAML keeps its timestamp strings as they are: parsed and dumped again they would change.
+    requested = (
+        "execution: {}\nloggers: {}\nops:\n  notify_cinema_alerts:\n    config:\n      flagged:\n"
+        "      - cinema_id: ALA-0001\n        since: '2026-11-29T19:00:00+00:00'\nresources: {}\n"
+    )
+    edited = with_execution(requested, {"config": {"in_process": {}}})
+    assert yaml.safe_load(edited) == {
+        **yaml.safe_load(requested),
+        "execution": {"config": {"in_process": {}}},
+    }
+    assert "since: '2026-11-29T19:00:00+00:00'" in edited
+    assert yaml.safe_load(with_execution("ops: {}\n", {"config": {"in_process": {}}})) == {
+        "ops": {},
+        "execution": {"config": {"in_process": {}}},
+    }

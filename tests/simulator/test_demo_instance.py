@@ -90,7 +90,13 @@ def demo(tmp_path_factory):
                 pass
             assert time.monotonic() < deadline, "the webserver did not serve the code location"
             time.sleep(1)
-        yield {"home": home, "printed": printed, "data": payload["data"], "window": windows}
+        yield {
+            "home": home,
+            "printed": printed,
+            "data": payload["data"],
+            "window": windows,
+            "url": f"http://127.0.0.1:{port}/graphql",
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -145,6 +151,24 @@ def test_the_ui_serves_every_demo_run_from_the_same_code_version(demo):
         assert run["repositoryOrigin"] == {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
     [daily] = _runs(demo, "daily_job")
     assert daily["pipelineSnapshotId"] == demo["data"]["pipelineOrError"]["pipelineSnapshotId"]
+
+
+REEXECUTE = """
+mutation($params: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $params) { __typename
+  ... on LaunchRunSuccess { run { runId parentRunId } }
+  ... on PythonError { message } ... on Error { message } } }
+"""
+
+
+def test_the_ui_accepts_the_re_execution_of_every_demo_run(demo):
+    # Queued only: the webserver of this test runs no daemon to launch them.
+    for run in _runs(demo):
+        params = {"parentRunId": run["runId"], "strategy": "ALL_STEPS"}
+        result = requests.post(
+            demo["url"], json={"query": REEXECUTE, "variables": {"params": params}}, timeout=60
+        ).json()["data"]["launchRunReexecution"]
+        assert result["__typename"] == "LaunchRunSuccess", (run["jobName"], result)
+        assert result["run"]["parentRunId"] == run["runId"]
 
 
 def test_the_silent_cinema_sensor_runs_on_from_the_demos_evaluation_and_its_alert_run_is_its(demo):

@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 
@@ -130,10 +131,7 @@ def test_ui_stopped_alone_with_sigterm_stops_dagster_with_it(tmp_path):
     assert left == [], "\n".join(left)
 
 
-def test_demo_killed_mid_pull_leaves_no_process_behind(tmp_path):
-    # Issue 21 case 8: SIGKILL of the demo mid-pull left the run process and pull workers retrying the
-    # dead simulator's port with the cinemas' tokens.
-    token, home, log = uuid.uuid4().hex, tmp_path / "home", tmp_path / "demo.log"
+def _demo_mid_pull(home: Path, token: str, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [EKINO_SIM, "demo", "--home", str(home), "--days", "1"],
@@ -142,13 +140,21 @@ def test_demo_killed_mid_pull_leaves_no_process_behind(tmp_path):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    landing = home / "landing"
+    while not (landing.is_dir() and any(landing.rglob("*"))):
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"the pull did not start: {log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    return proc
+
+
+def test_demo_killed_mid_pull_leaves_no_process_behind(tmp_path):
+    # Issue 21 case 8: SIGKILL of the demo mid-pull left the run process and pull workers retrying the
+    # dead simulator's port with the cinemas' tokens.
+    token = uuid.uuid4().hex
+    proc = _demo_mid_pull(tmp_path / "home", token, tmp_path / "demo.log")
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        landing = home / "landing"
-        while not (landing.is_dir() and any(landing.rglob("*"))):
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, f"the pull did not start: {log.read_text()[-3000:]}"
-            time.sleep(0.2)
         proc.kill()
         proc.wait(timeout=30)
         left = _wait_until_none_left(proc.pid, token)
@@ -156,3 +162,20 @@ def test_demo_killed_mid_pull_leaves_no_process_behind(tmp_path):
         for line in _left(proc.pid, token):
             os.kill(int(line.split()[0]), signal.SIGKILL)
     assert left == [], "\n".join(left)
+
+
+def test_demo_stopped_mid_pull_cancels_its_run_and_leaves_no_process_behind(tmp_path):
+    token, home = uuid.uuid4().hex, tmp_path / "home"
+    proc = _demo_mid_pull(home, token, tmp_path / "demo.log")
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=STOP_TIMEOUT) == 128 + signal.SIGTERM
+        left = _wait_until_none_left(proc.pid, token)
+    finally:
+        for line in _left(proc.pid, token):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    assert left == [], "\n".join(left)
+    # Canceled, not left STARTED (its pool slots held for ever) nor failed (`make ui` would retry it).
+    with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+        [run] = [record.dagster_run for record in instance.get_run_records()]
+    assert (run.job_name, run.status) == ("daily_job", dg.DagsterRunStatus.CANCELED)
