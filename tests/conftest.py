@@ -20,6 +20,7 @@ os.environ.setdefault("EKINO_REGISTRY_DIR", str(SAMPLE_REGISTRY_DIR))
 # collection order, and a long file handed out last would make the whole run wait for it alone.
 LONGEST_FIRST = (
     "tests/simulator/test_demo_instance.py",
+    "tests/simulator/test_no_orphans.py",
     "tests/benchmarks/test_harness.py",
     "tests/test_live_mode.py",
     "tests/transformation/test_end_to_end.py",
