@@ -36,28 +36,40 @@ def _reasons(reasons: list[str] | None) -> str:
     return ", ".join(reasons) if reasons else "final"
 
 
+def print_nation(cur, mart, first: date, last: date) -> None:
+    """The nation by session day: a day is open until its closing period has passed, then final, and
+    either way says what its figures leave out (the cinemas missing or silent, the quarantined money)."""
+    say(
+        "\nThe nation by session day (coverage = cinemas reporting/connected/all; a day turns final "
+        "once its closing period has passed, stating what its figures exclude)"
+    )
+    print_table(
+        *_table(
+            cur,
+            f"""select business_date as day, gross_kzt, admissions,
+                       cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage,
+                       case when list_contains(provisional_reasons, 'day_open') then 'open'
+                            when is_provisional then array_to_string(provisional_reasons, ', ')
+                            else 'final' end as status,
+                       excluded_quarantined_gross_kzt as quarantined_kzt,
+                       array_to_string(list_transform(exclusions, lambda reason: case reason
+                           when 'cinemas_missing' then reason || ' (' || n_cinemas_missing || ')'
+                           when 'cinemas_silent' then reason || ' (' || n_cinemas_silent || ')'
+                           else reason end), ', ') as excludes
+                from {mart("national_daily")}
+                where business_date between ? and ? order by business_date""",
+            [first, last],
+        )
+    )
+
+
 def print_headline(exports: Path, first: date, last: date) -> None:
     """The headline, read from the Parquet exports (the analysts' path: no warehouse lock)."""
     con = duckdb.connect()
     try:
         cur = con.cursor()
         mart = lambda name: f"read_parquet('{exports / (name + '.parquet')}')"  # noqa: E731
-        say(
-            "\nThe nation by session day (coverage = cinemas reporting/connected/all; "
-            "what keeps a day provisional)"
-        )
-        print_table(
-            *_table(
-                cur,
-                f"""select business_date as day, gross_kzt, admissions,
-                           cinemas_reporting || '/' || cinemas_connected || '/' || cinemas_total as coverage,
-                           quarantined_gross_kzt_claimed as quarantined_kzt,
-                           array_to_string(provisional_reasons, ', ') as provisional
-                    from {mart("national_daily")}
-                    where business_date between ? and ? order by business_date""",
-                [first, last],
-            )
-        )
+        print_nation(cur, mart, first, last)
         [(reasons,)] = cur.execute(
             f"select provisional_reasons from {mart('national_daily')} where business_date = ?", [last]
         ).fetchall() or [(None,)]

@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -26,7 +27,7 @@ from ekino_sim.demo import (
     prepare_home,
     register_unknown_film,
 )
-from ekino_sim.demo_tables import print_discrepancies
+from ekino_sim.demo_tables import print_discrepancies, print_nation
 from ekino_sim.local_instance import with_execution
 
 
@@ -150,3 +151,34 @@ def test_the_sensors_alert_run_executes_in_process_with_its_requested_config_kep
         "ops": {},
         "execution": {"config": {"in_process": {}}},
     }
+
+
+def test_the_demo_prints_closed_days_final_with_what_they_exclude_and_open_days_open(tmp_path, capsys):
+    day = {
+        "gross_kzt": Decimal("100.00"),
+        "admissions": 1,
+        "cinemas_reporting": 67,
+        "cinemas_connected": 68,
+        "cinemas_total": 103,
+        "excluded_quarantined_gross_kzt": Decimal("10880.00"),
+        "n_cinemas_missing": 0,
+        "n_cinemas_silent": 1,
+        "exclusions": ["cinemas_silent", "records_quarantined"],
+    }
+    days = [
+        {**day, "business_date": date(2026, 12, 3), "is_provisional": False, "provisional_reasons": []},
+        {**day, "business_date": date(2026, 12, 4), "is_provisional": True, "n_cinemas_missing": 2,
+         "exclusions": ["cinemas_missing", "cinemas_silent"],
+         "provisional_reasons": ["day_open", "cinemas_missing", "cinemas_silent"]},
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(days), tmp_path / "national_daily.parquet")
+    with duckdb.connect() as con:
+        print_nation(
+            con.cursor(),
+            lambda name: f"read_parquet('{tmp_path / name}.parquet')",
+            *[d["business_date"] for d in days],
+        )
+    closed, still_open = capsys.readouterr().out.splitlines()[-2:]
+    assert closed.split()[:5] == ["2026-12-03", "100.00", "1", "67/68/103", "final"]
+    assert "10880.00" in closed and closed.endswith("cinemas_silent (1), records_quarantined")
+    assert still_open.split()[4] == "open" and "cinemas_missing (2), cinemas_silent (1)" in still_open

@@ -102,8 +102,8 @@ def test_a_closed_day_reads_final_with_its_exclusions_and_a_week_to_date_compare
     # Issue 21, cases 15 and 16: a day was provisional forever, and a week three days in was compared
     # with a whole week.
     page = (report.folder / f"{FEB29}.html").read_text()
-    assert "Final: the day has closed; these figures exclude: <b>late_sales_not_loaded</b>" in page
-    assert "(0 connected cinemas missing, 0 silent)" in page
+    assert "Final: the day has closed. Its figures exclude: <b>late_sales_not_loaded</b>" in page
+    assert "Connected cinemas missing: 0; silent: 0." in page
     assert "vs same 3 days of week before" in _section(page, "week")
 
 
