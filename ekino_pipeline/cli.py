@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.set_defaults(func=_replay_quarantine)
 
+    from ekino_pipeline.api.cli import add_commands as add_api_commands
+
+    add_api_commands(sub)
     return parser
 
 

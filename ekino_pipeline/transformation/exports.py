@@ -1,6 +1,7 @@
 """Publishing the marts for analysts, who must never fight the writer's lock: every table of the
 `marts` schema as Parquet and a read-only copy of the whole warehouse, each replaced atomically
-(written to a temporary file, flushed, renamed), so a reader sees the previous build or this one."""
+(written to a temporary file, flushed, renamed), so a reader sees the previous build or this one; then
+the build's marts become one publication (publications.py), for readers of several marts at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from ekino_pipeline import publications
 from ekino_pipeline.atomic_files import replacing
 from ekino_pipeline.warehouse import sql_string
 
@@ -103,4 +105,7 @@ class ExportsResource(dg.ConfigurableResource):
     def publish(self, warehouse_path: str | Path) -> tuple[list[ExportedTable], Path]:
         source = Path(warehouse_path)
         exports_dir = Path(self.directory)
-        return export_marts(source, exports_dir), publish_warehouse_copy(source, exports_dir)
+        exported, copy = export_marts(source, exports_dir), publish_warehouse_copy(source, exports_dir)
+        # Last: the build's marts become one publication for readers that must not mix two builds.
+        publications.publish(exports_dir, [table.path for table in exported])
+        return exported, copy
