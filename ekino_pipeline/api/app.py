@@ -77,12 +77,18 @@ class _RateLimited(ApiError):
 
 
 class Api:
-    def __init__(self, exports_dir: Path, keys_file: Path, require_key: bool = False):
+    def __init__(
+        self,
+        exports_dir: Path,
+        keys_file: Path,
+        require_key: bool = False,
+        anonymous_rate: int = ANONYMOUS_RATE_PER_MINUTE,
+    ):
         self.reader = PublicationReader(exports_dir)
         self.keys = KeyStore(keys_file)
         self.limiter = RateLimiter()
         self.cache = AnswerCache()
-        self.require_key = require_key
+        self.require_key, self.anonymous_rate = require_key, anonymous_rate
         self._documents: dict[str, bytes] = {}
 
     # -- the steps every request takes --------------------------------------------------------------
@@ -104,7 +110,7 @@ class Api:
         if key is not None:
             who, rate = f"key:{key.key_id}", key.rate_per_minute
         else:
-            who, rate = f"addr:{request.client.host if request.client else '-'}", ANONYMOUS_RATE_PER_MINUTE
+            who, rate = f"addr:{request.client.host if request.client else '-'}", self.anonymous_rate
         wait = self.limiter.take(who, rate)
         if wait > 0:
             raise _RateLimited(rate, wait)
@@ -232,8 +238,15 @@ async def _http_error(_request: Request, exc: HTTPException) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-def create_app(exports_dir: Path, keys_file: Path, require_key: bool = False) -> Starlette:
-    api = Api(exports_dir, keys_file, require_key)
+def create_app(
+    exports_dir: Path,
+    keys_file: Path,
+    require_key: bool = False,
+    anonymous_rate: int = ANONYMOUS_RATE_PER_MINUTE,
+) -> Starlette:
+    """The API over `exports_dir`'s current publication; anonymous clients (unless a key is required)
+    may make `anonymous_rate` requests a minute each."""
+    api = Api(exports_dir, keys_file, require_key, anonymous_rate)
     routes = [
         Route(
             e.path, _guarded(api, lambda request, e=e: api.answer(request, e)), methods=["GET"], name=e.name

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ekino_pipeline.api.keys import DEFAULT_RATE_PER_MINUTE, ROLES, KeyCommandError, KeyStore
+from ekino_pipeline.api.rate_limit import ANONYMOUS_RATE_PER_MINUTE
 
 DEFAULT_PORT = 8000
 API_HEADER = "X-API-Key"
@@ -33,7 +34,12 @@ def serve(args: argparse.Namespace) -> int:
     from ekino_pipeline.api.app import create_app
 
     settings = _settings()
-    app = create_app(settings.exports_dir, keys_file(settings.home), require_key=args.require_key)
+    app = create_app(
+        settings.exports_dir,
+        keys_file(settings.home),
+        require_key=args.require_key,
+        anonymous_rate=args.anonymous_rate,
+    )
     print(
         f"e-Kino open data API at http://{args.host}:{args.port} (OpenAPI: /openapi.json) over "
         f"{settings.exports_dir}",
@@ -96,6 +102,12 @@ def add_commands(sub) -> None:
     api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     api.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     api.add_argument("--require-key", action="store_true", help="refuse requests without an API key")
+    api.add_argument(
+        "--anonymous-rate",
+        type=int,
+        default=ANONYMOUS_RATE_PER_MINUTE,
+        help=f"requests a minute for each client without a key (default {ANONYMOUS_RATE_PER_MINUTE})",
+    )
     api.set_defaults(func=serve)
 
     keys = sub.add_parser("api-keys", help="issue, revoke and list the open data API's keys")

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ekino_pipeline.atomic_files import replacing
-from ekino_pipeline.transformation.statements import distributor_id
 
 ROLES = ("public", "distributor", "ministry")
 DEFAULT_RATE_PER_MINUTE = {"public": 120, "distributor": 120, "ministry": 600}
@@ -77,6 +76,8 @@ class KeyStore:
             raise KeyCommandError(
                 f"rate limit {rate_per_minute} is not a positive number of requests a minute"
             )
+        from ekino_pipeline.transformation.statements import distributor_id  # dagster: not for --help
+
         with self._locked() as keys:
             key_id = secrets.token_hex(4)
             while key_id in keys:

@@ -45,43 +45,57 @@ class Endpoint:
         return self.rows is not None
 
 
-DATE = Param("date", "date", "business day (Asia/Almaty); default the latest on record", example="2024-03-01")
-ORIGIN = Param("origin", "enum", "domestic or foreign films only", enum=("domestic", "foreign"))
-LANGUAGE = Param(
-    "language", "string", "films of this original language only (ISO 639-1, e.g. kk)", pattern=r"[a-z]{2,3}"
-)
-REGION_PATH = Param(
-    "region_code", "string", "region (ISO 3166-2:KZ)", location="path", pattern=r"KZ-[0-9A-Z]{1,3}"
-)
-
-
 DOWNLOAD_ROW = {
     "type": "object",
     "properties": {"mart": {"type": "string"}, "rows": {"type": "integer"}, "path": {"type": "string"}},
     "required": ["mart", "rows", "path"],
     "additionalProperties": False,
 }
+REGION_CODE = r"KZ-[0-9A-Z]{1,3}"
 
+# Every parameter with a pattern has an example: a client (and the contract tests) can start from it.
+DATE = Param("date", "date", "business day (Asia/Almaty); default the latest on record", example="2024-03-01")
+ORIGIN = Param("origin", "enum", "domestic or foreign films only", enum=("domestic", "foreign"))
+LANGUAGE = Param(
+    "language", "string", "films of this original language (ISO 639-1)", pattern=r"[a-z]{2,3}", example="kk"
+)
 FILM_FILTERS = (ORIGIN, LANGUAGE)
+REGION_PATH = Param(
+    "region_code", "string", "region (ISO 3166-2:KZ)", location="path", pattern=REGION_CODE, example="KZ-75"
+)
 WEEK = Param("week", "thursday", "the film week's Thursday; default the latest", example="2024-02-29")
 WEEKEND = Param("weekend", "friday", "the weekend's Friday; default the latest", example="2024-03-01")
 FILM_ID = Param(
-    "film_id", "string", "the film's registry id", location="path", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}"
+    "film_id",
+    "string",
+    "the film's registry id",
+    location="path",
+    pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}",
+    example="F00001",
 )
-QUERY = Param("q", "string", "part of the title or original title, or the film id")
-REGION = Param("region", "string", "region (ISO 3166-2:KZ)", pattern=r"KZ-[0-9A-Z]{1,3}")
+QUERY = Param("q", "string", "part of the title or original title, or the film id", example="garden")
+REGION = Param("region", "string", "region (ISO 3166-2:KZ)", pattern=REGION_CODE, example="KZ-75")
 STATUS = Param(
-    "status", "string", "reporting status (reported, no_sessions, silent...)", pattern=r"[a-z_]{1,40}"
+    "status",
+    "string",
+    "reporting status (reported, no_sessions, silent...)",
+    pattern=r"[a-z_]{1,40}",
+    example="silent",
 )
 CONNECTED = Param("connected", "boolean", "connected to e-Kino or not")
 PERIOD = Param("period", "enum", "film_week or year", enum=("film_week", "year"), default="film_week")
-START = Param("start", "date", "the period's first day (a Thursday, or 1 January); default the latest")
-FROM = Param("from", "date", "first day; default 30 days before to")
-TO = Param("to", "date", "last day; default the latest on record")
-SETTLED_WEEK = Param("week", "thursday", "the film week's Thursday; default the latest settled")
-DISTRIBUTOR = Param(
-    "distributor", "string", "a distributor's id (as its statements' file names)", pattern=r"[a-z0-9-]{1,80}"
+START = Param(
+    "start", "date", "the period's first day (Thursday, 1 January); default the latest", example="2024-02-29"
 )
+FROM = Param("from", "date", "first day; default 30 days before to", example="2024-02-20")
+TO = Param("to", "date", "last day; default the latest on record", example="2024-03-02")
+SETTLED_WEEK = Param(
+    "week", "thursday", "the film week's Thursday; default the latest settled", example="2024-02-29"
+)
+DISTRIBUTOR = Param(
+    "distributor", "string", "a distributor's id (as its statements' file names)",
+    pattern=r"[a-z0-9-]{1,80}", example="altyn-kino-823db4fa",
+)  # fmt: skip
 
 ENDPOINTS = (
     Endpoint(
