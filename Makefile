@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The tests build the product's wheel with it (tests/test_product_boundary.py).
 export UV
 
-.PHONY: install prepare lint format browser test demo ui bench clean
+.PHONY: install prepare lint format browser test demo ui api bench clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -70,6 +70,11 @@ bench: prepare
 
 ui: $(MANIFEST)
 	$(BIN)/ekino-sim ui
+
+# The open data API over the exports of $EKINO_HOME, else the demo's home once the demo has run, else ./.ekino.
+api: install
+	EKINO_HOME=$${EKINO_HOME:-$$([ -f .ekino/demo/environment.json ] && echo .ekino/demo || echo .ekino)} \
+		$(BIN)/ekino api
 
 # dbt docs as one page that opens offline: dbt_project/target/docs/static_index.html. The catalog (the
 # columns' types) is read from a scratch copy of the analysts' read-only warehouse when there is one

@@ -123,7 +123,7 @@ def _ui(args: argparse.Namespace) -> int:
     try:
         with stop_on_signals():
             home = Path(args.home) if args.home else None
-            return run_ui(home, port=args.port, sim_port=args.simulator_port)
+            return run_ui(home, port=args.port, sim_port=args.simulator_port, api_port=args.api_port)
     except Stopped:
         return 0
 
@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a home with environment.json is opened with the environment saved there",
     )
     ui.add_argument("--port", type=_port, default=3000)
+    ui.add_argument("--api-port", type=_port, default=8000, help="the open data API's port (0: a free one)")
     ui.add_argument(
         "--simulator-port", type=_port, help="default: the port the demo's simulator used, else 8765"
     )

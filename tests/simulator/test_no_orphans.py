@@ -86,7 +86,18 @@ def _wait_for_ui(port: int, proc: subprocess.Popen, log: Path) -> None:
 
 
 def _ui_command(home: Path, port: int) -> list[str]:
-    return [EKINO_SIM, "ui", "--home", str(home), "--port", str(port), "--simulator-port", "0"]
+    return [
+        EKINO_SIM,
+        "ui",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+        "--simulator-port",
+        "0",
+        "--api-port",
+        "0",
+    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
