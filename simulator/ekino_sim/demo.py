@@ -27,6 +27,7 @@ from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, film_week_sta
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import REGISTRY_FILES
 from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.demo_api import print_api_lines
 from ekino_sim.demo_tables import (
     print_discrepancies,
     print_headline,
@@ -298,6 +299,7 @@ def _run_steps(runs: DemoRuns, sim, settings, registry_dir: Path, first: date, l
         print_settlement(settings.exports_dir, week)
     else:
         say(f"\nNo film week closed inside the window {first}..{last}: nothing to settle")
+    print_api_lines(settings.home, settings.exports_dir, last, week if week >= settings.start_date else None)
     say(f"\nExports for analysts: {settings.exports_dir}")
     say(f"Box office report: {settings.exports_dir / 'report' / 'index.html'} (one page per day beside it)")
     say(
