@@ -40,6 +40,8 @@ GOALS = {
     # Issue 15: KOBIS's three minutes from a sale to the live mart, at a quarter of a core.
     "sale_to_mart_p95_seconds": ("<=", 180.0),
     "live_cpu_share_of_core": ("<=", 0.25),
+    # Issue 24: the open data API's daily chart against a static file of the same server, 100 clients.
+    "api_chart_vs_static": (">=", 0.5),
 }
 # A Saturday, the busiest day of the week, served by a simulator whose clock stands two days later.
 DAY = date(2025, 5, 31)
@@ -58,6 +60,10 @@ class Sizes:
     live_minutes: float = 10.0  # wall minutes of live ticks at the pilot's rate (then at 10x)
     live_tick_seconds: float = 60.0  # the live schedule's period
     live_min_ticks: int = 1
+    api_films: int = 300  # films a day in the API's synthetic publication
+    api_days: int = 30
+    api_seconds: float = 5.0  # each contender's time per round, 100 clients
+    api_rounds: int = 3
 
 
 FULL = Sizes(
@@ -66,6 +72,7 @@ FULL = Sizes(
 QUICK = Sizes(
     cinemas=40, small_cinemas=20, rounds=1, dlt_cinemas=5, history_days=3, sensor_cinemas=200,
     live_cinemas=40, live_minutes=0.05, live_tick_seconds=5.0, live_min_ticks=2,
+    api_films=30, api_days=3, api_seconds=1.0, api_rounds=1,
 )  # fmt: skip
 
 
@@ -204,8 +211,19 @@ def live(sizes: Sizes, work: Path) -> dict:
     return out
 
 
+def api(sizes: Sizes, work: Path) -> dict:
+    from benchmarks import api as api_bench
+
+    log(f"api: daily chart vs a static file, 100 clients, {sizes.api_rounds} x {sizes.api_seconds} s each")
+    return api_bench.measure(
+        work / "api", sizes.api_films, sizes.api_days, 100, sizes.api_seconds, sizes.api_rounds
+    )
+
+
 def ratios(results: dict) -> dict:
     out = {}
+    if results.get("api"):
+        out["api_chart_vs_static"] = results["api"]["chart_vs_static"]
     extraction, dbt, sensed = results.get("extraction"), results.get("dbt"), results.get("sensor")
     lived = results.get("live")
     if lived:
@@ -283,6 +301,13 @@ def table(results: dict) -> str:
                 f"({r['refresh_fixed_cost']['dbt_cpu_seconds_median']} CPU s), a tick "
                 f"{r['refresh_fixed_cost']['tick_cpu_seconds_median']} CPU s; load {r['load_average']}"
             )
+    if results.get("api"):
+        a = results["api"]
+        pairs = [(r["chart"]["requests_per_second"], r["static"]["requests_per_second"]) for r in a["rounds"]]
+        lines.append(
+            f"api daily chart at {a['clients']} clients: p99 {a['chart_p99_ms']} ms; "
+            f"rounds (chart, static req/s): {pairs}"
+        )
     lines.append(f"whole run: {results['seconds']:.0f} s")
     return "\n".join(lines)
 
@@ -298,14 +323,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--only",
-        choices=["extract", "dbt", "sensor", "live"],
+        choices=["extract", "dbt", "sensor", "live", "api"],
         action="append",
         help="run only these parts",
     )
     options = parser.parse_args(argv)
     sizes = QUICK if options.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="ekino-bench-", dir=options.workdir))
-    parts = options.only or ["extract", "dbt", "sensor", "live"]
+    parts = options.only or ["extract", "dbt", "sensor", "live", "api"]
     started = time.perf_counter()
     results: dict = {
         "quick": options.quick,
@@ -326,6 +351,8 @@ def main(argv: list[str] | None = None) -> dict:
             results["sensor"] = sensor(sizes, work)
         if "live" in parts:
             results["live"] = live(sizes, work)
+        if "api" in parts:
+            results["api"] = api(sizes, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - started, 1)

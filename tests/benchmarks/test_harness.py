@@ -82,3 +82,11 @@ def test_the_live_figures_are_measured_at_the_pilot_rate_and_at_ten_times_it(res
     assert results["ratios"]["live_cpu_share_of_core"]["value"] == round(
         live["pilot"]["live_cpu_share_of_core"], 3
     )
+
+
+def test_the_api_chart_and_the_static_file_are_served_to_100_clients(results):
+    api = results["api"]
+    assert api["clients"] == 100
+    for contender in ("chart", "static"):
+        assert all(r[contender]["requests"] > 0 for r in api["rounds"])
+    assert api["chart_p99_ms"] > 0
