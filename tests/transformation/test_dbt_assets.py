@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 
+from ekino_pipeline import publications
 from ekino_pipeline.definitions import build_definitions
 from ekino_pipeline.ingestion.loading import raw_declared_returns, raw_tables
 from ekino_pipeline.settings import Settings
@@ -110,6 +111,10 @@ def test_a_partition_builds_then_publishes_every_mart_and_a_warehouse_copy(built
     assert not list(exports.glob(".*"))  # no temporary file left behind
     region_daily = pq.read_table(exports / "region_daily.parquet")
     assert str(region_daily.schema.field("gross_kzt").type) == "decimal128(18, 2)"
+    # The build's marts are one publication, the one the open data API reads.
+    publication = publications.current(exports)
+    assert set(publication.marts) == marts
+    assert publication.path("region_daily").stat().st_ino == (exports / "region_daily.parquet").stat().st_ino
 
     copy = duckdb.connect(str(exports / "warehouse.duckdb"), read_only=True)
     try:
