@@ -3,8 +3,6 @@ once per test session (and shared by the xdist workers of one run), and real uvi
 
 from __future__ import annotations
 
-import fcntl
-import os
 import socket
 import threading
 import time
@@ -19,35 +17,25 @@ from ekino_pipeline import publications
 from ekino_pipeline.api.app import create_app
 from ekino_pipeline.api.keys import KeyStore
 from ekino_pipeline.transformation.exports import export_marts
-from tests.transformation.dbt_helpers import run_dbt
+from tests.transformation.dbt_helpers import build_once, once_per_run, shared_folder
 from tests.transformation.scenarios import clean_days, with_anomalies, with_declared_returns
 
 AS_OF = "2024-03-03"
 
 
-def _shared_dir(tmp_path_factory) -> Path:
-    """One folder for every worker of this run (xdist's workers share their base's parent)."""
-    base = tmp_path_factory.getbasetemp()
-    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "api-scenario"
-
-
 @pytest.fixture(scope="session")
 def published_exports(tmp_path_factory) -> Path:
     """The exports folder of the scenario of tests/transformation (clean days, anomalies, declared
-    returns), built by dbt as of 2024-03-03 and published as the pipeline publishes."""
-    folder = _shared_dir(tmp_path_factory)
-    folder.mkdir(parents=True, exist_ok=True)
+    returns), built by dbt as of 2024-03-03 and published as the pipeline publishes: the same build as
+    the transformation tests' `built_scenario`, once per test run."""
+    fixture = with_declared_returns(with_anomalies(clean_days()))
+    warehouse = build_once(tmp_path_factory, "scenario", fixture, as_of_date=AS_OF)
+    folder = shared_folder(tmp_path_factory, "api-exports")
     exports = folder / "exports"
-    with open(folder / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / ".done").exists():
-            warehouse = folder / "warehouse.duckdb"
-            warehouse.unlink(missing_ok=True)
-            with_declared_returns(with_anomalies(clean_days())).write(warehouse)
-            run_dbt(warehouse, "build", as_of_date=AS_OF)
+    with once_per_run(folder) as to_do:
+        if to_do:
             exported = export_marts(warehouse, exports)
             publications.publish(exports, [t.path for t in exported])
-            (folder / ".done").touch()
     return exports
 
 

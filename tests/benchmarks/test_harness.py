@@ -51,7 +51,8 @@ def test_the_dbt_builds_succeed_in_both_states(results):
         assert state["new_day_build"]["failed_nodes"] == []
         assert state["new_day_build"]["events"] > 0
         assert state["history_build"]["events"] >= n * state["new_day_build"]["events"] // 2
-    assert dbt[f"history_{dbt['history_days']}"]["new_day_build"]["weekly_build_seconds"] > 0
+    # The weekly run's build (data tests over the whole history) is timed by the full run only.
+    assert "weekly_build_seconds" not in dbt[f"history_{dbt['history_days']}"]["new_day_build"]
 
 
 def test_the_sensor_flags_the_silent_cinemas_it_was_given(results):

@@ -237,7 +237,13 @@ def test_the_command_line_backfills_a_partition_range_in_one_run(pilot_home: Eki
             "--partition-range",
             "2024-03-04...2024-03-05",
             "--config-json",
-            json.dumps({"ops": {op: {"config": WINDOW_ONLY} for op in PULL_OPS}}),
+            # In one process: the steps' own processes would each import the code location again.
+            json.dumps(
+                {
+                    "ops": {op: {"config": WINDOW_ONLY} for op in PULL_OPS},
+                    "execution": {"config": {"in_process": {}}},
+                }
+            ),
         ],
         env=_cli_env(pilot_home.env, dagster_home),
         capture_output=True,

@@ -1,4 +1,5 @@
-"""The hand-made scenario, seeded into a DuckDB file and built once for the tests that only read it."""
+"""The hand-made scenario, seeded into a DuckDB file and built once per test run (shared by the xdist
+workers) for the tests that only read it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.transformation.dbt_helpers import run_dbt
+from tests.transformation.dbt_helpers import build_once
 from tests.transformation.raw_fixture import RawFixture
 from tests.transformation.scenarios import (
     clean_days,
@@ -32,17 +33,11 @@ def built_scenario(tmp_path_factory) -> Built:
     """Clean days 2024-02-20..2024-03-01, the anomaly patterns on 2024-03-02 and declared returns for
     the film week of 2024-02-29, built in full."""
     fx = with_declared_returns(with_anomalies(clean_days()))
-    warehouse = tmp_path_factory.mktemp("scenario") / "warehouse.duckdb"
-    fx.write(warehouse)
-    run_dbt(warehouse, "build", as_of_date=AS_OF)
-    return Built(fx, warehouse)
+    return Built(fx, build_once(tmp_path_factory, "scenario", fx, as_of_date=AS_OF))
 
 
 @pytest.fixture(scope="session")
 def closed_scenario(tmp_path_factory) -> Built:
     """The scenario with a film screened every day since 2024-02-22, built in full as of CLOSED_AS_OF."""
     fx = with_a_steady_film(with_anomalies(clean_days()))
-    warehouse = tmp_path_factory.mktemp("closed") / "warehouse.duckdb"
-    fx.write(warehouse)
-    run_dbt(warehouse, "build", as_of_date=CLOSED_AS_OF)
-    return Built(fx, warehouse)
+    return Built(fx, build_once(tmp_path_factory, "closed", fx, as_of_date=CLOSED_AS_OF))

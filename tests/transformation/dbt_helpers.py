@@ -1,24 +1,55 @@
-"""Running the dbt project for real (the venv's dbt, in a subprocess) against a DuckDB file, and reading
-what it built."""
+"""Running the dbt project for real against a DuckDB file, and reading what it built.
+
+dbt runs in the test's own process (dbt's programmatic runner), on a manifest parsed once per process:
+a dbt subprocess with other `--vars` than the last parse would parse the whole project again (its
+partial parsing is keyed by the vars), seconds of CPU on every call. The vars still reach every model,
+test and the profile: dbt renders them when it runs a node, not from the parse."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.cli.main import dbtRunner
+from dbt.contracts.graph.manifest import Manifest
+from dbt.parser.manifest import extended_mashumaro_encoder as _encode
+from dbt.parser.manifest import extended_mashumuro_decoder as _decode
 
-from ekino_pipeline.transformation.project import DBT_PROJECT_DIR, dbt_executable
+from ekino_pipeline.transformation.project import DBT_PROJECT_DIR
+
+_manifest: bytes | None = None  # the parsed project, as dbt keeps it for partial parsing
+
+
+def _invoke(args: list[str], lines: list[str]):
+    # A copy each time: running nodes compiles them in the manifest it is given (an ephemeral model's
+    # CTE is then taken as injected already).
+    manifest = None if _manifest is None else Manifest.from_msgpack(_manifest, decoder=_decode)
+    runner = dbtRunner(manifest=manifest, callbacks=[lambda event: lines.append(event.info.msg)])
+    try:
+        return runner.invoke(args)
+    finally:
+        # dbt-duckdb keeps its database open in the process for the next invocation: closed, as a dbt
+        # process's would be, so that this process and others can open the file again.
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager.close_all_connections()
 
 
 def run_dbt(warehouse: Path, *args: str, check: bool = True, **variables) -> subprocess.CompletedProcess:
-    """`dbt <args>` on `warehouse`; target and logs go beside the warehouse, never into the project."""
+    """`dbt <args>` on `warehouse`; target and logs go beside the warehouse, never into the project. The
+    answer reads as a dbt subprocess's would: return code 0 (success), 1 (a node failed) or 2 (dbt
+    could not run), and what dbt logged as its output."""
+    global _manifest
     work = warehouse.parent / "dbt"
-    command = [
-        dbt_executable(),
-        *args,
+    options = [
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -30,12 +61,20 @@ def run_dbt(warehouse: Path, *args: str, check: bool = True, **variables) -> sub
         "--vars",
         json.dumps({"warehouse_path": str(warehouse), **variables}),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=240)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
-        )
-    return result
+    lines: list[str] = []
+    if _manifest is None:
+        parsed = _invoke(["parse", *options], lines)
+        if not parsed.success:
+            raise AssertionError(f"dbt parse failed: {parsed.exception}\n" + "\n".join(lines[-60:]))
+        _manifest = parsed.result.to_msgpack(_encode)
+        lines.clear()
+    result = _invoke([*args, *options], lines)
+    returncode = 0 if result.success else 2 if result.exception is not None else 1
+    stdout, stderr = "\n".join(lines), "" if result.exception is None else repr(result.exception)
+    done = subprocess.CompletedProcess(["dbt", *args], returncode, stdout, stderr)
+    if check and returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{stdout[-6000:]}\n{stderr[-2000:]}")
+    return done
 
 
 def query(warehouse: Path, sql: str, *params) -> list[dict]:
@@ -64,3 +103,36 @@ ISSUE_MARTS = {
     "cinema_reporting_status",
     "anomalies",
 }
+
+
+def shared_folder(tmp_path_factory, name: str) -> Path:
+    """One folder for every xdist worker of this run (the workers' base folders share a parent)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def once_per_run(folder: Path) -> Iterator[bool]:
+    """Held by one worker at a time; yields whether the folder's work is still to do, and marks it done
+    when the block ends without an error (a failed build is tried again by the next worker)."""
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / ".done"
+        yield not done.exists()
+        done.touch()
+
+
+def build_once(tmp_path_factory, name: str, fixture, **variables) -> Path:
+    """`fixture` written to a warehouse and built in full by dbt once per test run, whichever xdist
+    worker gets there first: the others wait for it and read the same file (read-only; a test that
+    changes it works on a copy)."""
+    folder = shared_folder(tmp_path_factory, name)
+    warehouse = folder / "warehouse.duckdb"
+    with once_per_run(folder) as to_do:
+        if to_do:
+            warehouse.unlink(missing_ok=True)
+            fixture.write(warehouse)
+            run_dbt(warehouse, "build", **variables)
+    return warehouse
