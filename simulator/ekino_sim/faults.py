@@ -26,13 +26,13 @@ Three kinds of scenario:
 * integrity (content-level too): a cinema inflating one film's box office with valid records, which
   nothing quarantines and only the integrity checks can find. Each names `film_id` and a `strength`
   (1 the scenario as described; 0.5 half of it, 2 double). The dates apply to the session's business
-  day. `padded_admissions`: the film's late-night and dawn sessions (from 22:00 to 06:00) filled with
-  paid adult tickets to min(1, 0.5 + 0.5 * strength) of the hall; `ghost_screenings`:
-  round(2 * strength) (at least one) extra sessions of the film a day, each in a hall minutes after a
-  screening there started, 40% of the hall sold; `price_outliers`: the film's tickets at
-  1 + 2 * strength times their price; `no_discounts`: a share min(1, 0.5 + 0.5 * strength) of the
-  film's concession and invitation tickets sold as adult ones; `burst_sales`: one session of the film a
-  day gets min(1, 0.5 * strength) of its free seats bought within 20 seconds.
+  day. `padded_admissions`: the film's late-night sessions (from 22:00), and one more a day in the
+  hall free soonest after 22:00 (if by 23:55), filled to min(1, 0.5 + 0.5 * strength) of the hall;
+  `ghost_screenings`: round(2 * strength) (at least one) extra sessions of the film a day, each in a
+  hall minutes after a screening there started, 40% of the hall sold; `price_outliers`: the film's
+  tickets at 1 + 2 * strength times their price; `no_discounts`: a share min(1, 0.5 + 0.5 * strength)
+  of the film's concession and invitation tickets sold as adult ones; `burst_sales`: one session of the
+  film a day (two above strength 1) gets min(1, strength) of its free seats bought within 20 seconds.
 """
 
 from __future__ import annotations

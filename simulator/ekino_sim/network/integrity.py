@@ -53,7 +53,8 @@ def apply_integrity_faults(
         tag = f"{seed}:{fault.scenario}:{cinema_id}:{film_id}:{day}"
         if fault.scenario == F.PADDED_ADMISSIONS:
             fill = min(1.0, 0.5 + 0.5 * strength)
-            for s in mine:
+            late = _late_screening(sessions, film, cinema_id, day, day_start, layout)
+            for s in [*mine, *late]:
                 if s.start_ts - day_start >= LATE_NIGHT:
                     s.resize(max(s.n, round(len(s.layout) * fill)))
         elif fault.scenario == F.PRICE_OUTLIERS:
@@ -76,6 +77,39 @@ def apply_integrity_faults(
                 s.extras.append(
                     extra_sale(s, index, first + i * BURST_SECONDS // max(1, bought), s.seat(index), "online")
                 )
+
+
+def _late_screening(
+    sessions: list[Session],
+    film: Film,
+    cinema_id: str,
+    day: date,
+    day_start: int,
+    layout: Callable[[Hall], tuple[tuple[int, int], ...]],
+) -> list[Session]:
+    """A late-night screening of the film added in the hall free soonest after 22:00, if one is free by
+    23:55 (the Korean case padded late-night and dawn screenings; a dawn one would sell before the box
+    office opens). Its tickets are the padding's."""
+    ends: dict[str, tuple[int, Session]] = {}
+    for s in sessions:
+        end = s.start_ts + 60 * (s.film.runtime_minutes or 110) + 15 * 60
+        if s.hall.hall_id not in ends or end > ends[s.hall.hall_id][0]:
+            ends[s.hall.hall_id] = (end, s)
+    if not ends:
+        return []
+    end, last = min(ends.values(), key=lambda e: (e[0], e[1].hall.hall_id))
+    start = day_start + LATE_NIGHT + max(0, -(-(end - day_start - LATE_NIGHT) // 300) * 300)
+    if start > day_start + 23 * 3600 + 55 * 60:
+        return []
+    number = max(s.number for s in sessions) + 1
+    seats = layout(last.hall)
+    session = Session(
+        f"{cinema_id}:S{day.strftime('%Y%m%d')}-{number:03d}", number, start, last.hall, film, last.format,
+        "ru", None, 0, 1.0, last.tails[0][2] // 100, hash64(f"late:{cinema_id}:{film.film_id}:{day}"), 1, 0,
+        seats, last.day_starts,
+    )  # fmt: skip
+    sessions.append(session)
+    return [session]
 
 
 def _ghosts(
