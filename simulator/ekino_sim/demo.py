@@ -45,7 +45,7 @@ SILENT_CINEMA = "ALA-0001"
 DOWN_CINEMA = "ZKO-0001"
 UNKNOWN_FILM = "F99999"  # screened by MAN-0001 (demo_faults.yaml), absent from the shipped registry
 UNDER_DECLARING_CINEMA = "AST-0006"  # misdeclared_returns in demo_faults.yaml
-PADDING_CINEMA = "KAR-0002"  # pads its most screened film's late-night sessions (demo_faults)
+PADDING_CINEMA = "ALA-0009"  # pads the late-night sessions of the film it screens late most (demo_faults)
 
 
 def prepare_home(home: Path) -> None:
@@ -95,7 +95,7 @@ def demo_faults(last: date) -> list[dict]:
 
 
 def padded_film(last: date, days: int = 14) -> str:
-    """The film the padding cinema screens most over the window (in the network without faults)."""
+    """The film the padding cinema screens most from 22:00 over the window (without faults)."""
     from collections import Counter
 
     from ekino_pipeline.exchange.registry import load_registry
@@ -103,7 +103,10 @@ def padded_film(last: date, days: int = 14) -> str:
 
     network = Network(load_registry(SAMPLE_REGISTRY_DIR), SIMULATOR_SEED)
     screened = Counter(
-        s.film.film_id for k in range(days) for s in network.plan(PADDING_CINEMA, last - timedelta(days=k))
+        s.film.film_id
+        for k in range(days)
+        for s in network.plan(PADDING_CINEMA, last - timedelta(days=k))
+        if s.start_ts - s.day_starts[0] >= 22 * 3600
     )
     return screened.most_common(1)[0][0]
 

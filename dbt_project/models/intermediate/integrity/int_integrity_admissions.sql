@@ -10,7 +10,8 @@ with
 
 sessions as (
     select * from {{ ref('int_integrity_sessions') }}
-    where hall_seats > 0
+    -- A session selling more tickets than its hall has seats is the anomalies mart's (oversold_session).
+    where hall_seats > 0 and n_tickets_sold <= hall_seats
 ),
 
 cells as (

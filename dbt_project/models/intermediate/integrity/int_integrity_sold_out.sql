@@ -8,8 +8,10 @@
 
 with
 
+-- A session selling more tickets than its hall has seats is the anomalies mart's (oversold_session).
 sessions as (
     select * from {{ ref('int_integrity_sessions') }}
+    where n_tickets_sold <= hall_seats
 ),
 
 cells as (
