@@ -7,7 +7,7 @@ the JSON. Throughputs are measured in child processes against one page server (b
 bare fetch and ours taking turns; the machine is shared and noisy, so each contender's figures are its
 median round, and `extract_vs_bare` is the median of the rounds' own ratios (a round's two turns run
 side by side in time, under the same load). `--quick` shrinks every size so the whole run takes a few
-minutes; the tests run it. `--only extract` (or dbt, sensor, live) runs a part alone.
+minutes; the tests run it. `--only extract` (or dbt, sensor, live, integrity) runs a part alone.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ GOALS = {
     "live_cpu_share_of_core": ("<=", 0.25),
     # Issue 24: the open data API's daily chart against a static file of the same server, 100 clients.
     "api_chart_vs_static": (">=", 0.5),
+    # Issue 23: injected frauds found, clean cinema-film-weeks left alone (benchmarks/integrity.py).
+    "integrity_recall": (">=", 0.95),
+    "integrity_false_positive_rate": ("<=", 0.01),
 }
 # A Saturday, the busiest day of the week, served by a simulator whose clock stands two days later.
 DAY = date(2025, 5, 31)
@@ -65,6 +68,9 @@ class Sizes:
     api_days: int = 30
     api_seconds: float = 5.0  # each contender's time per round, 100 clients
     api_rounds: int = 3
+    integrity_cinemas: int | None = None  # connected cinemas of the integrity network (None: all 68)
+    integrity_weeks: int = 3
+    integrity_cases_per_strength: int = 4  # cases of each scenario at each strength
 
 
 FULL = Sizes(
@@ -74,6 +80,7 @@ QUICK = Sizes(
     cinemas=40, small_cinemas=20, rounds=1, dlt_cinemas=5, history_days=3, sensor_cinemas=200,
     live_cinemas=40, live_minutes=0.05, live_tick_seconds=5.0, live_min_ticks=2,
     api_films=30, api_days=3, api_seconds=1.0, api_rounds=1,
+    integrity_cinemas=24, integrity_weeks=1, integrity_cases_per_strength=1,
 )  # fmt: skip
 
 
@@ -221,10 +228,26 @@ def api(sizes: Sizes, work: Path) -> dict:
     )
 
 
+def integrity(sizes: Sizes, work: Path) -> dict:
+    from benchmarks import integrity as integrity_bench
+
+    log(
+        f"integrity: {sizes.integrity_weeks} film week(s), "
+        f"{sizes.integrity_cases_per_strength} case(s) a scenario and strength"
+    )
+    return integrity_bench.measure(
+        work, sizes.integrity_cinemas, sizes.integrity_weeks, sizes.integrity_cases_per_strength
+    )
+
+
 def ratios(results: dict) -> dict:
     out = {}
     if results.get("api"):
         out["api_chart_vs_static"] = results["api"]["chart_vs_static"]
+    checked = results.get("integrity")
+    if checked:
+        out["integrity_recall"] = checked["recall"]
+        out["integrity_false_positive_rate"] = checked["false_positive_rate"]
     extraction, dbt, sensed = results.get("extraction"), results.get("dbt"), results.get("sensor")
     lived = results.get("live")
     if lived:
@@ -256,11 +279,11 @@ def verdicts(values: dict) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = [f"{'figure':<26}{'value':>10}  {'goal':<8}{'':4}", "-" * 50]
+    lines = [f"{'figure':<31}{'value':>10}  {'goal':<8}{'':4}", "-" * 55]
     for name, verdict in results["ratios"].items():
         value = "-" if verdict["value"] is None else f"{verdict['value']:.3f}"
         mark = {True: "met", False: "MISSED", None: "not run"}[verdict["met"]]
-        lines.append(f"{name:<26}{value:>10}  {verdict['goal']:<8}  {mark}")
+        lines.append(f"{name:<31}{value:>10}  {verdict['goal']:<8}  {mark}")
     extraction, dbt = results.get("extraction"), results.get("dbt")
     lines.append("")
     if extraction:
@@ -287,6 +310,16 @@ def table(results: dict) -> str:
     if dbt and "weekly_build_seconds" in dbt[f"history_{dbt['history_days']}"]["new_day_build"]:
         weekly = dbt[f"history_{dbt['history_days']}"]["new_day_build"]["weekly_build_seconds"]
         lines.append(f"(not a goal) the weekly run's day, data tests over all the history: {weekly:.1f} s")
+    if results.get("integrity"):
+        r = results["integrity"]
+        scenarios = ", ".join(
+            f"{name} {v['found']}/{v['cases']}" for name, v in sorted(r["by_scenario"].items())
+        )
+        lines.append(
+            f"integrity over {r['cinemas']} cinemas, {len(r['weeks'])} week(s): "
+            f"found {r['found']}/{r['cases']} "
+            f"({scenarios}); {r['false_positives']} of {r['controls']} clean cinema-film-weeks flagged"
+        )
     if results.get("sensor"):
         s = results["sensor"]
         ticks = [t["seconds"] for t in s["ticks"]]
@@ -324,14 +357,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--only",
-        choices=["extract", "dbt", "sensor", "live", "api"],
+        choices=["extract", "dbt", "sensor", "live", "api", "integrity"],
         action="append",
         help="run only these parts",
     )
     options = parser.parse_args(argv)
     sizes = QUICK if options.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="ekino-bench-", dir=options.workdir))
-    parts = options.only or ["extract", "dbt", "sensor", "live", "api"]
+    parts = options.only or ["extract", "dbt", "sensor", "live", "api", "integrity"]
     started = time.perf_counter()
     results: dict = {
         "quick": options.quick,
@@ -354,6 +387,8 @@ def main(argv: list[str] | None = None) -> dict:
             results["live"] = live(sizes, work)
         if "api" in parts:
             results["api"] = api(sizes, work)
+        if "integrity" in parts:
+            results["integrity"] = integrity(sizes, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - started, 1)

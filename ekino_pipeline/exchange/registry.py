@@ -93,7 +93,9 @@ class Film:
     distributor: str
     is_domestic: bool
     funding_project_id: str | None
-    runtime_minutes: int
+    # None: the registry does not say (an older registry without the column, or an empty cell); the
+    # integrity check of screenings overlapping in a hall cannot judge the film's sessions then.
+    runtime_minutes: int | None
     # The release record: a film reaches theatres with a distribution certificate, on its release date.
     distribution_certificate: str | None = None
     certificate_date: date | None = None
@@ -146,6 +148,16 @@ def _bool(text: str) -> bool:
     return text == "true"
 
 
+def _runtime(text: str) -> int | None:
+    """A film's running time in whole minutes, or None when the registry leaves it empty."""
+    if not text.strip():
+        return None
+    minutes = int(text)
+    if not 1 <= minutes <= MAX_RUNTIME_MINUTES:
+        raise ValueError(f"runtime_minutes must be 1 to {MAX_RUNTIME_MINUTES} minutes, got {minutes}")
+    return minutes
+
+
 def _base_url(text: str) -> str:
     """A cinema's address as registered: an absolute http(s) URL, or a path below the exchange's."""
     parts = urlsplit(text)
@@ -187,6 +199,9 @@ REGISTRY_COLUMNS = {
     ),
     "funding_grants": ("project_id", "title", "producer", "grant_year", "amount_kzt", "status", "film_id"),
 }
+# Columns a registry made before they were added may lack: read as empty (not known) when absent.
+OPTIONAL_COLUMNS = {"films": ("runtime_minutes",)}
+MAX_RUNTIME_MINUTES = 600
 REGISTRY_KEYS = {
     "regions": "region_code",
     "halls": "hall_id",
@@ -201,7 +216,12 @@ def load_registry(directory: Path | str) -> Registry:
     directory = Path(directory)
 
     def rows(name: str) -> list[RegistryRow]:
-        return read_registry_csv(directory / f"{name}.csv", REGISTRY_COLUMNS[name], REGISTRY_KEYS[name])
+        return read_registry_csv(
+            directory / f"{name}.csv",
+            REGISTRY_COLUMNS[name],
+            REGISTRY_KEYS[name],
+            optional=OPTIONAL_COLUMNS.get(name, ()),
+        )
 
     regions = tuple(
         Region(
@@ -251,7 +271,7 @@ def load_registry(directory: Path | str) -> Registry:
             r["distributor"],
             r.parse("is_domestic", _bool),
             r["funding_project_id"] or None,
-            r.parse("runtime_minutes", int),
+            r.parse("runtime_minutes", _runtime),
             r["distribution_certificate"] or None,
             r.parse("certificate_date", lambda text: date.fromisoformat(text) if text else None),
         )

@@ -50,24 +50,30 @@ class RegistryRow:
 
 
 def read_registry_csv(
-    path: Path, columns: Sequence[str], key: str | Sequence[str] | None = None
+    path: Path,
+    columns: Sequence[str],
+    key: str | Sequence[str] | None = None,
+    optional: Sequence[str] = (),
 ) -> list[RegistryRow]:
     """The rows of a registry CSV that has every one of `columns` and a value in each of them (an
     empty value is fine; a missing one is not), and whose `key` columns are unique: a row listed twice
     would otherwise win silently, and for a cinema its base URL decides where its token goes.
-    A byte-order mark (Excel's "CSV UTF-8") is no part of the first column's name."""
+    Columns named in `optional` (added after registries were made) read as empty when the header lacks
+    them. A byte-order mark (Excel's "CSV UTF-8") is no part of the first column's name."""
     rows: list[RegistryRow] = []
     try:
         with path.open(newline="", encoding=CSV_ENCODING) as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
-            missing = [c for c in columns if c not in header]
+            absent = [c for c in optional if c not in header]
+            missing = [c for c in columns if c not in header and c not in absent]
             if missing:
                 raise RegistryError(f"{path}: missing column(s) {', '.join(missing)}")
             for values in reader:
                 number = len(rows) + 2
                 if None in values:
                     raise RegistryError(f"{path}, row {number}: more values than the header has columns")
+                values.update(dict.fromkeys(absent, ""))
                 for column in columns:
                     if values[column] is None:
                         raise RegistryError(f"{path}, row {number}, column {column}: no value")

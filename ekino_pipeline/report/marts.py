@@ -22,6 +22,8 @@ MARTS = (
     "cinema_reporting_status",
 )
 LIVE_MARTS = ("live_today", "live_films_today")
+# Read when exported (exports made before the integrity checks lack them).
+OPTIONAL_MARTS = ("integrity_findings",)
 
 
 class ReportError(RuntimeError):
@@ -42,7 +44,7 @@ class Marts:
                 f"the exports in {folder} lack {', '.join(missing)}: a daily_job build makes them"
             )
         frames = {name: read_mart(name, exports=folder) for name in MARTS}
-        for name in LIVE_MARTS:
+        for name in (*LIVE_MARTS, *OPTIONAL_MARTS):
             if name in available:
                 frames[name] = read_mart(name, exports=folder)
         return cls(folder, frames)

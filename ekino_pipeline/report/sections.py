@@ -198,6 +198,21 @@ def live(m: Marts, day: date) -> Section | None:
     return Section("live.html.j2", context, (chart,))
 
 
+def integrity(m: Marts, day: date) -> Section | None:
+    """The integrity findings of the film week holding the day and of the week before, largest money
+    first: suspicions with their evidence, for an inspector."""
+    findings = m.get("integrity_findings")
+    if findings is None:
+        return None
+    start = film_week_start(day)
+    weeks = (start - timedelta(days=7), start)
+    shown = findings[findings["film_week_start"].isin(weeks)]
+    shown = shown.sort_values(["money_kzt", "finding_id"], ascending=[False, True])
+    return Section(
+        "integrity.html.j2", {"first": weeks[0], "end": start + timedelta(days=6), "findings": records(shown)}
+    )
+
+
 def of_day(m: Marts, day: date) -> list[Section]:
     """The sections of a day's page, in order (today so far first, when live)."""
     found = [
@@ -207,6 +222,7 @@ def of_day(m: Marts, day: date) -> list[Section]:
         trend(m, day),
         regions(m, day),
         cinemas(m, day),
+        integrity(m, day),
         funding(m),
     ]
     return [section for section in found if section is not None]

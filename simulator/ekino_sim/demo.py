@@ -31,6 +31,7 @@ from ekino_sim.demo_api import print_api_lines
 from ekino_sim.demo_tables import (
     print_discrepancies,
     print_headline,
+    print_integrity,
     print_revisions,
     print_settlement,
     print_table,
@@ -45,6 +46,7 @@ SILENT_CINEMA = "ALA-0001"
 DOWN_CINEMA = "ZKO-0001"
 UNKNOWN_FILM = "F99999"  # screened by MAN-0001 (demo_faults.yaml), absent from the shipped registry
 UNDER_DECLARING_CINEMA = "AST-0006"  # misdeclared_returns in demo_faults.yaml
+PADDING_CINEMA = "ALA-0009"  # pads the late-night sessions of the film it screens late most (demo_faults)
 
 
 def prepare_home(home: Path) -> None:
@@ -87,7 +89,27 @@ def demo_faults(last: date) -> list[dict]:
             "from_date": (last - timedelta(days=1)).isoformat(),
         }
     )
+    faults.append(
+        {"cinema_id": PADDING_CINEMA, "scenario": "padded_admissions", "film_id": padded_film(last)}
+    )
     return faults
+
+
+def padded_film(last: date, days: int = 14) -> str:
+    """The film the padding cinema screens most from 22:00 over the window (without faults)."""
+    from collections import Counter
+
+    from ekino_pipeline.exchange.registry import load_registry
+    from ekino_sim.network import Network
+
+    network = Network(load_registry(SAMPLE_REGISTRY_DIR), SIMULATOR_SEED)
+    screened = Counter(
+        s.film.film_id
+        for k in range(days)
+        for s in network.plan(PADDING_CINEMA, last - timedelta(days=k))
+        if s.start_ts - s.day_starts[0] >= 22 * 3600
+    )
+    return screened.most_common(1)[0][0]
 
 
 def declared_week(first: date, now: datetime) -> date | None:
@@ -271,6 +293,7 @@ def _run_steps(runs: DemoRuns, sim, settings, registry_dir: Path, first: date, l
     print_headline(settings.exports_dir, first, last)
     if week is not None:
         print_discrepancies(settings.exports_dir, week)
+    print_integrity(settings.exports_dir)
     say("\nCinemas the silent-cinema sensor flags")
     if flagged:
         print_table(

@@ -122,6 +122,26 @@ def print_headline(exports: Path, first: date, last: date) -> None:
         con.close()
 
 
+def print_integrity(exports: Path) -> None:
+    """The integrity findings of the window, with their evidence, read from the mart's export."""
+    con = duckdb.connect()
+    try:
+        cur = con.cursor()
+        source = f"read_parquet('{exports / 'integrity_findings.parquet'}')"
+        [(found,)] = cur.execute(f"select count(*) from {source}").fetchall()
+        say(f"\nIntegrity findings: {found} (suspicions with their evidence, largest money first)")
+        print_table(
+            *_table(
+                cur,
+                f"""select cinema_id as cinema, coalesce(title, film_id) as film, film_week_start as week,
+                           rule || coalesce(' (' || detail || ')', '') as rule, money_kzt, evidence
+                    from {source} order by money_kzt desc, finding_id limit 10""",
+            )
+        )
+    finally:
+        con.close()
+
+
 def print_discrepancies(exports: Path, week: date) -> None:
     """Declared returns that differ from the tickets, read from the mart's export."""
     con = duckdb.connect()

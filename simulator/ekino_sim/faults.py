@@ -23,6 +23,16 @@ Three kinds of scenario:
   business day (`silent`: to the events' business day); `late_refund` happens on from_date only.
   `misdeclared_returns` scales the cinema's declared box office returns by `factor` (0.8 declares 20%
   less than its tickets add up to); its dates apply to the film week's first day.
+* integrity (content-level too): a cinema inflating one film's box office with valid records, which
+  nothing quarantines and only the integrity checks can find. Each names `film_id` and a `strength`
+  (1 the scenario as described; 0.5 half of it, 2 double). The dates apply to the session's business
+  day. `padded_admissions`: the film's late-night sessions (from 22:00), and one more a day in the
+  hall free soonest after 22:00 (if by 23:55), filled to min(1, 0.5 + 0.5 * strength) of the hall;
+  `ghost_screenings`: round(2 * strength) (at least one) extra sessions of the film a day, each in a
+  hall minutes after a screening there started, 40% of the hall sold; `price_outliers`: the film's
+  tickets at 1 + 2 * strength times their price; `no_discounts`: a share min(1, 0.5 + 0.5 * strength)
+  of the film's concession and invitation tickets sold as adult ones; `burst_sales`: one session of the
+  film a day (two above strength 1) gets min(1, strength) of its free seats bought within 20 seconds.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ import yaml
 from ekino_pipeline.calendar import parse_date
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
+from ekino_pipeline.exchange.registry_csv import FILM_ID_PATTERN
 
 # Response-level.
 OUTAGE = "outage"
@@ -71,6 +82,16 @@ ORPHAN_REFUND = "orphan_refund"
 SILENT = "silent"
 MISDECLARED_RETURNS = "misdeclared_returns"
 
+# Integrity (content-level): valid records padding one film's box office.
+PADDED_ADMISSIONS = "padded_admissions"
+GHOST_SCREENINGS = "ghost_screenings"
+PRICE_OUTLIERS = "price_outliers"
+NO_DISCOUNTS = "no_discounts"
+BURST_SALES = "burst_sales"
+INTEGRITY_SCENARIOS = frozenset(
+    {PADDED_ADMISSIONS, GHOST_SCREENINGS, PRICE_OUTLIERS, NO_DISCOUNTS, BURST_SALES}
+)
+
 RESPONSE_SCENARIOS = frozenset(
     {OUTAGE, SERVER_ERRORS, RATE_LIMIT, SLOW, TRUNCATED_JSON, OVERSIZED_PAGE, API_DOWN}
 )
@@ -88,8 +109,19 @@ RECORD_SCENARIOS = frozenset(
         EXTRA_FIELDS,
     }
 )
-CONTENT_SCENARIOS = frozenset(
-    {LATE_REFUND, OVERSOLD_SESSION, DOUBLE_SOLD_SEAT, LATE_SALE, ORPHAN_REFUND, SILENT, MISDECLARED_RETURNS}
+CONTENT_SCENARIOS = (
+    frozenset(
+        {
+            LATE_REFUND,
+            OVERSOLD_SESSION,
+            DOUBLE_SOLD_SEAT,
+            LATE_SALE,
+            ORPHAN_REFUND,
+            SILENT,
+            MISDECLARED_RETURNS,
+        }
+    )
+    | INTEGRITY_SCENARIOS
 )
 SCENARIOS = RESPONSE_SCENARIOS | RECORD_SCENARIOS | CONTENT_SCENARIOS
 
@@ -139,6 +171,21 @@ def _factor(value: Any) -> float:
     return float(value)
 
 
+def _film_id(value: Any) -> str:
+    if not isinstance(value, str) or not FILM_ID_PATTERN.fullmatch(value):
+        raise ValueError("must be a film id like F00001")
+    return value
+
+
+def _strength(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 10:
+        raise ValueError("must be a number in (0, 10] (1 the scenario as described)")
+    return float(value)
+
+
+_REQUIRED = object()  # a parameter without a default: the fault must name it
+
+
 def _records(value: Any) -> str:
     if value not in RECORDS_CHOICES:
         raise ValueError(f"must be one of {', '.join(RECORDS_CHOICES)}")
@@ -165,6 +212,9 @@ PARAMETERS: dict[str, dict[str, tuple[Any, Any]]] = {
     ORPHAN_REFUND: {},
     SILENT: {},
     MISDECLARED_RETURNS: {"factor": (_factor, 0.8)},
+    **{
+        name: {"film_id": (_film_id, _REQUIRED), "strength": (_strength, 1.0)} for name in INTEGRITY_SCENARIOS
+    },
 }
 
 
@@ -249,6 +299,8 @@ def parse_fault(entry: Mapping[str, Any], cinema_ids: Collection[str] | None = N
                 params[name] = parser(entry[name])
             except ValueError as exc:
                 raise ValueError(f"{where}: {name} {exc}, got {entry[name]!r}") from exc
+        elif default is _REQUIRED:
+            raise ValueError(f"{where}: needs {name}")
         else:
             params[name] = None if default is _ALWAYS else default
     return Fault(cinema_id, scenario, from_date, until_date, params)
@@ -313,6 +365,14 @@ class FaultPlan:
             if fault.scenario == scenario and fault.covers_day(day):
                 return fault
         return None
+
+    def integrity(self, cinema_id: str, day: date) -> tuple[Fault, ...]:
+        """The integrity faults of a cinema that cover a business day."""
+        return tuple(
+            f
+            for f in self._by_cinema.get(cinema_id, ())
+            if f.scenario in INTEGRITY_SCENARIOS and f.covers_day(day)
+        )
 
     def take_response_fault(self, cinema_id: str, first: date, last: date) -> tuple[Fault, int] | None:
         """The response-level fault that answers this request and how many it answered before.

@@ -96,6 +96,8 @@ def test_a_short_row_and_a_long_row_are_named_by_file_and_row(registry):
         ("cinemas", "base_url", "ftp://files.example/ALA-0001"),
         ("cinemas", "base_url", "https://user:password@cinema.example"),
         ("films", "release_date", "2024-02-30"),
+        ("films", "runtime_minutes", "0"),
+        ("films", "runtime_minutes", "two hours"),
         ("funding_grants", "amount_kzt", "lots"),
     ],
 )
@@ -111,6 +113,35 @@ def test_a_bad_value_is_named_by_file_row_and_column(registry, name, column, bad
     _edit(path, replace)
     with pytest.raises(RegistryError, match=rf"^{path}, row 3, column {column}: "):
         load_registry(registry)
+
+
+def test_a_registry_made_before_film_runtimes_loads_with_runtimes_not_known(registry):
+    # The integrity check of overlapping screenings needs runtimes; an older registry still loads, and
+    # the check says it cannot judge those films rather than failing.
+    films = registry / "films.csv"
+    header = films.read_text(encoding="utf-8").splitlines()[0].split(",")
+    column = header.index("runtime_minutes")
+
+    def drop(lines: list[str]) -> list[str]:
+        rows = [line.split(",") for line in lines]
+        assert all(len(row) == len(header) for row in rows)  # the shipped films quote no commas
+        return [",".join(row[:column] + row[column + 1 :]) for row in rows]
+
+    _edit(films, drop)
+    loaded = load_registry(registry)
+    assert loaded.films and all(f.runtime_minutes is None for f in loaded.films)
+    # An empty cell reads the same way; a given one is kept.
+    shutil.copy(SAMPLE_REGISTRY_DIR / "films.csv", films)
+    _edit(
+        films,
+        lambda lines: [
+            lines[0],
+            ",".join([*lines[1].split(",")[:column], "", *lines[1].split(",")[column + 1 :]]),
+            *lines[2:],
+        ],
+    )
+    first, second = load_registry(registry).films[:2]
+    assert first.runtime_minutes is None and 1 <= second.runtime_minutes <= 600
 
 
 def test_a_missing_registry_file_is_named(registry):

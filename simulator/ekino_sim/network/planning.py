@@ -34,7 +34,10 @@ from ekino_sim.network.demand import (
     round10,
     year_level,
 )
+from ekino_sim.network.integrity import apply_integrity_faults
 from ekino_sim.network.tickets import MIX1, PRESALE_DAYS, Session, hash64, mix, refund_of
+
+DEFAULT_RUNTIME = 110  # minutes, for a film whose runtime the registry does not give
 
 
 class Planner:
@@ -45,6 +48,7 @@ class Planner:
         self.faults = faults
         self._films = sorted(registry.films, key=lambda f: (f.release_date, f.film_id))
         self._release_dates = [f.release_date for f in self._films]
+        self._films_by_id = {f.film_id: f for f in self._films}
         self._layouts: dict[str, tuple[tuple[int, int], ...]] = {}
         self._catalogues = LRU(256)
 
@@ -121,7 +125,7 @@ class Planner:
                 drafts.append(
                     (ds + minute * 60, hall.hall_id, hall, film, fmt, audio, subtitle, n, adult, key)
                 )
-                minute += film.runtime_minutes + 15 + 5 * int(random_() * 4)
+                minute += (film.runtime_minutes or DEFAULT_RUNTIME) + 15 + 5 * int(random_() * 4)
                 minute = -(-minute // 5) * 5
                 screenings += 1
         drafts.sort(key=lambda d: (d[0], d[1]))
@@ -202,6 +206,14 @@ class Planner:
             ts = s.start_ts - 3600 - hash64(f"{self.seed}:orphan:{s.session_id}") % 7200
             sale = self._extra_sale(s, index, ts, s.seat(index))
             s.extras.append(refund_of(sale, ts))
+        integrity = self.faults.integrity(cid, day)
+        if integrity:
+            apply_integrity_faults(
+                integrity, seed=self.seed, cinema_id=cid, day=day, day_start=day_start(day),
+                sessions=sessions, films=self._films_by_id, layout=self.layout, next_index=next_index,
+                extra_sale=self._extra_sale,
+            )  # fmt: skip
+            sessions.sort(key=lambda s: (s.start_ts, s.session_id))
         for fault in self.faults.for_cinema(cid, "content"):
             if fault.scenario == F.LATE_REFUND and 1 <= (day - fault.from_date).days <= PRESALE_DAYS:
                 threshold = max(1, round(fault.params["rate"] * 1024))
@@ -209,9 +221,11 @@ class Planner:
                     s.late = (day_start(fault.from_date), threshold)
 
     @staticmethod
-    def _extra_sale(s: Session, index: int, ts: int, seat: tuple[int, int]) -> tuple:
-        """A ticket outside the session's normal ones: an adult seat bought at the box office."""
-        return (*s.sale(index, 0, ts, seat)[:7], "box_office", *s.tails[0])
+    def _extra_sale(
+        s: Session, index: int, ts: int, seat: tuple[int, int], channel: str = "box_office"
+    ) -> tuple:
+        """A ticket outside the session's normal ones: an adult seat (bought at the box office)."""
+        return (*s.sale(index, 0, ts, seat)[:7], channel, *s.tails[0])
 
     def clear_caches(self) -> None:
         self._catalogues.clear()

@@ -29,6 +29,17 @@ films as (
     select * from {{ ref('stg_raw__films') }}
 ),
 
+-- The integrity rules that found something on the line's cinema, film and week (integrity_findings).
+integrity as (
+    select
+        cinema_id,
+        film_id,
+        film_week_start,
+        list(distinct rule order by rule) as rules,
+    from {{ ref('integrity_findings') }}
+    group by all
+),
+
 terms as (
     select * from {{ ref('stg_raw__rental_terms') }}
 ),
@@ -157,11 +168,16 @@ final as (
         rental.n_days_missing,
         rental.n_days_silent,
         rental.quarantined_gross_kzt_claimed as excluded_quarantined_gross_kzt,
+        coalesce(integrity.rules, []::varchar[]) as integrity_findings,
     from rental
     left join cinemas
         on rental.cinema_id = cinemas.cinema_id
     left join films
         on rental.film_id = films.film_id
+    left join integrity
+        on rental.cinema_id = integrity.cinema_id
+        and rental.film_id = integrity.film_id
+        and rental.film_week_start = integrity.film_week_start
 )
 
 select * from final
