@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +41,7 @@ from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError
+from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError, ExchangeConnectionError
 from ekino_pipeline.exchange.registry import resolve_base_url
 from ekino_pipeline.ingestion.landing import KILLED, CinemaDay, LandingZone, record_failed_pull
 from ekino_pipeline.ingestion.pull import pull_cinema_day, redact
@@ -58,6 +59,26 @@ CHUNK_TASKS_PER_THREAD = 4
 POOLS = 2
 START_METHOD = "forkserver"
 WORKER_EXITED = "WorkerExited"
+
+
+# The failure that marks a cinema unreachable for the rest of a run (after the client's retries).
+UNREACHABLE = ExchangeConnectionError.__name__
+# The cinemas each recent run could not reach, in this process (its threads, or a worker's chunks).
+_UNREACHABLE: dict[str, set[str]] = {}
+_UNREACHABLE_RUNS_KEPT = 8
+_UNREACHABLE_LOCK = threading.Lock()
+
+
+def _unreachable_in_run(run_id: str | None) -> set[str]:
+    """The set of cinemas `run_id` could not reach so far; a fresh set for a pull outside any run."""
+    if run_id is None:
+        return set()
+    with _UNREACHABLE_LOCK:
+        if run_id not in _UNREACHABLE:
+            while len(_UNREACHABLE) >= _UNREACHABLE_RUNS_KEPT:
+                _UNREACHABLE.pop(next(iter(_UNREACHABLE)))
+            _UNREACHABLE[run_id] = set()
+        return _UNREACHABLE[run_id]
 
 
 class MissingToken(ExchangeConfigError):
@@ -96,6 +117,11 @@ class PullPlan:
 
     def pull(self, task: PullTask, zone: LandingZone) -> dict:
         token = self.tokens.get(task.cinema_id)
+        # A cinema this run could not reach is tried once more per cinema-day, without retries: a
+        # cinema that is down costs the run one round of back-off, not one per day of the window.
+        unreachable = _unreachable_in_run(self.run_id)
+        known_down = task.cinema_id in unreachable
+        options = {**self.client_options, "retries": 0} if known_down else self.client_options
 
         def client() -> ExchangeClient:
             if not token:
@@ -105,17 +131,24 @@ class PullPlan:
                 token,
                 cinema_id=task.cinema_id,
                 known_film_ids=self.known_film_ids,
-                **self.client_options,
+                **options,
             )
 
-        return pull_cinema_day(
+        manifest = pull_cinema_day(
             self.cinema_day(task),
             client,
             zone,
             run_id=self.run_id,
-            max_attempts=self.max_attempts,
+            max_attempts=1 if known_down else self.max_attempts,
             secrets=self.secrets,
         )
+        if manifest.get("error_type") == UNREACHABLE:
+            if known_down:
+                manifest["error"] = f"{manifest['error']} (tried once: unreachable earlier in this run)"
+            unreachable.add(task.cinema_id)
+        elif manifest.get("status") == "success":
+            unreachable.discard(task.cinema_id)
+        return manifest
 
     def cinema_day(self, task: PullTask) -> CinemaDay:
         return CinemaDay(self.dataset, task.cinema_id, task.business_date)

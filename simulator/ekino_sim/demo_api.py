@@ -3,6 +3,7 @@ against the API served for a moment in this process (a second or so), with what 
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import socket
@@ -56,6 +57,8 @@ def print_api_lines(home: Path, exports_dir: Path, last: date, week: date | None
             create_app(exports_dir, keys_file(home)), port=port, log_level="warning", access_log=False
         )
     )
+    # The API logs each request it serves; the demo prints what it answered instead.
+    logging.getLogger("ekino_pipeline.api").setLevel(logging.WARNING)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -80,12 +83,14 @@ def print_api_lines(home: Path, exports_dir: Path, last: date, week: date | None
 def _gist(answer: requests.Response) -> str:
     if answer.headers.get("content-type", "").startswith("text/csv"):
         rows = answer.text.count("\n") - 1
-        return f"{rows} CSV rows, provisional: {answer.headers.get('Ekino-Provisional')}"
+        provisional = answer.headers.get("Ekino-Provisional", "").lower() == "true"
+        return f"{rows} CSV rows, {'provisional' if provisional else 'final'}"
     if answer.status_code != 200:
         return answer.json()["error"]["message"]
     body = answer.json()
-    coverage = body["coverage"]
-    covered = (
-        f"{coverage['cinemas_reporting']}/{coverage['cinemas_connected']}/{coverage['cinemas_total']} cinemas"
-    )
-    return f"{body['page']['total']} rows, {covered}, provisional: {coverage['is_provisional']}"
+    coverage, page = body["coverage"], body["page"]
+    shown = len(body["data"]) if isinstance(body.get("data"), list) else 0
+    rows = f"{shown} of {page['total']} rows" if shown and shown < page["total"] else f"{page['total']} rows"
+    counts = [coverage.get(k) for k in ("cinemas_reporting", "cinemas_connected", "cinemas_total")]
+    covered = "" if None in counts else f", {counts[0]}/{counts[1]}/{counts[2]} cinemas"
+    return f"{rows}{covered}, {'provisional' if coverage['is_provisional'] else 'final'}"
