@@ -92,6 +92,7 @@ def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) 
         skipped |= {f"{day} {film}": why for film, why in left.items()}
     new = pd.concat(frames, ignore_index=True)
     current, history = publish.publish(exports.directory_path, new)
+    funding = publish.publish_funding_forecast(exports.directory_path, days[-1])
     last = new[new["as_of_date"] == days[-1]]
     return dg.MaterializeResult(
         metadata={
@@ -105,6 +106,7 @@ def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) 
             "seconds": round(time.perf_counter() - started, 2),
             "export_path": dg.MetadataValue.path(str(current)),
             "history_path": dg.MetadataValue.path(str(history)),
+            "funding_forecast_path": dg.MetadataValue.path(str(funding)) if funding else "none",
             "top_films": dg.MetadataValue.md(_top_markdown(last)),
         }
     )

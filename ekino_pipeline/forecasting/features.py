@@ -127,17 +127,18 @@ class Known:
 
 
 def known_runs(weeks: pd.DataFrame, shares: Shares | None) -> dict[str, Known]:
-    """Each film's whole weeks, in order, up to its first week not whole (then none after it); a week in
-    progress of NOWCAST_MIN_DAYS days or more completed by `shares`. A film with a week missing from
-    the record before its last is left out."""
+    """Each film's whole weeks, in order, up to its first week missing or not whole (none after it
+    counts); a week in progress of NOWCAST_MIN_DAYS days or more completed by `shares`."""
     out = {}
-    for film_id, run in weeks.groupby("film_id", sort=False):
-        run = run.sort_values("week")
+    weeks = weeks.sort_values(["film_id", "week"])
+    columns = [weeks[c].to_numpy() for c in ("film_id", "week", "gross", "admissions", "days", "complete")]
+    runs: dict[str, list[tuple]] = {}
+    for film_id, *rest in zip(*columns, strict=True):
+        runs.setdefault(film_id, []).append(tuple(rest))
+    for film_id, run in runs.items():
         gross, admissions, completed, spread = [], [], 0, (1.0, 1.0)
         expected = 1
-        for week, g, a, n, whole in zip(
-            run["week"], run["gross"], run["admissions"], run["days"], run["complete"], strict=True
-        ):
+        for week, g, a, n, whole in run:
             if week != expected:
                 break
             if whole:

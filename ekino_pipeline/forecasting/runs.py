@@ -40,7 +40,7 @@ from intermediate.int_reported_periods_reconciled
 where period = 'film_week' and reported_by = 'distributor_report' and gross_kzt > 0
 """
 DAYS_SQL = """
-select film_id, business_date, gross_kzt as gross, admissions
+select film_id, business_date, gross_kzt as gross, admissions, cumulative_gross_kzt as cumulative_gross
 from marts.film_daily_box_office
 """
 
@@ -50,7 +50,8 @@ class Runs:
     """films: film_id, title, release_date, certificate_date, genres (list), is_domestic,
     original_language, distributor, funding_project_id, funded_amount_kzt;
     weeks: film_id, week_start, gross, admissions, known_on (reported film weeks);
-    days: film_id, business_date, gross, admissions (tracked days)."""
+    days: film_id, business_date, gross, admissions (tracked days), and cumulative_gross (the lifetime
+    the marts publish on that day) when read from them."""
 
     films: pd.DataFrame
     weeks: pd.DataFrame
@@ -106,6 +107,8 @@ def make_runs(films: pd.DataFrame, weeks: pd.DataFrame, days: pd.DataFrame) -> R
         weeks[column] = pd.to_datetime(weeks[column]).dt.date
     days = days.copy()
     days["business_date"] = pd.to_datetime(days["business_date"]).dt.date
+    if "cumulative_gross" in days.columns:
+        days["cumulative_gross"] = days["cumulative_gross"].astype(float)
     for frame in (weeks, days):
         frame["gross"] = frame["gross"].astype(float)
         frame["admissions"] = frame["admissions"].astype(float)

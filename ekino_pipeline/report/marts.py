@@ -22,6 +22,8 @@ MARTS = (
     "cinema_reporting_status",
 )
 LIVE_MARTS = ("live_today", "live_films_today")
+# The forecasts (forecasting/), read when the daily build has published them.
+FORECAST_TABLES = ("film_forecasts",)
 
 
 class ReportError(RuntimeError):
@@ -42,7 +44,7 @@ class Marts:
                 f"the exports in {folder} lack {', '.join(missing)}: a daily_job build makes them"
             )
         frames = {name: read_mart(name, exports=folder) for name in MARTS}
-        for name in LIVE_MARTS:
+        for name in (*LIVE_MARTS, *FORECAST_TABLES):
             if name in available:
                 frames[name] = read_mart(name, exports=folder)
         return cls(folder, frames)
