@@ -166,8 +166,7 @@ def forecast_model(context: dg.AssetExecutionContext, exports: ExportsResource) 
     runs = _runs(exports)
     model = train(runs, runs.last_day)
     rows = training_rows(runs.known_on(runs.last_day))
-    path = exports.directory_path / "forecast_training_rows.parquet"
-    rows.to_parquet(path, index=False)
+    path = publish.write_frame(exports.directory_path / "forecast_training_rows.parquet", rows)
     return dg.MaterializeResult(
         metadata={
             "model_version": model.version,
@@ -198,8 +197,7 @@ def forecast_model(context: dg.AssetExecutionContext, exports: ExportsResource) 
 def forecast_backtest(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
     started = time.perf_counter()
     result = run_backtest(_runs(exports))
-    path = exports.directory_path / "forecast_backtest.parquet"
-    result.summary.to_parquet(path, index=False)
+    path = publish.write_frame(exports.directory_path / "forecast_backtest.parquet", result.summary)
     return dg.MaterializeResult(
         metadata={
             "backtest": dg.MetadataValue.md(summary_markdown(result.summary)),

@@ -149,6 +149,12 @@ def _write(table: pa.Table, path: Path) -> None:
         pq.write_table(table, tmp, compression="zstd")
 
 
+def write_frame(path: Path, frame: pd.DataFrame) -> Path:
+    """A frame as Parquet, replaced atomically like every export."""
+    _write(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return path
+
+
 def publish(exports: Path, new: pd.DataFrame) -> tuple[Path, Path]:
     """Adds `new` to the revision history and rewrites the latest forecasts from it."""
     history_path, current_path = exports / f"{HISTORY}.parquet", exports / f"{FORECASTS}.parquet"
