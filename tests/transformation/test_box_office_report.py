@@ -269,6 +269,9 @@ def forecast_report(built_scenario, tmp_path_factory):
                 "predicted_gross_low_kzt": so_far * 2,
                 "predicted_gross_kzt": so_far * 3,
                 "predicted_gross_high_kzt": so_far * 5,
+                # The first film is state-funded: the funding section shows its forecast recoupment.
+                "funded_amount_kzt": so_far * 4 if n == 0 else None,
+                "predicted_recoupment_rate": Decimal("0.75") if n == 0 else None,
                 "model_version": "gbq-test",
                 "data_as_of": MAR2,
                 "training_cutoff": MAR2,
@@ -285,6 +288,8 @@ def test_the_report_draws_each_leading_films_forecast_band(forecast_report, brow
     text = page.read_text()
     assert "forecast final, ₸ (80% interval)" in _section(text, "top")
     assert "model gbq-test" in _section(text, "trend")
+    funding = _section(text, "funding")
+    assert "Funded films still showing on 2024-03-02" in funding and "75.0%" in funding
     rendered = browser.render(
         page,
         """[...document.querySelectorAll('div.chart')].map(c => [
