@@ -45,6 +45,10 @@ GOALS = {
     # Issue 23: injected frauds found, clean cinema-film-weeks left alone (benchmarks/integrity.py).
     "integrity_recall": (">=", 0.95),
     "integrity_false_positive_rate": ("<=", 0.01),
+    # Issue 22: the final gross forecast a week after release, on a seeded simulated history.
+    "forecast_mape_day7": ("<=", 0.15),
+    "forecast_vs_multiplier_day7": ("<=", 0.7),
+    "forecast_interval_coverage_day7": ("between", (0.75, 0.85)),
 }
 # A Saturday, the busiest day of the week, served by a simulator whose clock stands two days later.
 DAY = date(2025, 5, 31)
@@ -71,6 +75,7 @@ class Sizes:
     integrity_cinemas: int | None = None  # connected cinemas of the integrity network (None: all 68)
     integrity_weeks: int = 3
     integrity_cases_per_strength: int = 4  # cases of each scenario at each strength
+    forecast_origins: int | None = None  # the latest backtest origins kept (None: all)
 
 
 FULL = Sizes(
@@ -78,9 +83,9 @@ FULL = Sizes(
 )
 QUICK = Sizes(
     cinemas=40, small_cinemas=20, rounds=1, dlt_cinemas=5, history_days=3, sensor_cinemas=200,
-    live_cinemas=40, live_minutes=0.05, live_tick_seconds=5.0, live_min_ticks=2,
+    live_cinemas=40, live_minutes=0.05, live_tick_seconds=5.0, live_min_ticks=2, weekly_build=False,
     api_films=30, api_days=3, api_seconds=1.0, api_rounds=1,
-    integrity_cinemas=24, integrity_weeks=1, integrity_cases_per_strength=1,
+    integrity_cinemas=24, integrity_weeks=1, integrity_cases_per_strength=1, forecast_origins=1,
 )  # fmt: skip
 
 
@@ -266,24 +271,45 @@ def ratios(results: dict) -> dict:
 
     if sensed:
         out["sensor_share_of_budget"] = sensed["share_of_budget"]
+    forecasts = results.get("forecast")
+    if forecasts:
+        model, multiplier = forecasts["figures"]["model_day7"], forecasts["figures"]["multiplier_day7"]
+        out["forecast_mape_day7"] = model["mape"]
+        out["forecast_vs_multiplier_day7"] = model["mape"] / multiplier["mape"]
+        out["forecast_interval_coverage_day7"] = model["coverage"]
     return {name: round(value, 3) for name, value in out.items()}
 
 
 def verdicts(values: dict) -> dict:
     out = {}
-    for name, (sense, goal) in GOALS.items():
+    for name in GOALS:
         value = values.get(name)
-        met = None if value is None else (value >= goal if sense == ">=" else value <= goal)
-        out[name] = {"value": value, "goal": f"{sense} {goal}", "met": met}
+        out[name] = {
+            "value": value,
+            "goal": goal_text(name),
+            "met": None if value is None else meets(name, value),
+        }
     return out
 
 
+def goal_text(name: str) -> str:
+    sense, goal = GOALS[name]
+    return f"{sense} {goal[0]}..{goal[1]}" if sense == "between" else f"{sense} {goal}"
+
+
+def meets(name: str, value: float) -> bool:
+    sense, goal = GOALS[name]
+    if sense == "between":
+        return goal[0] <= value <= goal[1]
+    return value >= goal if sense == ">=" else value <= goal
+
+
 def table(results: dict) -> str:
-    lines = [f"{'figure':<31}{'value':>10}  {'goal':<8}{'':4}", "-" * 55]
+    lines = [f"{'figure':<34}{'value':>10}  {'goal':<18}{'':4}", "-" * 68]
     for name, verdict in results["ratios"].items():
         value = "-" if verdict["value"] is None else f"{verdict['value']:.3f}"
         mark = {True: "met", False: "MISSED", None: "not run"}[verdict["met"]]
-        lines.append(f"{name:<31}{value:>10}  {verdict['goal']:<8}  {mark}")
+        lines.append(f"{name:<34}{value:>10}  {verdict['goal']:<18}  {mark}")
     extraction, dbt = results.get("extraction"), results.get("dbt")
     lines.append("")
     if extraction:
@@ -342,6 +368,13 @@ def table(results: dict) -> str:
             f"api daily chart at {a['clients']} clients: p99 {a['chart_p99_ms']} ms; "
             f"rounds (chart, static req/s): {pairs}"
         )
+    if results.get("forecast"):
+        f = results["forecast"]
+        lines.append(
+            f"forecast backtest, seed {f['seed']}: {f['origins']} origins in {f['seconds']:.0f} s "
+            f"(a training at most {f['training_seconds_max']:.1f} s)"
+        )
+        lines.append(f["table"])
     lines.append(f"whole run: {results['seconds']:.0f} s")
     return "\n".join(lines)
 
@@ -357,14 +390,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--only",
-        choices=["extract", "dbt", "sensor", "live", "api", "integrity"],
+        choices=["extract", "dbt", "sensor", "live", "api", "integrity", "forecast"],
         action="append",
         help="run only these parts",
     )
     options = parser.parse_args(argv)
     sizes = QUICK if options.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="ekino-bench-", dir=options.workdir))
-    parts = options.only or ["extract", "dbt", "sensor", "live", "api", "integrity"]
+    parts = options.only or ["extract", "dbt", "sensor", "live", "api", "integrity", "forecast"]
     started = time.perf_counter()
     results: dict = {
         "quick": options.quick,
@@ -389,6 +422,11 @@ def main(argv: list[str] | None = None) -> dict:
             results["api"] = api(sizes, work)
         if "integrity" in parts:
             results["integrity"] = integrity(sizes, work)
+        if "forecast" in parts:
+            from benchmarks import forecast
+
+            log(f"forecast: backtest, {sizes.forecast_origins or 'every'} origin(s)")
+            results["forecast"] = forecast.measure(sizes.forecast_origins)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ekino_pipeline.automation import definitions as automation
+from ekino_pipeline.forecasting import definitions as forecasting
 from ekino_pipeline.ingestion import definitions as ingestion
 from ekino_pipeline.live import definitions as live
 from ekino_pipeline.monitoring import definitions as monitoring
@@ -12,7 +13,7 @@ from ekino_pipeline.report import definitions as report
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation import definitions as transformation
 
-ROOMS = (ingestion, transformation, live, automation, monitoring, report)
+ROOMS = (ingestion, transformation, live, automation, monitoring, report, forecasting)
 
 
 def build_resources(settings: Settings, **exchange_options) -> dict:

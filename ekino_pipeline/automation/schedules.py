@@ -7,6 +7,7 @@ from datetime import timedelta
 import dagster as dg
 
 from ekino_pipeline.calendar import BUSINESS_TZ
+from ekino_pipeline.forecasting.assets import MODEL_GROUP as FORECAST_MODEL_GROUP
 from ekino_pipeline.ingestion import declared_returns
 from ekino_pipeline.live.assets import LIVE_GROUP
 from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, FILM_WEEK_PARTITIONS
@@ -20,7 +21,9 @@ daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.all()
     - FILM_WEEK_ASSETS
     - declared_returns.WEEKLY_SELECTION
-    - dg.AssetSelection.groups(LIVE_GROUP),
+    - dg.AssetSelection.groups(LIVE_GROUP)
+    # The forecast model and its backtest are retrained weekly by their own job (forecasting/).
+    - dg.AssetSelection.groups(FORECAST_MODEL_GROUP),
     partitions_def=DAILY_PARTITIONS,
     description="Ingestion, loading and dbt for a business day (or a window of them).",
 )

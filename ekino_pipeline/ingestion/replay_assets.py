@@ -160,7 +160,10 @@ def quarantine_replay(
 
 quarantine_replay_job = dg.define_asset_job(
     "quarantine_replay_job",
-    selection=dg.AssetSelection.assets(REPLAY_KEY).downstream() - FILM_WEEK_ASSETS,
+    # The forecasts are left to the next daily run: a replay revises a few sessions, not how runs end.
+    selection=dg.AssetSelection.assets(REPLAY_KEY).downstream()
+    - FILM_WEEK_ASSETS
+    - dg.AssetSelection.tag("forecast", ""),
     description=(
         "Replays the quarantine of a window of landed days and reloads the warehouse and the marts for it, "
         "without pulling from the exchange."

@@ -19,11 +19,14 @@ REPORT_GROUP = "reports"
 # The marts the pages read, as the daily dbt asset names them (whatever prefix its translator gives).
 MART_KEYS = sorted(key for key in ekino_dbt_models.keys if key.path[-1] in MARTS)
 assert len(MART_KEYS) == len(MARTS), f"the daily dbt build lacks a mart the report reads: {MARTS}"
+# The forecasts of the same run are drawn on its pages (forecasting/assets.py); a job without them
+# (the quarantine replay) draws the last ones published.
+FORECASTS_KEY = dg.AssetKey("film_forecasts")
 
 
 @dg.asset(
     key=REPORT_KEY,
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, FORECASTS_KEY],
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=REPORT_GROUP,

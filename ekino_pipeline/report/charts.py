@@ -168,6 +168,48 @@ def trend(days: list[date], lines: list[tuple[str, list]], open_days: list[date]
     )
 
 
+def forecast_bands(names: list[str], to_date, low, median, high) -> Chart:
+    """Each leading film's gross so far and its forecast final gross: the median with its 80% band."""
+    y = [label(name) for name in names]
+    low, median, high = floats(low), floats(median), floats(high)
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": floats(to_date),
+            "y": y,
+            "name": "gross so far",
+            "marker": {"color": PALETTE[5]},
+            "hovertemplate": "%{y}: %{x:,.0f} ₸ so far<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": median,
+            "y": y,
+            "name": "forecast final (80% interval)",
+            "marker": {"color": PALETTE[1], "size": 10, "symbol": "diamond"},
+            "error_x": {
+                "type": "data",
+                "symmetric": False,
+                "array": [
+                    None if h is None or m is None else h - m for h, m in zip(high, median, strict=True)
+                ],
+                "arrayminus": [
+                    None if lo is None or m is None else m - lo for lo, m in zip(low, median, strict=True)
+                ],
+                "color": PALETTE[1],
+                "thickness": 6,
+                "width": 0,
+            },
+            "hovertemplate": "%{y}: forecast %{x:,.0f} ₸<extra></extra>",
+        },
+    ]
+    return Chart(
+        "forecast", data, layout(height=max(220, 44 * len(names) + 80), yaxis={"autorange": "reversed"})
+    )
+
+
 def reporting(counts: pd.DataFrame) -> Chart:
     """Connected cinemas per day stacked by reporting state (`counts`: days by states)."""
     data = [

@@ -24,6 +24,8 @@ MARTS = (
 LIVE_MARTS = ("live_today", "live_films_today")
 # Read when exported (exports made before the integrity checks lack them).
 OPTIONAL_MARTS = ("integrity_findings",)
+# The forecasts (forecasting/), read when the daily build has published them.
+FORECAST_TABLES = ("film_forecasts",)
 
 
 class ReportError(RuntimeError):
@@ -44,7 +46,7 @@ class Marts:
                 f"the exports in {folder} lack {', '.join(missing)}: a daily_job build makes them"
             )
         frames = {name: read_mart(name, exports=folder) for name in MARTS}
-        for name in (*LIVE_MARTS, *OPTIONAL_MARTS):
+        for name in (*LIVE_MARTS, *OPTIONAL_MARTS, *FORECAST_TABLES):
             if name in available:
                 frames[name] = read_mart(name, exports=folder)
         return cls(folder, frames)

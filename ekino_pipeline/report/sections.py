@@ -59,10 +59,23 @@ def national(m: Marts, day: date) -> Section:
     )
 
 
+def forecasts_of(m: Marts, day: date) -> pd.DataFrame:
+    """The films' forecasts published for `day` (none when the forecasts are not exported)."""
+    forecasts = m.get("film_forecasts")
+    if forecasts is None:
+        return pd.DataFrame(columns=["film_id"])
+    return forecasts[forecasts["as_of_date"] == day].set_index("film_id")
+
+
 def top(m: Marts, day: date) -> Section:
     films = m["film_daily_box_office"]
     films = films[films["business_date"] == day].sort_values(["rank_of_day", "film_id"]).head(TOP)
-    rows = records(films)
+    forecasts = forecasts_of(m, day)
+    rows = [
+        row
+        | {"forecast": forecasts.loc[row["film_id"]].to_dict() if row["film_id"] in forecasts.index else None}
+        for row in records(films)
+    ]
     context = {"day": day, "top": TOP, "films": rows}
     if not rows:
         return Section("top.html.j2", context)
@@ -118,7 +131,26 @@ def trend(m: Marts, day: date) -> Section:
     # The days that have not closed will still move: shaded.
     open_days = [d for d in days if "day_open" in reasons.get(d, ())]
     context |= {"days": days, "leaders": leaders, "provisional": provisional, "open_days": open_days}
-    return Section("trend.html.j2", context, (charts.trend(days, lines, open_days),))
+    drawn = [charts.trend(days, lines, open_days)]
+    forecasts = forecasts_of(m, day)
+    banded = [
+        (name, film_id)
+        for (name, _), film_id in zip(lines, leaders, strict=True)
+        if film_id in forecasts.index
+    ]
+    if banded:
+        f = forecasts.loc[[film_id for _, film_id in banded]]
+        drawn.append(
+            charts.forecast_bands(
+                [name for name, _ in banded],
+                f["gross_to_date_kzt"],
+                f["predicted_gross_low_kzt"],
+                f["predicted_gross_kzt"],
+                f["predicted_gross_high_kzt"],
+            )
+        )
+        context["forecast"] = f.iloc[0].to_dict()
+    return Section("trend.html.j2", context, tuple(drawn))
 
 
 def regions(m: Marts, day: date) -> Section:
@@ -171,9 +203,16 @@ def cinemas(m: Marts, day: date) -> Section:
     return Section("cinemas.html.j2", context, drawn)
 
 
-def funding(m: Marts) -> Section:
+def funding(m: Marts, day: date) -> Section:
     funding = m["funding_outcomes_by_year"].sort_values("grant_year")
-    context = {"years": records(funding)}
+    forecasts = forecasts_of(m, day)
+    if "funded_amount_kzt" in forecasts.columns:
+        showing = forecasts[forecasts["funded_amount_kzt"].notna()].sort_values(
+            "predicted_gross_kzt", ascending=False
+        )
+    else:
+        showing = forecasts.iloc[:0]
+    context = {"years": records(funding), "showing": records(showing.reset_index()), "day": day}
     if funding.empty:
         return Section("funding.html.j2", context)
     return Section("funding.html.j2", context, (charts.funding(funding),))
@@ -223,6 +262,6 @@ def of_day(m: Marts, day: date) -> list[Section]:
         regions(m, day),
         cinemas(m, day),
         integrity(m, day),
-        funding(m),
+        funding(m, day),
     ]
     return [section for section in found if section is not None]

@@ -86,6 +86,7 @@ def print_headline(exports: Path, first: date, last: date) -> None:
                 [last],
             )
         )
+        print_forecasts(cur, exports, last)
         say(f"\nRegions on {last} (no figure where no cinema is connected)")
         print_table(
             *_table(
@@ -140,6 +141,32 @@ def print_integrity(exports: Path) -> None:
         )
     finally:
         con.close()
+
+
+def print_forecasts(cur, exports: Path, last: date) -> None:
+    """The forecast final gross of the day's top films, with its 80% interval (film_forecasts)."""
+    path = exports / "film_forecasts.parquet"
+    if not path.exists():
+        say(f"\nForecasts: none published ({path.name} missing)")
+        return
+    say(
+        f"\nForecast final gross of the top films on {last} (median and 80% interval, as of that day; "
+        "none before a film's first Saturday)"
+    )
+    print_table(
+        *_table(
+            cur,
+            f"""select day.rank_of_day as rank, day.title, f.days_since_release as day_of_release,
+                       f.gross_to_date_kzt as to_date_kzt, f.predicted_gross_low_kzt as low_kzt,
+                       f.predicted_gross_kzt as forecast_kzt, f.predicted_gross_high_kzt as high_kzt,
+                       f.predicted_weeks_in_release as weeks, f.predicted_recoupment_rate as recoupment
+                from read_parquet('{exports / "film_daily_box_office.parquet"}') as day
+                left join read_parquet('{path}') as f
+                    on f.film_id = day.film_id and f.as_of_date = day.business_date
+                where day.business_date = ? order by day.rank_of_day limit 10""",
+            [last],
+        )
+    )
 
 
 def print_discrepancies(exports: Path, week: date) -> None:

@@ -11,12 +11,21 @@ week, and are reported up to HISTORY_THROUGH.
 
 from __future__ import annotations
 
+import bisect
+import math
 import random
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
 from ekino_pipeline.calendar import film_week_start
+from ekino_sim.network.demand import (
+    COMPETITION_RETENTION,
+    DOMESTIC_RETENTION,
+    GENRE_RETENTION,
+    HOLIDAYS,
+    USUAL_COMPETITORS,
+)
 
 # The ministry's published national box office, tenge; the simulator is calibrated to the same table.
 NATIONAL_TOTALS = {
@@ -74,13 +83,52 @@ def _published(year: int) -> date:
     return date(year + 1, 2, 15)
 
 
-def _run(rng: random.Random, released: date) -> list[tuple[date, float]]:
-    """The film weeks of a run and each week's share of the run's gross (opening week biggest)."""
-    n_weeks = rng.randrange(4, 11)
-    decay = rng.uniform(0.55, 0.75)
-    shape = [decay**k for k in range(n_weeks)]
-    whole = sum(shape)
+SLEEPER_SHARE = 0.05
+# A run ends when a week earns less than this share of its opening week (or after MAX_WEEKS).
+LAST_WEEK_SHARE = 0.03
+MAX_WEEKS = 20
+
+
+def competitors(films: list[dict]) -> dict[str, int]:
+    """Films opening in the three weeks after each film's release (the calendar a distributor sees)."""
+    released = sorted(date.fromisoformat(f["release_date"]) for f in films)
+    out = {}
+    for film in films:
+        day = date.fromisoformat(film["release_date"])
+        out[film["film_id"]] = bisect.bisect_right(released, day + timedelta(days=21)) - bisect.bisect_right(
+            released, day
+        )
+    return out
+
+
+def retention(rng: random.Random, film: dict, n_competitors: int) -> float:
+    """A film's week-on-week retention: genre, origin and competition set it, luck moves it."""
+    genres = (
+        [g for g in film["genres"].split("|") if g] if isinstance(film["genres"], str) else film["genres"]
+    )
+    base = max((GENRE_RETENTION.get(g, 0.5) for g in genres), default=0.5)
+    base += DOMESTIC_RETENTION if str(film["is_domestic"]).lower() == "true" else 0.0
+    base -= COMPETITION_RETENTION * (n_competitors - USUAL_COMPETITORS)
+    if rng.random() < SLEEPER_SHARE:
+        return rng.uniform(0.78, 0.9)
+    return min(0.9, max(0.2, base + rng.gauss(0, 0.045)))
+
+
+def _run(rng: random.Random, released: date, keep: float) -> list[tuple[date, float]]:
+    """The film weeks of a run and each week's share of the run's gross: weeks fall by `keep` each, a
+    holiday week lifts its own, and every week has its own noise."""
     start = film_week_start(released)
+    shape = []
+    level = 1.0
+    for k in range(MAX_WEEKS):
+        week = start + timedelta(days=7 * k)
+        lift = 1.25 if any((week + timedelta(days=n)).timetuple()[1:3] in HOLIDAYS for n in range(7)) else 1.0
+        gross = level * lift * math.exp(rng.gauss(0, 0.05))
+        if k >= 2 and gross < LAST_WEEK_SHARE * shape[0]:
+            break
+        shape.append(gross)
+        level *= keep
+    whole = sum(shape)
     return [(start + timedelta(days=7 * k), s / whole) for k, s in enumerate(shape)]
 
 
@@ -88,7 +136,13 @@ def generate_history(films: list[dict], grants: list[dict], seed: int) -> list[d
     rng = random.Random(f"history:{seed}")
     reported = [f for f in films if date.fromisoformat(f["release_date"]) <= HISTORY_THROUGH]
     funded = {g["film_id"] for g in grants if g["film_id"]}
-    runs = {f["film_id"]: _run(rng, date.fromisoformat(f["release_date"])) for f in reported}
+    n_competitors = competitors(films)
+    runs = {
+        f["film_id"]: _run(
+            rng, date.fromisoformat(f["release_date"]), retention(rng, f, n_competitors[f["film_id"]])
+        )
+        for f in reported
+    }
 
     def within_year(film: dict) -> bool:
         weeks = runs[film["film_id"]]
@@ -230,13 +284,15 @@ def recent_distributor_reports(films: list[dict], seed: int, before: date) -> li
     supersedes it (history_overlaps). Figures follow the 2025 scale; no national total is published yet.
     """
     rng = random.Random(f"recent:{seed}:{before.isoformat()}")
+    n_competitors = competitors(films)
     rows = []
     for film in films:
         released = date.fromisoformat(film["release_date"])
         if not HISTORY_THROUGH < released < before:
             continue
         lifetime = rng.lognormvariate(18.0, 1.0)  # about 65 M tenge for a typical film, some far more
-        for week, share in _run(rng, released):
+        keep = retention(rng, film, n_competitors[film["film_id"]])
+        for week, share in _run(rng, released, keep):
             if week >= before:
                 break
             gross = Decimal(str(lifetime * share)).quantize(Decimal("1"))

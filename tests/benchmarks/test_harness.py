@@ -24,7 +24,7 @@ def results(tmp_path_factory):
 def test_the_quick_run_writes_every_ratio_with_its_goal(results):
     assert set(results["ratios"]) == set(run.GOALS)
     for name, verdict in results["ratios"].items():
-        assert verdict["goal"].split()[1] == str(run.GOALS[name][1])
+        assert verdict["goal"] == run.goal_text(name)
         if name == "extract_vs_dlt" and importlib.util.find_spec("dlt") is None:
             assert verdict["value"] is None
             continue

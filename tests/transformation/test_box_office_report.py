@@ -8,9 +8,11 @@ import os
 import re
 import shutil
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from ekino_pipeline.report.assets import REPORT_KEY, box_office_report
@@ -189,7 +191,7 @@ def test_the_report_follows_the_marts_in_the_daily_and_replay_jobs_outside_the_w
     for job in ("daily_job", "quarantine_replay_job"):
         assert REPORT_KEY in defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
     parents = defs.resolve_asset_graph().get(REPORT_KEY).parent_keys
-    assert {key.path[-1] for key in parents} == set(MARTS)
+    assert {key.path[-1] for key in parents} == {*MARTS, "film_forecasts"}
     # It reads the exports only: a report never waits for, nor holds up, a warehouse writer.
     assert box_office_report.op.pool is None
 
@@ -242,3 +244,62 @@ def test_titles_with_markup_read_as_text_in_the_browser(hostile_report, browser)
     assert HOSTILE in table
     # The charts showed a title's quotes as &quot; (plotly decodes &lt; &gt; &amp; only).
     assert HOSTILE in ticks
+
+
+@pytest.fixture(scope="module")
+def forecast_report(built_scenario, tmp_path_factory):
+    """The scenario's exports with a forecast published for each film screened on 2 March."""
+    from ekino_pipeline.forecasting.publish import SCHEMA, publish
+
+    exports = tmp_path_factory.mktemp("forecasts")
+    export_marts(built_scenario.warehouse, exports)
+    day = pd.read_parquet(exports / "film_daily_box_office.parquet")
+    day = day[day["business_date"] == MAR2]
+    rows = []
+    for n, r in enumerate(day.itertuples()):
+        so_far = Decimal(r.cumulative_gross_kzt).quantize(Decimal("0.01"))
+        rows.append(
+            {name: None for name in SCHEMA.names}
+            | {
+                "film_id": r.film_id,
+                "as_of_date": MAR2,
+                "title": r.title,
+                "days_since_release": 10 + n,
+                "gross_to_date_kzt": so_far,
+                "predicted_gross_low_kzt": so_far * 2,
+                "predicted_gross_kzt": so_far * 3,
+                "predicted_gross_high_kzt": so_far * 5,
+                # The first film is state-funded: the funding section shows its forecast recoupment.
+                "funded_amount_kzt": so_far * 4 if n == 0 else None,
+                "predicted_recoupment_rate": Decimal("0.75") if n == 0 else None,
+                "model_version": "gbq-test",
+                "data_as_of": MAR2,
+                "training_cutoff": MAR2,
+                "published_at": BUILT_AT,
+            }
+        )
+    publish(exports, pd.DataFrame(rows, columns=SCHEMA.names))
+    return build_report([MAR2], exports=exports, built_at=BUILT_AT), len(rows)
+
+
+def test_the_report_draws_each_leading_films_forecast_band(forecast_report, browser):
+    report, n_films = forecast_report
+    page = report.folder / f"{MAR2}.html"
+    text = page.read_text()
+    assert "forecast final, ₸ (80% interval)" in _section(text, "top")
+    assert "model gbq-test" in _section(text, "trend")
+    funding = _section(text, "funding")
+    assert "Funded films still showing on 2024-03-02" in funding and "75.0%" in funding
+    rendered = browser.render(
+        page,
+        """[...document.querySelectorAll('div.chart')].map(c => [
+            c.dataset.chart, c.querySelectorAll('g.point').length, c.querySelectorAll('path.point').length,
+            c.querySelectorAll('g.errorbar').length,
+        ])""",
+    )
+    assert rendered.problems == []
+    charts = {name: marks for name, *marks in rendered.values}
+    assert set(charts) == {*CHARTS, "forecast"}
+    banded = min(n_films, 5)
+    # For each leading film: a bar of its gross so far, a diamond at its forecast, the band around it.
+    assert charts["forecast"] == [banded, banded, banded]

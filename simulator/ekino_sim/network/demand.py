@@ -33,6 +33,49 @@ HOLIDAYS = {
     (10, 25): 1.4,  # Republic Day
     (12, 16): 1.5,  # Independence Day
 }
+# A film's legs (its final gross over its opening week): the week-on-week retention of its audience
+# by genre, as published charts show it (families and animation hold, horror drops), a little more
+# for domestic films (word of mouth), less when many films open in the weeks after it; then each
+# film's own luck, and a few sleepers that hold for months. Final over opening week spreads from
+# about 1.3 to 3.5 with a long tail (final over opening weekend about 2 to 6), as on published charts.
+GENRE_RETENTION = {
+    "family": 0.62,
+    "animation": 0.62,
+    "documentary": 0.54,
+    "drama": 0.52,
+    "historical": 0.52,
+    "romance": 0.48,
+    "comedy": 0.48,
+    "adventure": 0.46,
+    "fantasy": 0.44,
+    "science_fiction": 0.42,
+    "crime": 0.42,
+    "action": 0.40,
+    "thriller": 0.38,
+    "horror": 0.30,
+}
+DOMESTIC_RETENTION = 0.05
+# Retention lost per film opening in the three weeks after, beyond the usual dozen.
+COMPETITION_RETENTION = 0.006
+USUAL_COMPETITORS = 12
+# On the network a film's popularity (how often it is programmed) falls by POPULARITY_KEEP a week on
+# average, moved by its retention above: final gross over the opening weekend (Thursday to Sunday) then
+# spreads from about 2.4 to 6.6 (10th to 90th percentile), median 3.7 (docs/forecasting.md).
+POPULARITY_KEEP = 0.66
+POPULARITY_KEEP_RANGE = (0.45, 0.93)
+
+
+def popularity_keep(film: Film, luck: float) -> float:
+    """How much of its popularity a film keeps week on week on the network; `luck` in [0, 1) is the
+    film's own draw (the seed's), the top 5% of it a sleeper."""
+    if luck >= 0.95:
+        return 0.9
+    base = max((GENRE_RETENTION.get(g, 0.46) for g in film.genres), default=0.46)
+    base += DOMESTIC_RETENTION if film.is_domestic else 0.0
+    keep = POPULARITY_KEEP + 0.9 * (base - 0.47) + 0.12 * (luck / 0.95 - 0.5)
+    return min(POPULARITY_KEEP_RANGE[1], max(POPULARITY_KEEP_RANGE[0], keep))
+
+
 FORMAT_DEMAND = {"2D": 1.0, "3D": 1.05, "IMAX": 1.3, "4DX": 1.15}
 # Domestic comedies and dramas draw Kazakhstan's audiences more than most imports: 14 of 2024's top 20
 # films by gross were domestic, and so are 14 at seed 1. The top 20 is a race of a few Pareto draws, so

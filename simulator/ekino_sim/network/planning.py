@@ -31,6 +31,7 @@ from ekino_sim.network.demand import (
     WEEKDAY_DEMAND,
     Catalogue,
     hour_demand,
+    popularity_keep,
     round10,
     year_level,
 )
@@ -65,7 +66,9 @@ class Planner:
                 base = min(40.0, u ** (-1 / 1.4))  # Pareto: a few hits, many small films
                 if film.is_domestic:
                     base *= DOMESTIC_POPULARITY
-                popularity.append(base * 0.72 ** ((day - film.release_date).days / 7))
+                luck = (hash64(f"{self.seed}:legs:{film.film_id}") + 1) / 2**64 % 1.0
+                keep = popularity_keep(film, luck)
+                popularity.append(base * keep ** ((day - film.release_date).days / 7))
             return Catalogue(films, popularity)
 
         return self._catalogues.get(day, build)

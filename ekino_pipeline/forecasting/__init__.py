@@ -1,0 +1,1 @@
+"""Forecasts: how each film in release will end, backtested, with the uncertainty said."""
