@@ -3,8 +3,11 @@
 Written from settlement_weekly under `<exports>/statements/<film_week_start>/`, one pair of files per
 distributor: `<distributor_id>.csv` (one line per cinema and film, exact decimals, for their accounts)
 and `<distributor_id>.md` (the same lines with the totals and whether the week is final, for people).
-Each file is replaced atomically, like the mart exports. A statement's lines add up to its totals, and
-its totals to the distributor's rows of settlement_weekly.
+Each line names the integrity rules that found something on its cinema, film and week
+(settlement_weekly.integrity_findings; empty when none did): the line is settled all the same, and the
+distributor sees which of its lines an inspector is looking into. Each file is replaced atomically,
+like the mart exports. A statement's lines add up to its totals, and its totals to the distributor's
+rows of settlement_weekly.
 
 The registry gives distributors by name only, so a distributor's id is its name made a file name plus a
 short hash of the exact name: two names that read alike never share (and overwrite) a file. The names
@@ -47,6 +50,7 @@ LINE_COLUMNS = (
     "exhibitor_share_kzt",
     "is_provisional",
     "provisional_reasons",
+    "integrity_findings",
 )
 TOTALS = ("gross_kzt", "tax_kzt", "net_kzt", "rental_due_kzt", "exhibitor_share_kzt")
 # What makes a spreadsheet read a cell as a formula (OWASP, CSV injection); a tab or a carriage
@@ -117,8 +121,9 @@ def _readable(distributor: str, week: date, lines: list[dict], totals: dict[str,
         f"- **Rental due to {distributor}: {_money(totals['rental_due_kzt'])} KZT**",
         f"- Exhibitors' share: {_money(totals['exhibitor_share_kzt'])} KZT",
         "",
-        "| cinema | film | week | sessions | admissions | gross | net | terms | rate % | rental due |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| cinema | film | week | sessions | admissions | gross | net | terms | rate % | rental due "
+        "| integrity findings |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for line in lines:
         terms = f"{line['method']} v{line['terms_version']}" if line["method"] else "none in effect"
@@ -128,7 +133,7 @@ def _readable(distributor: str, week: date, lines: list[dict], totals: dict[str,
             f"| {cinema} | {title} | {line['week_of_release']} "
             f"| {line['n_sessions']} | {line['admissions']} | {_money(line['gross_kzt'])} "
             f"| {_money(line['net_kzt'])} | {markdown_text(terms)} | {line['rate_pct'] or ''} "
-            f"| {_money(line['rental_due_kzt'])} |"
+            f"| {_money(line['rental_due_kzt'])} | {markdown_text(', '.join(line['integrity_findings']))} |"
         )
     return "\n".join(out) + "\n"
 
@@ -177,6 +182,7 @@ def write_statements(
                     **line,
                     "is_provisional": "true" if line["is_provisional"] else "false",
                     "provisional_reasons": "|".join(line["provisional_reasons"]),
+                    "integrity_findings": "|".join(line["integrity_findings"]),
                 }
                 writer.writerow([csv_cell(values[c]) for c in LINE_COLUMNS])
 

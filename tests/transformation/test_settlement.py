@@ -146,7 +146,8 @@ def _settlement_warehouse(path, lines: list[dict]):
         "title varchar, week_of_release integer, n_sessions integer, admissions bigint, "
         "gross_kzt decimal(18,2), tax_kzt decimal(18,2), net_kzt decimal(18,2), method varchar, "
         "terms_id varchar, terms_version integer, rate_pct decimal(5,2), rental_due_kzt decimal(18,2), "
-        "exhibitor_share_kzt decimal(18,2), is_provisional boolean, provisional_reasons varchar[])"
+        "exhibitor_share_kzt decimal(18,2), is_provisional boolean, provisional_reasons varchar[], "
+        "integrity_findings varchar[])"
     )
     for values in lines:
         line = {
@@ -171,6 +172,7 @@ def _settlement_warehouse(path, lines: list[dict]):
             "exhibitor_share_kzt": Decimal("-12500.00"),
             "is_provisional": False,
             "provisional_reasons": [],
+            "integrity_findings": [],
             **values,
         }
         con.execute(
@@ -222,6 +224,29 @@ def test_a_statement_in_markdown_escapes_html_and_pipes_so_no_column_shifts(tmp_
     assert "Kino \\| Bar" in row
     unescaped_pipes = len(re.findall(r"(?<!\\)\|", row))
     assert unescaped_pipes == header.count("|")
+
+
+def test_a_statement_line_names_the_integrity_findings_of_its_cinema_film_and_week(tmp_path):
+    # The settlement of the week names what the integrity rules found on a line; a clean line names none.
+    lines = [
+        {"cinema_id": "ALA-0001", "integrity_findings": ["price_outlier", "sales_burst"]},
+        {"cinema_id": "ALA-0002", "cinema_name": "Clean Kino"},
+    ]
+    warehouse = _settlement_warehouse(tmp_path / "w.duckdb", lines)
+    [statement] = write_statements(warehouse, tmp_path / "exports")
+    with statement.csv_path.open(newline="", encoding="utf-8") as fh:
+        rows = {r["cinema_id"]: r for r in csv.DictReader(fh)}
+    assert rows["ALA-0001"]["integrity_findings"] == "price_outlier|sales_burst"
+    assert rows["ALA-0002"]["integrity_findings"] == ""
+    text = statement.readable_path.read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| cinema |"))
+    assert header.rstrip(" |").endswith("integrity findings")
+    [found] = [line for line in text.splitlines() if "(ALA-0001)" in line]
+    [clean] = [line for line in text.splitlines() if "(ALA-0002)" in line]
+    assert found.endswith("| price_outlier, sales_burst |")
+    assert clean.endswith("|  |")
+    assert "price_outlier" not in clean and "sales_burst" not in clean
+    assert len(re.findall(r"(?<!\\)\|", found)) == len(re.findall(r"(?<!\\)\|", clean)) == header.count("|")
 
 
 def test_two_distributors_whose_names_make_the_same_slug_get_two_statements(tmp_path):
