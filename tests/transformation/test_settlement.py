@@ -101,6 +101,12 @@ def test_each_distributor_gets_a_statement_per_week_whose_lines_add_up_to_settle
             == Decimal(r["tax_kzt"]) + Decimal(r["rental_due_kzt"]) + Decimal(r["exhibitor_share_kzt"])
             for r in rows
         )
+        findings = {
+            (line["cinema_id"], line["film_id"]): "|".join(line["integrity_findings"])
+            for line in lines
+            if line["film_week_start"] == statement.film_week_start
+        }
+        assert all(r["integrity_findings"] == findings[r["cinema_id"], r["film_id"]] for r in rows)
         readable = statement.readable_path.read_text()
         assert (
             f"Rental due to {statement.distributor}: {statement.totals['rental_due_kzt']:,.2f} KZT"
