@@ -82,6 +82,7 @@ def test_the_webserver_loads_the_code_location_with_its_groups_schedules_and_sen
             "intraday_schedule",
             "film_week_schedule",
             "declared_returns_schedule",
+            "forecast_model_schedule",
             "live_schedule",
         }
         assert {s["name"] for s in repository["sensors"]} == {

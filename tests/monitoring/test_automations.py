@@ -26,6 +26,7 @@ FOLLOW_THE_SETTING = {
     "intraday_schedule",
     "film_week_schedule",
     "declared_returns_schedule",
+    "forecast_model_schedule",
     "silent_cinema_sensor",
     "run_failure_alerts",
 }
