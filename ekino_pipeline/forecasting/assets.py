@@ -5,20 +5,18 @@ film in release on each day of the run, from what was known by that day's end) a
 `forecast_backtest` (rolling origins over the ended runs, beside the two baselines).
 
 They read the exports only (the read-only copy of the warehouse), never the warehouse itself, so they
-take no slot of the `warehouse` pool.
+take no slot of the `warehouse` pool. The modules that compute them (pandas, scikit-learn) are imported
+when an asset runs, not when the definitions load.
 """
 
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from ekino_pipeline.display import kzt
-from ekino_pipeline.forecasting import publish
-from ekino_pipeline.forecasting.backtest import run_backtest, summary_markdown
-from ekino_pipeline.forecasting.model import NotEnoughHistory, train, training_rows
-from ekino_pipeline.forecasting.runs import Runs, read_runs
+from ekino_pipeline.forecasting import names
 from ekino_pipeline.ownership import BOX_OFFICE
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.settings import Settings
@@ -34,15 +32,22 @@ INPUT_MARTS = ("film_daily_box_office", "funding_outcomes")
 INPUT_KEYS = sorted(key for key in ekino_dbt_models.keys if key.path[-1] in INPUT_MARTS)
 TOP = 10
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _runs(exports: ExportsResource) -> Runs:
+    from ekino_pipeline.forecasting.runs import Runs
+
+
+def _runs(exports: ExportsResource) -> "Runs":
+    from ekino_pipeline.forecasting.runs import read_runs
+
     copy = exports.directory_path / Settings.from_env().warehouse_path.name
     if not copy.exists():
         raise dg.Failure(f"no warehouse copy at {copy}: a daily_job build publishes it")
     return read_runs(copy)
 
 
-def _top_markdown(frame: pd.DataFrame) -> str:
+def _top_markdown(frame: "pd.DataFrame") -> str:
     if frame.empty:
         return "No film forecast."
     lines = [
@@ -59,7 +64,7 @@ def _top_markdown(frame: pd.DataFrame) -> str:
 
 
 @dg.asset(
-    key=publish.FORECASTS,
+    key=names.FORECASTS,
     deps=INPUT_KEYS,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -75,6 +80,11 @@ def _top_markdown(frame: pd.DataFrame) -> str:
     ),
 )
 def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from ekino_pipeline.forecasting import publish
+    from ekino_pipeline.forecasting.model import NotEnoughHistory, train
+
     days = partition_days(context)
     started = time.perf_counter()
     runs = _runs(exports)
@@ -113,7 +123,7 @@ def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) 
 
 
 @dg.asset(
-    key=publish.ACCURACY,
+    key=names.ACCURACY,
     deps=[film_forecasts],
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -128,6 +138,8 @@ def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) 
     ),
 )
 def forecast_accuracy(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
+    from ekino_pipeline.forecasting import publish
+
     day = partition_days(context)[-1]
     rows = publish.accuracy(publish.read_history(exports.directory_path), _runs(exports), day)
     path = publish.write_accuracy(exports.directory_path, rows)
@@ -163,6 +175,9 @@ def forecast_accuracy(context: dg.AssetExecutionContext, exports: ExportsResourc
     ),
 )
 def forecast_model(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
+    from ekino_pipeline.forecasting import publish
+    from ekino_pipeline.forecasting.model import train, training_rows
+
     runs = _runs(exports)
     model = train(runs, runs.last_day)
     rows = training_rows(runs.known_on(runs.last_day))
@@ -195,6 +210,9 @@ def forecast_model(context: dg.AssetExecutionContext, exports: ExportsResource) 
     ),
 )
 def forecast_backtest(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
+    from ekino_pipeline.forecasting import publish
+    from ekino_pipeline.forecasting.backtest import run_backtest, summary_markdown
+
     started = time.perf_counter()
     result = run_backtest(_runs(exports))
     path = publish.write_frame(exports.directory_path / "forecast_backtest.parquet", result.summary)

@@ -14,12 +14,13 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.ensemble import HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:  # scikit-learn takes seconds to import: only a training or a forecast pays for it
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 from ekino_pipeline.forecasting.features import (
     FEATURES,
@@ -49,10 +50,18 @@ def single_threaded(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
         with threadpool_limits(limits=1):
             return function(*args, **kwargs)
 
     return wrapper
+
+
+def sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
 
 
 class NotEnoughHistory(ValueError):
@@ -117,6 +126,8 @@ def _held_out(film_ids: pd.Series) -> np.ndarray:
 
 
 def _fit(x: pd.DataFrame, y: pd.Series, quantile: float) -> HistGradientBoostingRegressor:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     model = HistGradientBoostingRegressor(loss="quantile", quantile=quantile, random_state=0, **PARAMS)
     return model.fit(x, y)
 
@@ -144,6 +155,8 @@ def train(runs: Runs, cutoff: date) -> Model:
     n = len(scores)
     widen = float(np.quantile(scores, min(1.0, np.ceil((n + 1) * COVERAGE) / n))) if n else 0.0
     coverage = float(np.mean((y[held] >= low - widen) & (y[held] <= high + widen))) if n else float("nan")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     weeks_model = HistGradientBoostingRegressor(loss="absolute_error", random_state=0, **PARAMS).fit(
         x, rows["remaining"]
     )
@@ -155,7 +168,7 @@ def train(runs: Runs, cutoff: date) -> Model:
     decay = float(first_rows["second_over_first"].median())
     digest = hashlib.sha256(
         pd.util.hash_pandas_object(rows[["film_id", "target"]], index=False).values.tobytes()
-        + f"{MODEL_REVISION}:{sklearn.__version__}:{sorted(PARAMS.items())}".encode()
+        + f"{MODEL_REVISION}:{sklearn_version()}:{sorted(PARAMS.items())}".encode()
     ).hexdigest()[:10]
     return Model(
         version=f"{MODEL_NAME}-{MODEL_REVISION}-{digest}",

@@ -21,11 +21,9 @@ import pyarrow.parquet as pq
 from ekino_pipeline.atomic_files import replacing
 from ekino_pipeline.forecasting.features import Calendar, known_runs, week_shares
 from ekino_pipeline.forecasting.model import Model, Question, forecast
+from ekino_pipeline.forecasting.names import ACCURACY, FORECASTS, HISTORY
 from ekino_pipeline.forecasting.runs import Runs, ended_runs, film_weeks
 
-FORECASTS = "film_forecasts"
-HISTORY = "film_forecasts_history"
-ACCURACY = "forecast_accuracy"
 MONEY = pa.decimal128(18, 2)
 RATE = pa.decimal128(18, 6)
 KEY = ["film_id", "as_of_date"]

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ekino_pipeline.analysis import marts, read_mart
+
+if TYPE_CHECKING:  # the frames come from read_mart; loading the definitions need not import pandas
+    import pandas as pd
 
 # The marts a page is built from; the live ones are used when the live job has exported them.
 MARTS = (
