@@ -30,7 +30,7 @@ prepare: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project
+	$(BIN)/sqlfluff lint --processes 2 dbt_project
 
 format: install
 	$(BIN)/ruff format .

@@ -22,6 +22,7 @@ LONGEST_FIRST = (
     "tests/simulator/test_demo_instance.py",
     "tests/simulator/test_no_orphans.py",
     "tests/benchmarks/test_harness.py",
+    "tests/benchmarks/test_harness_more.py",
     "tests/test_live_mode.py",
     "tests/transformation/test_end_to_end.py",
     "tests/monitoring/test_live_session.py",

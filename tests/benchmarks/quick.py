@@ -1,0 +1,26 @@
+"""The quick benchmark run the harness tests share: which figures each part writes, and one run of parts."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import run
+
+RATIOS_OF = {
+    "extract": {"extract_vs_bare", "extract_vs_dlt", "rss_2000_vs_103"},
+    "dbt": {"dbt_day_at_365_vs_1"},
+    "sensor": {"sensor_share_of_budget"},
+    "live": {"sale_to_mart_p95_seconds", "live_cpu_share_of_core"},
+    "api": {"api_chart_vs_static"},
+    "integrity": {"integrity_recall", "integrity_false_positive_rate"},
+    "forecast": {"forecast_mape_day7", "forecast_vs_multiplier_day7", "forecast_interval_coverage_day7"},
+}
+
+
+def quick_results(tmp_path_factory, parts: tuple[str, ...]) -> dict:
+    """`python -m benchmarks.run --quick --only <part>...`, its results.json read back."""
+    work = tmp_path_factory.mktemp("bench")
+    out = work / "results.json"
+    only = [argument for part in parts for argument in ("--only", part)]
+    run.main(["--quick", *only, "--out", str(out), "--workdir", str(work)])
+    return json.loads(out.read_text(encoding="utf-8"))
