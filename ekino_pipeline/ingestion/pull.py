@@ -65,8 +65,10 @@ def pull_cinema_day(
     run_id: str | None = None,
     max_attempts: int = 2,
     secrets: Iterable[str] = (),
+    failure_note: str | None = None,
 ) -> dict:
-    """Pull, land and commit one cinema-day; returns the committed manifest. Never raises for the
+    """Pull, land and commit one cinema-day; returns the committed manifest (a failure's error ends with
+    `failure_note` in parentheses, when given). Never raises for the
     cinema's own failures nor for the disk's: those are recorded in the manifest with their reason, and
     when the disk refuses even the manifest (full, read-only), the failure is returned uncommitted.
 
@@ -80,7 +82,16 @@ def pull_cinema_day(
         with landing.attempt(req.dataset, req.business_date, req.cinema_id, attempt_id, run_id=run_id):
             record_killed_attempts(req, landing, run_id=run_id, running=attempt_id)
             return _pull_and_commit(
-                req, client_factory, landing, attempt_id, run_id, max_attempts, secrets, started_at, started
+                req,
+                client_factory,
+                landing,
+                attempt_id,
+                run_id,
+                max_attempts,
+                secrets,
+                started_at,
+                started,
+                failure_note,
             )
     except OSError as exc:
         # The landing zone refused a write outside the pull itself (the lock, the manifest). The lock
@@ -102,6 +113,7 @@ def _pull_and_commit(
     secrets: tuple[str, ...],
     started_at: datetime,
     started: float,
+    failure_note: str | None = None,
 ) -> dict:
     error: str | None = None
     error_type: str | None = None
@@ -145,6 +157,8 @@ def _pull_and_commit(
             error, error_type = redact(f"{type(exc).__name__}: {exc}", secrets), type(exc).__name__
             log.exception("%s %s %s: unexpected error", req.dataset, req.cinema_id, req.business_date)
             break
+    if error is not None and failure_note:
+        error = f"{error} ({failure_note})"
     manifest = manifest_head(req, attempt_id, run_id, error, error_type, attempts, started_at, started)
     manifest.update(discarded)
     if result is None:

@@ -141,10 +141,9 @@ class PullPlan:
             run_id=self.run_id,
             max_attempts=1 if known_down else self.max_attempts,
             secrets=self.secrets,
+            failure_note="tried once: unreachable earlier in this run" if known_down else None,
         )
         if manifest.get("error_type") == UNREACHABLE:
-            if known_down:
-                manifest["error"] = f"{manifest['error']} (tried once: unreachable earlier in this run)"
             unreachable.add(task.cinema_id)
         elif manifest.get("status") == "success":
             unreachable.discard(task.cinema_id)
