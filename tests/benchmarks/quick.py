@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 from benchmarks import run
@@ -24,3 +25,20 @@ def quick_results(tmp_path_factory, parts: tuple[str, ...]) -> dict:
     only = [argument for part in parts for argument in ("--only", part)]
     run.main(["--quick", *only, "--out", str(out), "--workdir", str(work)])
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def assert_every_ratio_written(results: dict, parts: tuple[str, ...]) -> None:
+    """Every goal is listed with its goal's text; the ratios of `parts` have a value and a verdict,
+    the others none (not run), and so does extract_vs_dlt without dlt installed."""
+    assert set(results["ratios"]) == set(run.GOALS)
+    mine = set().union(*(RATIOS_OF[part] for part in parts))
+    for name, verdict in results["ratios"].items():
+        assert verdict["goal"] == run.goal_text(name)
+        if name not in mine or (name == "extract_vs_dlt" and importlib.util.find_spec("dlt") is None):
+            assert verdict["value"] is None
+            continue
+        if name == "integrity_false_positive_rate":  # none flagged is a rate of 0
+            assert verdict["value"] >= 0
+        else:
+            assert verdict["value"] > 0
+        assert verdict["met"] in (True, False)
