@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -262,9 +263,8 @@ def _pool(
     chunks = _chunks(tasks, processes, threads)
     workers = min(processes, len(chunks))
     context = multiprocessing.get_context(START_METHOD)
-    # Imported once by the fork server, if this pool starts it. pyarrow imports pandas on its first
-    # conversion of Python values (a page's lineage columns): once there too, not once per worker.
-    context.set_forkserver_preload([__name__, "pandas"])
+    # Imported once by the fork server, if this pool starts it (a worker never imports pandas: below).
+    context.set_forkserver_preload([__name__])
     stop_reading, stop_writing = context.Pipe(duplex=False)
     pool = ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(stop_reading,))
     usage.processes = max(usage.processes, workers)
@@ -341,11 +341,23 @@ class _KeepLines(logging.Handler):
         _log_lines.append(self.format(record))
 
 
+class _WithoutPandas:
+    """An import finder that says pandas is not installed. pyarrow imports pandas (about a second of
+    CPU, on the pool's critical path) on its first conversion of a Python value, only to recognise
+    pandas objects, which a pull never has; told pandas is missing, it converts without it."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("a pull worker does without pandas", name=name)
+
+
 def _start_worker(stop: Connection) -> None:
     """A worker's first act: die with its parent (the fork server, which ends with the run), and end
     when the pool's pipe closes (the run stopped early, or died)."""
     die_with_parent(os.getppid())
     exit_at_end_of_file(stop)
+    sys.meta_path.insert(0, _WithoutPandas)
     keep = _KeepLines(logging.WARNING)
     keep.setFormatter(logging.Formatter(f"pull worker {os.getpid()}: %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

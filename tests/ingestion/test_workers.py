@@ -402,3 +402,26 @@ def test_no_step_or_worker_process_survives_a_sigkill_of_the_run_process(tmp_pat
             os.killpg(run.pid, signal.SIGKILL)
         run.wait()
         sim.stop()
+
+
+def test_a_worker_converts_to_arrow_without_importing_pandas():
+    """pyarrow imports pandas on its first conversion of a Python value; a worker tells it pandas is
+    missing (a second of CPU on the pool's critical path), and conversion, quarantine rows included,
+    still works."""
+    script = """
+import sys
+from datetime import UTC, date, datetime
+from ekino_pipeline.ingestion import workers
+sys.meta_path.insert(0, workers._WithoutPandas)
+import pyarrow as pa, pyarrow.compute as pc
+table = pa.Table.from_pylist([{"day": date(2024, 3, 5), "at": datetime(2024, 3, 5, tzinfo=UTC), "n": 1}])
+assert pc.equal(pa.scalar("sale"), "sale").as_py() and table.num_rows == 1
+try:
+    import pandas
+except ModuleNotFoundError:
+    print("no pandas", "pandas" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == "no pandas False"
