@@ -20,35 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ekino_sim.server import Reply, SimulatorServer
-
-
-class CachedSimulator(SimulatorServer):
-    """The simulator, authenticating every request as usual but answering each page from memory once
-    it has been built. Only fault-free networks are served this way: faults fire per request."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pages: dict[tuple, Reply] = {}
-
-    def _cached(self, kind: str, cinema_id: str, query: dict[str, list[str]], build) -> Reply:
-        key = (kind, cinema_id, tuple(sorted((name, tuple(values)) for name, values in query.items())))
-        reply = self._pages.get(key)
-        if reply is None:
-            reply = build(cinema_id, query)
-            if reply.status == 200:
-                self._pages[key] = reply
-        return reply
-
-    def _ticket_events(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
-        return self._cached("events", cinema_id, query, super()._ticket_events)
-
-    def _sessions(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
-        return self._cached("sessions", cinema_id, query, super()._sessions)
+from ekino_sim.server import SimulatorServer
 
 
 def serve(args: argparse.Namespace) -> None:
-    sim = CachedSimulator(
+    sim = SimulatorServer(
+        cache_pages=True,
         seed=args.seed,
         n_cinemas=args.cinemas,
         secrets_file=args.secrets,

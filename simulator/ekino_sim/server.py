@@ -8,166 +8,48 @@ own bearer token. Two admin endpoints without authentication help tests reconcil
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import hashlib
-import hmac
-import json
 import logging
 import math
-import os
 import re
 import signal
-import socket
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ekino_pipeline.calendar import business_date_of, film_week_start, parse_date
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.contract import OPENAPI_PATH
-from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN, Registry, load_registry
-from ekino_sim import SAMPLE_REGISTRY_DIR, reference
+from ekino_pipeline.exchange.registry import CINEMA_ID_PATTERN
 from ekino_sim import faults as F
+from ekino_sim import reference
+from ekino_sim.http_server import HTTPServer
 from ekino_sim.network import I_JSON, Network, SimulatedClock, check_day
+from ekino_sim.replies import (
+    BadRequest,
+    Paging,
+    Reply,
+    error_reply,
+    gateway_page,
+    json_reply,
+    micros,
+    parse_instant,
+)
+from ekino_sim.tokens import network_registry, token_for, write_secrets
+
+__all__ = ["Reply", "SimulatorServer", "network_registry", "run_simulator", "token_for", "write_secrets"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
 MAX_WINDOW = timedelta(days=31)
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
 ROUTE = re.compile(r"^/cinemas/([^/]+)(/.*)?$")
 ENDPOINTS = ("/v1/health", "/v1/halls", "/v1/sessions", "/v1/ticket-events", "/v1/box-office-returns")
-IDLE_CONNECTION_SECONDS = 120  # a keep-alive connection nobody uses is closed after this
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def token_for(seed: int, cinema_id: str) -> str:
-    """A cinema's bearer token: derived from the seed, so a restarted simulator keeps its tokens."""
-    return hmac.new(str(seed).encode(), cinema_id.encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def write_secrets(path: Path | str, tokens: dict[str, str]) -> Path:
-    """Write {cinema_id: token} as JSON, readable by the owner only, atomically (temporary + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(tokens, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)  # an existing temporary file keeps its old mode otherwise
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def network_registry(
-    n_cinemas: int = reference.PILOT_CINEMAS, registry_dir: Path | str | None = None
-) -> Registry:
-    """The registry a simulator serves; written to registry_dir so the pipeline can read the same one."""
-    if registry_dir is not None:
-        try:
-            reference.write_registry(registry_dir, n_cinemas, reference.DEFAULT_SEED)
-        except OSError as exc:
-            raise ConfigError(f"cannot write the registry to {registry_dir}: {exc.strerror or exc}") from exc
-        return load_registry(registry_dir)
-    if n_cinemas == reference.PILOT_CINEMAS:
-        return load_registry(SAMPLE_REGISTRY_DIR)
-    with tempfile.TemporaryDirectory(prefix="ekino-registry-") as tmp:
-        reference.write_registry(tmp, n_cinemas, reference.DEFAULT_SEED)
-        return load_registry(tmp)
-
-
-class BadRequest(ValueError):
-    pass
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop_connection: bool = False  # api_down: close without answering
-
-
-def _json(status: int, payload: Any, **headers: str) -> Reply:
-    return Reply(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> Reply:
-    return _json(status, {"error": {"code": code, "message": message}}, **headers)
-
-
-def _gateway_page(status: int, reason: str) -> Reply:
-    # What a reverse proxy in front of a cinema's system sends: HTML, not the contract's JSON.
-    body = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>\n"
-    return Reply(status, body.encode(), "text/html")
-
-
-def _parse_instant(name: str, text: str) -> datetime:
-    if " " in text:
-        raise BadRequest(f"{name} contains a space: was the '+' of its offset sent unencoded (use %2B)?")
-    if not RFC3339.fullmatch(text):
-        raise BadRequest(f"{name} must be an RFC 3339 timestamp with an offset, got {text!r}")
-    text = text.upper()
-    main, _, rest = text.partition(".")
-    if rest:  # Python reads at most six fractional digits
-        digits = re.match(r"\d+", rest).group()
-        text = f"{main}.{digits[:6]}{rest[len(digits) :]}"
-    try:
-        value = datetime.fromisoformat(text)
-        # An instant near the ends of the calendar (9999-12-31) cannot be moved into another zone:
-        # the client's fault, a 400, not the simulator's.
-        value.astimezone(UTC)
-        business_date_of(value)
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest(f"{name} is not a valid timestamp: {exc}") from None
-    return value
-
-
-def _micros(ts: datetime) -> int:
-    return (ts - EPOCH) // timedelta(microseconds=1)
-
-
-class _Paging:
-    """Opaque, stateless page tokens: an offset and a digest of the query it belongs to."""
-
-    def __init__(self, seed: int):
-        self._secret = f"ekino-page:{seed}".encode()
-
-    def _digest(self, query: str) -> str:
-        return hmac.new(self._secret, query.encode(), hashlib.sha256).hexdigest()[:16]
-
-    def encode(self, offset: int, query: str) -> str:
-        raw = f"{offset}.{self._digest(query)}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def decode(self, token: str, query: str) -> int:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            offset_text, digest = raw.split(".")
-            offset = int(offset_text)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise BadRequest("page_token is not a token this server issued") from None
-        if offset < 0 or not hmac.compare_digest(digest, self._digest(query)):
-            raise BadRequest("page_token belongs to another query")
-        return offset
+# The paged endpoints whose answers `cache_pages` keeps.
+CACHED_ENDPOINTS = ("/v1/sessions", "/v1/ticket-events")
 
 
 class SimulatorServer:
@@ -184,6 +66,7 @@ class SimulatorServer:
         registry_dir: Path | str | None = None,
         now: datetime | None = None,
         clock: SimulatedClock | None = None,
+        cache_pages: bool = False,
     ):
         self.seed = seed
         self.registry = network_registry(n_cinemas, registry_dir)
@@ -195,12 +78,18 @@ class SimulatorServer:
         self._connected = set(connected)
         self.host, self.port = host, port
         self.secrets_file = Path(secrets_file) if secrets_file else None
-        self._paging = _Paging(seed)
+        self._paging = Paging(seed)
         self._contract = OPENAPI_PATH.read_bytes()
         self._counts: dict[str, Counter[str]] = {}
         self._counts_lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # With `cache_pages`, every page of sessions and ticket events answered 200 is kept and sent
+        # again as it was (a benchmark's server then only copies bytes). Faults fire per request, so
+        # only a fault-free network may cache.
+        if cache_pages and self.fault_plan.faults:
+            raise ConfigError("cache_pages serves a fault-free network only: faults fire per request")
+        self._pages: dict[tuple, Reply] | None = {} if cache_pages else None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -217,7 +106,7 @@ class SimulatorServer:
         # Bind before writing the tokens: a start that cannot listen (the port is taken, say by the
         # simulator already running) must leave the secrets file that one serves untouched.
         try:
-            httpd = _HTTPServer((self.host, self.port), self)
+            httpd = HTTPServer((self.host, self.port), self)
         except (OSError, OverflowError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigError(f"cannot listen on {self.host}:{self.port}: {reason}") from exc
@@ -289,10 +178,10 @@ class SimulatorServer:
         try:
             reply = self._reply(handler)
         except BadRequest as exc:
-            reply = _error(400, "bad_request", str(exc))
+            reply = error_reply(400, "bad_request", str(exc))
         except Exception:
             log.exception("simulator failed on %s", handler.path)
-            reply = _error(500, "internal_error", "the simulator failed; see its log")
+            reply = error_reply(500, "internal_error", "the simulator failed; see its log")
         if reply.drop_connection:
             self._count(cinema_key, "closed")
             handler.close_connection = True
@@ -313,21 +202,21 @@ class SimulatorServer:
         query = parse_qs(parts.query, keep_blank_values=True)
         if handler.command not in ("GET", "HEAD"):
             handler.close_connection = True  # any request body is left unread
-            return _error(405, "method_not_allowed", "only GET is served", Allow="GET, HEAD")
+            return error_reply(405, "method_not_allowed", "only GET is served", Allow="GET, HEAD")
         if path == "/openapi.yaml":
             return Reply(200, self._contract, "text/yaml; charset=utf-8")
         if path == "/_sim/truth":
             return self._truth_reply(query)
         if path == "/_sim/requests":
-            return _json(200, self.request_counts())
+            return json_reply(200, self.request_counts())
         match = ROUTE.match(path)
         if not match:
-            return _error(404, "not_found", f"no such path {path}")
+            return error_reply(404, "not_found", f"no such path {path}")
         cinema_id, endpoint = match.group(1), match.group(2) or ""
         if cinema_id not in self._connected:
-            return _error(404, "not_found", f"no connected cinema {cinema_id!r}")
+            return error_reply(404, "not_found", f"no connected cinema {cinema_id!r}")
         if endpoint not in ENDPOINTS:
-            return _error(404, "not_found", f"no such path {path}")
+            return error_reply(404, "not_found", f"no such path {path}")
         auth = self._authenticate(handler.headers.get("Authorization"), cinema_id)
         if auth is not None:
             return auth
@@ -335,22 +224,34 @@ class SimulatorServer:
             return self._respond(cinema_id, None, self._health)
         if endpoint == "/v1/halls":
             return self._respond(cinema_id, None, self._halls)
+        if self._pages is not None and endpoint in CACHED_ENDPOINTS:
+            return self._cached(endpoint, cinema_id, query)
         if endpoint == "/v1/sessions":
             return self._sessions(cinema_id, query)
         if endpoint == "/v1/box-office-returns":
             return self._box_office_returns(cinema_id, query)
         return self._ticket_events(cinema_id, query)
 
+    def _cached(self, endpoint: str, cinema_id: str, query: dict[str, list[str]]) -> Reply:
+        key = (endpoint, cinema_id, tuple(sorted((name, tuple(values)) for name, values in query.items())))
+        reply = self._pages.get(key)
+        if reply is None:
+            answer = self._sessions if endpoint == "/v1/sessions" else self._ticket_events
+            reply = answer(cinema_id, query)
+            if reply.status == 200:
+                self._pages[key] = reply
+        return reply
+
     def _authenticate(self, header: str | None, cinema_id: str) -> Reply | None:
         challenge = {"WWW-Authenticate": 'Bearer realm="ekino"'}
         if not header:
-            return _error(401, "unauthorized", "missing bearer token", **challenge)
+            return error_reply(401, "unauthorized", "missing bearer token", **challenge)
         scheme, _, token = header.partition(" ")
         owner = self._cinema_of_token.get(token.strip()) if scheme.lower() == "bearer" else None
         if owner is None:
-            return _error(401, "unauthorized", "invalid bearer token", **challenge)
+            return error_reply(401, "unauthorized", "invalid bearer token", **challenge)
         if owner != cinema_id:
-            return _error(403, "forbidden", f"this token belongs to another cinema, not {cinema_id}")
+            return error_reply(403, "forbidden", f"this token belongs to another cinema, not {cinema_id}")
         return None
 
     def _respond(self, cinema_id: str, days: tuple[date, date] | None, build) -> Reply:
@@ -366,15 +267,15 @@ class SimulatorServer:
         if scenario == F.API_DOWN:
             return Reply(0, drop_connection=True)
         if scenario == F.OUTAGE:
-            return _error(503, "maintenance", f"{cinema_id}'s ticketing system is down for maintenance")
+            return error_reply(503, "maintenance", f"{cinema_id}'s ticketing system is down for maintenance")
         if scenario == F.SERVER_ERRORS:
             status = (500, 502, 504)[fired % 3]
             if status == 500:
-                return _error(500, "internal_error", "unexpected error in the ticketing system")
-            return _gateway_page(status, "Bad Gateway" if status == 502 else "Gateway Timeout")
+                return error_reply(500, "internal_error", "unexpected error in the ticketing system")
+            return gateway_page(status, "Bad Gateway" if status == 502 else "Gateway Timeout")
         if scenario == F.RATE_LIMIT:
             retry = str(fault.params["retry_after"])
-            return _error(
+            return error_reply(
                 429, "rate_limited", f"too many requests; retry after {retry} s", **{"Retry-After": retry}
             )
         if scenario == F.SLOW:
@@ -392,7 +293,7 @@ class SimulatorServer:
 
     def _health(self, cinema_id: str) -> Reply:
         now = math.floor(self.network.now.timestamp())
-        return _json(
+        return json_reply(
             200,
             {
                 "cinema_id": cinema_id,
@@ -412,7 +313,7 @@ class SimulatorServer:
             }
             for h in self.network.cinema(cinema_id).halls
         ]
-        return _json(200, {"halls": halls})
+        return json_reply(200, {"halls": halls})
 
     def _limit(self, query: dict[str, list[str]]) -> int:
         text = self._param(query, "limit")
@@ -480,8 +381,8 @@ class SimulatorServer:
         return self._respond(cinema_id, (week, week + timedelta(days=6)), build)
 
     def _ticket_events(self, cinema_id: str, query: dict[str, list[str]]) -> Reply:
-        start = _parse_instant("from", self._param(query, "from", required=True))
-        end = _parse_instant("to", self._param(query, "to", required=True))
+        start = parse_instant("from", self._param(query, "from", required=True))
+        end = parse_instant("to", self._param(query, "to", required=True))
         if end <= start:
             raise BadRequest("to must be after from")
         if end - start > MAX_WINDOW:
@@ -493,7 +394,7 @@ class SimulatorServer:
         except (ValueError, OverflowError) as exc:
             raise BadRequest(str(exc)) from None
         # [start, end) in whole seconds: events happen on whole seconds
-        lo, hi = -(-_micros(start) // 10**6), -(-_micros(end) // 10**6)
+        lo, hi = -(-micros(start) // 10**6), -(-micros(end) // 10**6)
         query_key = f"{cinema_id}|ticket-events|{lo}|{hi}"
         self._limit(query)
         self._page_token_check(query, query_key)
@@ -519,64 +420,8 @@ class SimulatorServer:
         try:
             self.network.cinema(cinema_id)
         except KeyError:
-            return _error(404, "not_found", f"no cinema {cinema_id!r} in the registry")
-        return _json(200, self.network.truth(cinema_id, day))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: every reply carries a Content-Length
-    timeout = IDLE_CONNECTION_SECONDS
-    # Headers and body go out in two writes; with Nagle on, each small reply waits for a delayed ACK.
-    disable_nagle_algorithm = True
-
-    def version_string(self) -> str:
-        return "ekino-simulator/1.0"
-
-    def _serve(self) -> None:
-        self.server.app.handle(self)
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # idle keep-alive connections must not hold up stop()
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], app: SimulatorServer):
-        self.app = app
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def process_request(self, request, client_address) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request, client_address) -> None:
-        # A client that hangs up mid-reply (say, refusing an oversized page) is not a server fault.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-    def close_connections(self) -> None:
-        """Hang up on clients still holding keep-alive connections, so a stopped server is gone."""
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            return error_reply(404, "not_found", f"no cinema {cinema_id!r} in the registry")
+        return json_reply(200, self.network.truth(cinema_id, day))
 
 
 def run_simulator(

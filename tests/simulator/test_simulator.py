@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from ekino_pipeline.calendar import business_day_bounds
+from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.contract import OPENAPI_PATH as CONTRACT_PATH
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_sim import SAMPLE_REGISTRY_DIR
@@ -763,3 +764,22 @@ def test_the_secrets_file_is_replaced_atomically(tmp_path):
             assert json.loads(secrets.read_text()) == sim.tokens
     assert sorted(p.name for p in secrets.parent.iterdir()) == ["secrets.json"]
     assert Path(secrets).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_caching_server_answers_a_page_again_from_memory_and_still_checks_the_token(tmp_path, http):
+    with SimulatorServer(seed=7, now=NOW, cache_pages=True) as cached:
+        window = day_window(DAY)
+        first = get(http, cached, CLEAN, "/v1/ticket-events", limit=50, **window)
+        assert first.status_code == 200 and first.json()["events"]
+        cached.network = None  # the network is not asked again: the page comes from memory
+        again = get(http, cached, CLEAN, "/v1/ticket-events", limit=50, **window)
+        assert again.status_code == 200 and again.content == first.content
+        url = f"{cached.url}/cinemas/{CLEAN}/v1/ticket-events"
+        refused = http.get(url, params={**window, "limit": 50}, timeout=30)
+        assert refused.status_code == 401
+
+
+def test_a_network_with_faults_cannot_cache_its_pages():
+    faults = [{"cinema_id": CLEAN, "scenario": F.OUTAGE, **FAULT_DAYS}]
+    with pytest.raises(ConfigError, match="fault-free"):
+        SimulatorServer(seed=7, now=NOW, faults=faults, cache_pages=True)
