@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ekino_pipeline.calendar import business_day_bounds, daterange
 from ekino_pipeline.exchange.contract import Rejected, validate_session, validate_ticket_event
+from ekino_pipeline.exchange.registry import Registry
 from ekino_pipeline.ingestion.loading import DECLARED_RETURNS_SCHEMAS, MANIFEST_SCHEMA
 from ekino_pipeline.ingestion.registries import registry_tables
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
@@ -91,24 +92,29 @@ def raw_tables(network: Network, cinema_ids: Sequence[str], days: Sequence[date]
             for name, schema in DECLARED_RETURNS_SCHEMAS.items()
         },
         **registry_tables(registry),
-        "cinemas_daily": pa.Table.from_pylist(
-            [
-                {
-                    "business_date": day,
-                    "cinema_id": c.cinema_id,
-                    "region_code": c.region_code,
-                    "is_connected": c.cinema_id in cinema_ids,
-                }
-                for day in daterange(first, last)
-                for c in registry.cinemas
-            ]
-        ),
+        "cinemas_daily": cinemas_daily(registry, daterange(first, last), set(cinema_ids)),
     }
     return tables
 
 
+def cinemas_daily(registry: Registry, days: Iterable[date], connected: set[str]) -> pa.Table:
+    """raw.cinemas_daily: each registered cinema on each day, with its region and whether it was connected."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "business_date": day,
+                "cinema_id": c.cinema_id,
+                "region_code": c.region_code,
+                "is_connected": c.cinema_id in connected,
+            }
+            for day in days
+            for c in registry.cinemas
+        ]
+    )
+
+
 def write_raw(warehouse: Path, tables: dict[str, pa.Table]) -> None:
-    """Replace the tables of the warehouse's raw schema."""
+    """Replace the named tables of the warehouse's raw schema (the tests' hand-made fixtures too)."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:

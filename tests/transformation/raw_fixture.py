@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, daterange
@@ -18,6 +17,7 @@ from ekino_pipeline.ingestion.loading import DECLARED_RETURNS_SCHEMAS, MANIFEST_
 from ekino_pipeline.ingestion.registries import registry_tables
 from ekino_pipeline.ingestion.schemas import QUARANTINE, SESSIONS, TICKET_EVENTS
 from ekino_sim import SAMPLE_REGISTRY_DIR
+from ekino_sim.raw_warehouse import cinemas_daily, write_raw
 
 EXTRACTED_AT = datetime(2024, 3, 10, tzinfo=UTC)
 ATTEMPT = "fixture000000001"
@@ -262,29 +262,9 @@ class RawFixture:
         tables.update(self._declared_returns_tables(lineage))
         registry = load_registry(SAMPLE_REGISTRY_DIR)
         tables.update(registry_tables(registry))
-        tables["cinemas_daily"] = pa.Table.from_pylist(
-            [
-                {
-                    "business_date": day,
-                    "cinema_id": c.cinema_id,
-                    "region_code": c.region_code,
-                    "is_connected": c.connected,
-                }
-                for day in self.days
-                for c in registry.cinemas
-            ]
-        )
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(warehouse))
-        try:
-            con.execute("set TimeZone = 'UTC'")
-            con.execute("create schema if not exists raw")
-            for name, table in tables.items():
-                con.register("arrow_table", table)
-                con.execute(f"create or replace table raw.{name} as select * from arrow_table")
-                con.unregister("arrow_table")
-        finally:
-            con.close()
+        connected = {c.cinema_id for c in registry.cinemas if c.connected}
+        tables["cinemas_daily"] = cinemas_daily(registry, self.days, connected)
+        write_raw(warehouse, tables)
 
 
 def days(first: date, last: date) -> list[date]:
