@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ekino_pipeline.atomic_files import replacing
-from ekino_pipeline.forecasting.features import Calendar, known_runs, week_shares
+from ekino_pipeline.forecasting.features import Calendar, Trends, known_runs, week_shares
 from ekino_pipeline.forecasting.model import Model, Question, forecast
 from ekino_pipeline.forecasting.names import ACCURACY, FORECASTS, HISTORY
 from ekino_pipeline.forecasting.runs import Runs, ended_runs, film_weeks
@@ -58,7 +58,7 @@ def forecasts_of_day(
             questions.append(
                 Question(films.loc[film_id], known[film_id], day, float(to_date.get(film_id, 0.0)))
             )
-    answers = forecast(model, questions, Calendar.of(then.films))
+    answers = forecast(model, questions, Calendar.of(then.films), Trends(then))
     rows = []
     for question, answer in zip(questions, answers, strict=True):
         film = question.film
