@@ -4,6 +4,7 @@ window macros render the SQL a windowed build runs; dbt's `modules` and `excepti
 as if every model were built. The linter so stays offline: no warehouse, no dbt parse."""
 
 import datetime
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +31,10 @@ exceptions = SimpleNamespace(raise_compiler_error=raise_compiler_error)
 
 def var(name, default=None):
     return LINT_VARS.get(name, default)
+
+
+def env_var(name, default=None):
+    return os.environ.get(name, default)
 
 
 def load_relation(relation):

@@ -27,9 +27,21 @@ FORECASTS_GROUP = "forecasts"
 MODEL_GROUP = "forecast_model"
 FORECAST_TAGS = {**BOX_OFFICE, "forecast": ""}
 OWNERS = ["team:box-office"]
-# The forecasts read the published marts: they follow the daily build of these.
-INPUT_MARTS = ("film_daily_box_office", "funding_outcomes")
-INPUT_KEYS = sorted(key for key in ekino_dbt_models.keys if key.path[-1] in INPUT_MARTS)
+# The models the forecasts read from the published warehouse copy (forecasting/runs.py): they follow the
+# daily build of these. Not funding_outcomes: the forecasts feed it (funding_outcomes_forecast, built
+# after them by the dbt asset ekino_forecast_models).
+INPUT_MODELS = (
+    "film_daily_box_office",
+    "int_reported_periods_reconciled",
+    "int_ticket_events_attributed",
+    "stg_raw__films",
+    "stg_raw__funding_grants",
+    "stg_raw__sessions",
+)
+INPUT_KEYS = sorted(key for key in ekino_dbt_models.keys if key.path[-1] in INPUT_MODELS)
+assert len(INPUT_KEYS) == len(INPUT_MODELS), (
+    f"the daily dbt build lacks a model the forecasts read: {INPUT_MODELS}"
+)
 TOP = 10
 
 if TYPE_CHECKING:
@@ -76,7 +88,8 @@ def _top_markdown(frame: "pd.DataFrame") -> str:
         "How each film in release on the day will end: predicted lifetime gross and admissions (median "
         "and 80% interval), weeks in release and, for state-funded films, recoupment; from what was known "
         "by the day's end only. Kept as a revision history (`film_forecasts_history.parquet`); the latest "
-        "of each film and day in `film_forecasts.parquet` among the exports."
+        "of each film and day in `film_forecasts.parquet` among the exports, which the dbt mart "
+        "`funding_outcomes_forecast` reads (source `forecasts.film_forecasts`)."
     ),
 )
 def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
@@ -102,7 +115,6 @@ def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) 
         skipped |= {f"{day} {film}": why for film, why in left.items()}
     new = pd.concat(frames, ignore_index=True)
     current, history = publish.publish(exports.directory_path, new)
-    funding = publish.publish_funding_forecast(exports.directory_path, days[-1])
     last = new[new["as_of_date"] == days[-1]]
     return dg.MaterializeResult(
         metadata={
@@ -116,7 +128,6 @@ def film_forecasts(context: dg.AssetExecutionContext, exports: ExportsResource) 
             "seconds": round(time.perf_counter() - started, 2),
             "export_path": dg.MetadataValue.path(str(current)),
             "history_path": dg.MetadataValue.path(str(history)),
-            "funding_forecast_path": dg.MetadataValue.path(str(funding)) if funding else "none",
             "top_films": dg.MetadataValue.md(_top_markdown(last)),
         }
     )

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from ekino_pipeline.forecasting.features import Calendar, Known, known_runs
+from ekino_pipeline.forecasting.features import Calendar, Known, Trends, known_runs
 from ekino_pipeline.forecasting.model import (
     Model,
     NotEnoughHistory,
@@ -69,7 +69,8 @@ def run_backtest(runs: Runs, at: list[date] | None = None, step_days: int = STEP
     at = at or origins(runs, step_days)
     final = ended_runs(film_weeks(runs), runs).set_index("film_id")
     films = runs.films.set_index("film_id")
-    calendar = Calendar.of(runs.films)
+    # Read as known on each forecast's own day (`Trends.features`).
+    calendar, trends = Calendar.of(runs.films), Trends(runs)
     weeks_of = dict(tuple(runs.weeks.groupby("film_id")))
     days_of = dict(tuple(runs.days.groupby("film_id")))
     rows, training = [], []
@@ -99,7 +100,7 @@ def run_backtest(runs: Runs, at: list[date] | None = None, step_days: int = STEP
                 questions.append(Question(film, known, day, to_date))
                 asked.append((film_id, horizon, known))
         for (film_id, horizon, known), answer in zip(
-            asked, forecast(model, questions, calendar), strict=True
+            asked, forecast(model, questions, calendar, trends), strict=True
         ):
             predicted = {"model": answer.gross, **baselines(model, known)}
             for method, (low, mid, high) in predicted.items():

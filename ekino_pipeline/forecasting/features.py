@@ -4,6 +4,10 @@ A film's run is read in film weeks (Thursday to Wednesday, week 1 the week of it
 reports and the tracked days speak alike in them. A week in progress is completed from its first days
 by how the tracked weeks on record split over their days (`week_shares`), so that a film's first
 weekend already gives its first week, with the spread of that split carried into the interval.
+
+Tracked days say more than the gross: how many sessions and screens the cinemas gave the film and how
+that changed since its first days, its share of the nation's sessions, and the tickets already sold for
+its coming days (`Trends`). A run known only from weekly reports has none of these (missing features).
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ FEATURES = (
     "holidays_ahead",
     "openings_ahead",
 )
+# Sessions and screens over the last seven days (from the release on), against the film's first days.
+TREND_FEATURES = ("log_sessions_per_day", "sessions_change", "screens_change", "session_share")
+# The advance sales of the next seven days as sold by the day: against the last seven days' gross, and
+# against what had been sold a week before for the seven days just gone.
+ADVANCE_FEATURES = ("advance_vs_last_week", "advance_change")
+OPENING_DAYS = 4  # Thursday to Sunday: the first days the trends are measured from
+TREND_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -177,9 +188,12 @@ class Calendar:
         return int(((self.release > d) & (self.release <= d + days) & (self.certificate <= d)).sum())
 
 
-def feature_row(film: pd.Series, gross: list[float], day: date, calendar: Calendar) -> dict:
-    """The inputs of one forecast: the film's first k whole weeks (k = len(gross)), its attributes and the
-    calendar ahead of `day` (the day the forecast stands on)."""
+def feature_row(
+    film: pd.Series, gross: list[float], day: date, calendar: Calendar, trends: Trends | None = None
+) -> dict:
+    """The inputs of one forecast: the film's first k whole weeks (k = len(gross)), its attributes, the
+    calendar ahead of `day` (the day the forecast stands on) and its sessions, screens and advance sales
+    as known on `day` (`film.name` is its id)."""
     k = len(gross)
     first, last = gross[0], gross[-1]
     genres = set(film["genres"])
@@ -199,9 +213,79 @@ def feature_row(film: pd.Series, gross: list[float], day: date, calendar: Calend
         "release_month": film["release_date"].month,
         "holidays_ahead": sum((d.month, d.day) in HOLIDAYS for d in ahead),
         "openings_ahead": calendar.openings(day),
+        **(
+            trends.features(film.name, film["release_date"], day)
+            if trends is not None
+            else dict.fromkeys((*TREND_FEATURES, *ADVANCE_FEATURES), np.nan)
+        ),
     }
 
 
 def week_end(release: date, k: int) -> date:
     """The last day of a film's k-th film week."""
     return film_week_start(release) + timedelta(days=WEEK * k - 1)
+
+
+class Trends:
+    """The films' sessions, screens and advance sales, to be read as known on any day (`features`).
+
+    Built once from a `Runs`; a day's features use the tracked days and sales up to that day only.
+    A day of tracking on which a film has no row had no session of it (zero sessions and screens).
+    """
+
+    def __init__(self, runs: Runs):
+        days = runs.days[runs.days["sessions"].notna()] if "sessions" in runs.days else runs.days.iloc[:0]
+        self.start = min(days["business_date"]).toordinal() if len(days) else None
+        ordinals = np.array([d.toordinal() for d in days["business_date"]], dtype=np.int64)
+        self.base = int(ordinals.min()) if len(ordinals) else 0
+        span = int(ordinals.max()) - self.base + 1 if len(ordinals) else 0
+        self.national = np.bincount(ordinals - self.base, days["sessions"].to_numpy(float), span)
+        self.films: dict[str, tuple[np.ndarray, ...]] = {}
+        columns = (ordinals, days["sessions"].to_numpy(float), days["screens"].to_numpy(float))
+        for film_id, index in days.groupby("film_id").indices.items():
+            self.films[film_id] = tuple(c[index] for c in columns)
+        gross_days = runs.days
+        gross_ordinals = np.array([d.toordinal() for d in gross_days["business_date"]], dtype=np.int64)
+        self.gross = {
+            film_id: (gross_ordinals[index], gross_days["gross"].to_numpy(float)[index])
+            for film_id, index in gross_days.groupby("film_id").indices.items()
+        }
+        advance = runs.advance
+        self.advance_start = min(advance["sold_on"]).toordinal() if len(advance) else None
+        sold = np.array([d.toordinal() for d in advance["sold_on"]], dtype=np.int64)
+        session = np.array([d.toordinal() for d in advance["session_date"]], dtype=np.int64)
+        self.sales = {
+            film_id: (sold[index], session[index], advance["gross"].to_numpy(float)[index])
+            for film_id, index in advance.groupby("film_id").indices.items()
+        }
+
+    def features(self, film_id: str, release: date, day: date) -> dict[str, float]:
+        out = dict.fromkeys((*TREND_FEATURES, *ADVANCE_FEATURES), np.nan)
+        d, r = day.toordinal(), release.toordinal()
+        if self.start is not None and d >= max(self.start, r):
+            lo = max(d - TREND_DAYS + 1, r, self.start)
+            n = d - lo + 1
+            ordinals, sessions, screens = self.films.get(film_id, (np.array([], dtype=np.int64),) * 3)
+            recent = (ordinals >= lo) & (ordinals <= d)
+            per_day = sessions[recent].sum() / n
+            out["log_sessions_per_day"] = float(np.log1p(per_day))
+            national = self.national[max(0, lo - self.base) : max(0, d - self.base + 1)].sum()
+            out["session_share"] = float(sessions[recent].sum() / national) if national > 0 else np.nan
+            if self.start <= r:  # the first days are on record
+                hi = min(r + OPENING_DAYS - 1, d)
+                first = (ordinals >= r) & (ordinals <= hi)
+                m = hi - r + 1
+                out["sessions_change"] = float(np.log((per_day + 1) / (sessions[first].sum() / m + 1)))
+                out["screens_change"] = float(
+                    np.log((screens[recent].sum() / n + 1) / (screens[first].sum() / m + 1))
+                )
+        if self.advance_start is not None and d >= max(self.advance_start + TREND_DAYS, r):
+            sold, session, gross = self.sales.get(film_id, (np.array([], dtype=np.int64),) * 3)
+            ahead = gross[(sold <= d) & (session > d) & (session <= d + TREND_DAYS)].sum()
+            before = gross[(sold <= d - TREND_DAYS) & (session > d - TREND_DAYS) & (session <= d)].sum()
+            g_ordinals, g = self.gross.get(film_id, (np.array([], dtype=np.int64), np.array([])))
+            lo = max(d - TREND_DAYS + 1, r)
+            last = g[(g_ordinals >= lo) & (g_ordinals <= d)].sum() / (d - lo + 1)
+            out["advance_vs_last_week"] = float(np.log((ahead / TREND_DAYS + 1) / (last + 1)))
+            out["advance_change"] = float(np.log((ahead + 1) / (before + 1)))
+        return out

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ekino_pipeline.atomic_files import replacing
-from ekino_pipeline.forecasting.features import Calendar, known_runs, week_shares
+from ekino_pipeline.forecasting.features import Calendar, Trends, known_runs, week_shares
 from ekino_pipeline.forecasting.model import Model, Question, forecast
 from ekino_pipeline.forecasting.names import ACCURACY, FORECASTS, HISTORY
 from ekino_pipeline.forecasting.runs import Runs, ended_runs, film_weeks
@@ -58,7 +58,7 @@ def forecasts_of_day(
             questions.append(
                 Question(films.loc[film_id], known[film_id], day, float(to_date.get(film_id, 0.0)))
             )
-    answers = forecast(model, questions, Calendar.of(then.films))
+    answers = forecast(model, questions, Calendar.of(then.films), Trends(then))
     rows = []
     for question, answer in zip(questions, answers, strict=True):
         film = question.film
@@ -238,39 +238,4 @@ def write_accuracy(exports: Path, rows: pd.DataFrame) -> Path:
     ):
         frame[column] = [Decimal(str(v)).quantize(Decimal("0.01")) for v in frame[column]]
     _write(pa.Table.from_pandas(frame, preserve_index=False), path)
-    return path
-
-
-FUNDING = "funding_outcomes"
-FUNDING_FORECAST = "funding_outcomes_forecast"
-FUNDING_FORECAST_COLUMNS = (
-    "predicted_gross_kzt",
-    "predicted_gross_low_kzt",
-    "predicted_gross_high_kzt",
-    "predicted_recoupment_rate",
-    "predicted_recoupment_low",
-    "predicted_recoupment_high",
-    "predicted_weeks_in_release",
-    "model_version",
-    "data_as_of",
-)
-
-
-def publish_funding_forecast(exports: Path, day: date) -> Path | None:
-    """`funding_outcomes` with, for each funded film still showing on `day`, its forecast lifetime gross
-    and recoupment (`funding_outcomes_forecast.parquet`): a join of two exports, written beside them."""
-    outcomes_path, forecasts_path = exports / f"{FUNDING}.parquet", exports / f"{FORECASTS}.parquet"
-    if not outcomes_path.exists() or not forecasts_path.exists():
-        return None
-    outcomes = pq.read_table(outcomes_path)
-    forecasts = pq.read_table(forecasts_path).to_pandas(date_as_object=True)
-    showing = forecasts[forecasts["as_of_date"] == day].set_index("film_id")
-    film_ids = outcomes.column("film_id").to_pylist()
-    for column in FUNDING_FORECAST_COLUMNS:
-        values = [showing[column].get(f) if f in showing.index else None for f in film_ids]
-        outcomes = outcomes.append_column(
-            SCHEMA.field(column), pa.array(values, type=SCHEMA.field(column).type)
-        )
-    path = exports / f"{FUNDING_FORECAST}.parquet"
-    _write(outcomes, path)
     return path

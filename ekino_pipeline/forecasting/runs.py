@@ -1,5 +1,6 @@
 """A film's run as the pipeline knows it on a day: the registry's attributes, the distributors' weekly
-reports (known from the day each was reported) and the tracked days (known from their own day).
+reports (known from the day each was reported), the tracked days with their sessions and screens (known
+from their own day) and the advance sales (tickets sold for later sessions, known from the day of sale).
 
 Read from what the pipeline publishes, the read-only copy of the warehouse in the exports, never from
 the warehouse it writes nor from any source of the figures. Amounts become floats here: a forecast is
@@ -8,7 +9,7 @@ an estimate, and the published one is rounded back to exact tenge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,9 +41,23 @@ from intermediate.int_reported_periods_reconciled
 where period = 'film_week' and reported_by = 'distributor_report' and gross_kzt > 0
 """
 DAYS_SQL = """
-select film_id, business_date, gross_kzt as gross, admissions, cumulative_gross_kzt as cumulative_gross
+select film_id, business_date, gross_kzt as gross, admissions, cumulative_gross_kzt as cumulative_gross,
+       n_screenings as sessions, n_screens as screens
 from marts.film_daily_box_office
 """
+# Tickets sold on a day for a later session of the film, net of refunds made by then (a refund counts on
+# its own day): what `advance_sales` shows on its sales-through day, kept for every day of sale.
+ADVANCE_DAYS = 7
+ADVANCE_SQL = f"""
+select sessions.film_id, events.event_date as sold_on, sessions.session_date,
+       sum(events.signed_amount_kzt) as gross, sum(events.admissions_delta) as tickets
+from intermediate.int_ticket_events_attributed as events
+inner join staging.stg_raw__sessions as sessions on events.session_id = sessions.session_id
+where sessions.session_date > events.event_date
+    and sessions.session_date <= events.event_date + {ADVANCE_DAYS}
+group by all
+"""
+ADVANCE_COLUMNS = ["film_id", "sold_on", "session_date", "gross", "tickets"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +65,16 @@ class Runs:
     """films: film_id, title, release_date, certificate_date, genres (list), is_domestic,
     original_language, distributor, funding_project_id, funded_amount_kzt;
     weeks: film_id, week_start, gross, admissions, known_on (reported film weeks);
-    days: film_id, business_date, gross, admissions (tracked days), and cumulative_gross (the lifetime
-    the marts publish on that day) when read from them."""
+    days: film_id, business_date, gross, admissions, sessions, screens (tracked days; sessions and
+    screens null when not known), and cumulative_gross (the lifetime the marts publish on that day) when
+    read from them;
+    advance: film_id, sold_on, session_date, gross, tickets (advance sales: sold on a day for the film's
+    sessions of a later day, up to ADVANCE_DAYS ahead)."""
 
     films: pd.DataFrame
     weeks: pd.DataFrame
     days: pd.DataFrame
+    advance: pd.DataFrame = field(default_factory=lambda: _empty_advance())
 
     @property
     def tracking_start(self) -> date | None:
@@ -68,15 +87,23 @@ class Runs:
         return max(known) if known else None
 
     def known_on(self, day: date) -> Runs:
-        """What was known at the end of `day`: tracked days up to it, reports made by then, and the
-        films whose distribution certificate was issued by then (their release is on the calendar)."""
+        """What was known at the end of `day`: tracked days up to it, reports made by then, the advance
+        sales made by then, and the films whose distribution certificate was issued by then (their
+        release is on the calendar)."""
         weeks = self.weeks[
             (self.weeks["known_on"] <= day) & (self.weeks["week_start"] + timedelta(days=WEEK - 1) <= day)
         ]
         days = self.days[self.days["business_date"] <= day]
         issued = self.films["certificate_date"].isna() | (self.films["certificate_date"] <= day)
         films = self.films[issued | (self.films["release_date"] <= day)]
-        return replace(self, films=films, weeks=weeks, days=days)
+        advance = self.advance[self.advance["sold_on"] <= day]
+        return replace(self, films=films, weeks=weeks, days=days, advance=advance)
+
+
+def _empty_advance() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=float if c in ("gross", "tickets") else object) for c in ADVANCE_COLUMNS}
+    )
 
 
 def read_runs(warehouse_copy: str | Path) -> Runs:
@@ -85,17 +112,19 @@ def read_runs(warehouse_copy: str | Path) -> Runs:
     con = duckdb.connect(str(warehouse_copy), read_only=True)
     try:
         frames = []
-        for sql in (FILMS_SQL, WEEKS_SQL, DAYS_SQL):
+        for sql in (FILMS_SQL, WEEKS_SQL, DAYS_SQL, ADVANCE_SQL):
             cursor = con.cursor()
             frames.append(cursor.execute(sql).df())
     finally:
         con.close()
-    films, weeks, days = frames
-    return make_runs(films, weeks, days)
+    return make_runs(*frames)
 
 
-def make_runs(films: pd.DataFrame, weeks: pd.DataFrame, days: pd.DataFrame) -> Runs:
-    """Runs from plain frames (dates as dates, amounts as numbers, genres as lists)."""
+def make_runs(
+    films: pd.DataFrame, weeks: pd.DataFrame, days: pd.DataFrame, advance: pd.DataFrame | None = None
+) -> Runs:
+    """Runs from plain frames (dates as dates, amounts as numbers, genres as lists); the days' sessions
+    and screens and the advance sales may be left out (not known)."""
     films = films.copy()
     for column in ("release_date", "certificate_date"):
         films[column] = pd.to_datetime(films[column]).dt.date
@@ -109,10 +138,22 @@ def make_runs(films: pd.DataFrame, weeks: pd.DataFrame, days: pd.DataFrame) -> R
     days["business_date"] = pd.to_datetime(days["business_date"]).dt.date
     if "cumulative_gross" in days.columns:
         days["cumulative_gross"] = days["cumulative_gross"].astype(float)
+    for column in ("sessions", "screens"):
+        days[column] = days[column].astype(float) if column in days.columns else np.nan
     for frame in (weeks, days):
         frame["gross"] = frame["gross"].astype(float)
         frame["admissions"] = frame["admissions"].astype(float)
-    return Runs(films.reset_index(drop=True), weeks.reset_index(drop=True), days.reset_index(drop=True))
+    advance = _empty_advance() if advance is None else advance[ADVANCE_COLUMNS].copy()
+    for column in ("sold_on", "session_date"):
+        advance[column] = pd.to_datetime(advance[column]).dt.date
+    for column in ("gross", "tickets"):
+        advance[column] = advance[column].astype(float)
+    return Runs(
+        films.reset_index(drop=True),
+        weeks.reset_index(drop=True),
+        days.reset_index(drop=True),
+        advance.reset_index(drop=True),
+    )
 
 
 def film_weeks(runs: Runs) -> pd.DataFrame:

@@ -1,7 +1,10 @@
-"""The dbt models as two partitioned multi-assets: `dbt build` over the run's window, so dbt tests become
+"""The dbt models as three partitioned multi-assets: `dbt build` over the run's window, so dbt tests become
 asset checks, then the marts are published for analysts. The daily one builds everything but the
-models tagged `film_week` (settlement); the weekly one builds those per film week, once the week has
-closed, and writes the distributors' statements.
+models tagged `film_week` (settlement) and `after_forecasts`; the weekly one builds those per film week,
+once the week has closed, and writes the distributors' statements. The models tagged `after_forecasts`
+read the forecasts the Python asset `film_forecasts` computes from the daily marts (a dbt source keyed
+to that asset): a multi-asset of their own builds them after it in the same daily run, so the asset
+graph stays acyclic and dbt stays the only writer of the warehouse.
 
 Publishing happens inside this asset rather than in a downstream one: the warehouse pool slot is still
 held (nothing writes while the copy is taken), a failing build publishes nothing, and no run can
@@ -38,9 +41,11 @@ OVERVIEW_MARTS = frozenset({"film_daily_box_office", "national_daily", "region_d
 TOP_FILMS_MART = "film_daily_box_office"
 # Models built per film week rather than per day (dbt tag, set in their YAML).
 FILM_WEEK_SELECTION = "tag:film_week"
-# What the daily dbt asset leaves out: the weekly models, and the live models of the live job
-# (transformation/live.py), refreshed every minute.
-DAILY_EXCLUDE = f"{FILM_WEEK_SELECTION} tag:live"
+# Models that read the published forecasts, built once these are (ekino_forecast_models).
+AFTER_FORECASTS_SELECTION = "tag:after_forecasts"
+# What the daily dbt asset leaves out: the weekly models, the live models of the live job
+# (transformation/live.py), refreshed every minute, and the models built after the forecasts.
+DAILY_EXCLUDE = f"{FILM_WEEK_SELECTION} tag:live {AFTER_FORECASTS_SELECTION}"
 
 
 class DbtBuildConfig(dg.Config):
@@ -91,6 +96,37 @@ def ekino_dbt_models(
         context.log.info(
             f"published {len(exported)} marts and the warehouse copy {copy} to {exports.directory}"
         )
+        describe_marts(context, warehouse, marts, exported, copy, DAILY_COLUMNS)
+    finally:  # what dbt built is recorded even when publishing fails
+        yield from held
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LayerGroupTranslator(),
+    select=AFTER_FORECASTS_SELECTION,
+    name="ekino_forecast_models",
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def ekino_forecast_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    exports: ExportsResource,
+):
+    """The marts that join the day's published forecasts (`funding_outcomes_forecast`), read from the
+    exports folder, then the marts published again."""
+    step_process_dies_with_its_run()
+    days = partition_days(context)
+    args = dbt_build_args(days[0], days[-1], warehouse.path, exports_dir=str(exports.directory_path))
+    held: list = []
+    stream = dbt.cli(args, context=context).stream()
+    yield from hold_back(context, stream, set(context.selected_asset_keys), held)
+    try:
+        exported, copy = exports.publish(warehouse.path)
+        marts = {key.path[-1]: key for key in context.selected_asset_keys}
         describe_marts(context, warehouse, marts, exported, copy, DAILY_COLUMNS)
     finally:  # what dbt built is recorded even when publishing fails
         yield from held
@@ -310,4 +346,4 @@ def transformation_resources(settings: Settings) -> dict:
     }
 
 
-ASSETS = [ekino_dbt_models, ekino_film_week_models]
+ASSETS = [ekino_dbt_models, ekino_forecast_models, ekino_film_week_models]

@@ -7,13 +7,19 @@ from datetime import date
 
 
 def dbt_build_args(
-    first_day: date, last_day: date, warehouse_path: str | None = None, *, full_history_tests: bool = False
+    first_day: date,
+    last_day: date,
+    warehouse_path: str | None = None,
+    *,
+    full_history_tests: bool = False,
+    exports_dir: str | None = None,
 ) -> list[str]:
     """`dbt build` over the ticket-event business days [first_day, last_day].
 
     The models widen the window themselves to the session days those events can touch (one day before,
     presale_horizon_days after); defaults for every var live in dbt_project.yml. The data tests of the
     event-level models check the rows the build read, or with `full_history_tests` the whole history.
+    `exports_dir` is where the models reading the published forecasts find them.
     """
     if last_day < first_day:
         raise ValueError(f"the window ends ({last_day}) before it starts ({first_day})")
@@ -22,4 +28,6 @@ def dbt_build_args(
         variables["full_history_tests"] = True
     if warehouse_path is not None:
         variables["warehouse_path"] = str(warehouse_path)
+    if exports_dir is not None:
+        variables["exports_dir"] = str(exports_dir)
     return ["build", "--vars", json.dumps(variables, sort_keys=True)]

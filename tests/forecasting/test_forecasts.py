@@ -12,6 +12,7 @@ import pytest
 
 from ekino_pipeline.forecasting import backtest as backtest_module
 from ekino_pipeline.forecasting import publish
+from ekino_pipeline.forecasting.features import Trends
 from ekino_pipeline.forecasting.model import train, training_rows
 from tests.forecasting.histories import TRACKING_FROM, history
 
@@ -30,13 +31,18 @@ def model(runs):
 
 
 def _shuffle_after(frame: pd.DataFrame, column: str, day: date, seed: int) -> pd.DataFrame:
-    """The rows after `day` with their amounts dealt out again at random, and some dropped."""
+    """The rows after `day` with their amounts (and sessions and screens) dealt out again at random,
+    and some dropped."""
     rng = random.Random(seed)
     future = frame[frame[column] > day]
     past = frame[frame[column] <= day]
-    gross = list(future["gross"])
-    rng.shuffle(gross)
-    future = future.assign(gross=[g * rng.uniform(0.2, 5) for g in gross]).sample(frac=0.7, random_state=seed)
+    dealt = {}
+    for name in ("gross", "sessions", "screens"):
+        if name in future.columns:
+            values = list(future[name])
+            rng.shuffle(values)
+            dealt[name] = [v * rng.uniform(0.2, 5) for v in values]
+    future = future.assign(**dealt).sample(frac=0.7, random_state=seed)
     return pd.concat([past, future], ignore_index=True)
 
 
@@ -47,13 +53,35 @@ def test_shuffling_the_future_gives_the_same_forecast(runs, model):
         runs,
         days=_shuffle_after(runs.days, "business_date", DAY, 1),
         weeks=_shuffle_after(runs.weeks, "known_on", DAY, 2),
+        advance=_shuffle_after(runs.advance, "sold_on", DAY, 3),
     )
     again, _ = publish.forecasts_of_day(shuffled, train(shuffled, DAY), DAY, AT)
     pd.testing.assert_frame_equal(forecasts, again)
+    # The sessions, screens and advance sales are read, as known on the day: the same after the
+    # shuffle, and known for the films in release.
+    films = runs.films.set_index("film_id")
+    before, after = Trends(runs), Trends(shuffled)
+    for film_id in forecasts["film_id"]:
+        release = films.loc[film_id, "release_date"]
+        features = before.features(film_id, release, DAY)
+        assert features == after.features(film_id, release, DAY)
+        assert not pd.isna(features["log_sessions_per_day"]) and not pd.isna(features["advance_change"])
+    tomorrow = runs.advance["session_date"] == DAY + timedelta(days=1)
+    less_sold = replace(runs, advance=runs.advance.assign(gross=runs.advance["gross"].where(~tomorrow, 0.0)))
+    film_id = forecasts["film_id"].iloc[0]
+    release = films.loc[film_id, "release_date"]
+    assert (
+        Trends(less_sold).features(film_id, release, DAY)["advance_vs_last_week"]
+        < features_of(runs, film_id, release)["advance_vs_last_week"]
+    )
     # The forecast does move when what it knows moves.
     earlier = replace(runs, days=runs.days[runs.days["business_date"] != DAY - timedelta(days=1)])
     moved, _ = publish.forecasts_of_day(earlier, train(earlier, DAY), DAY, AT)
     assert not moved["predicted_gross_kzt"].equals(forecasts["predicted_gross_kzt"])
+
+
+def features_of(runs, film_id: str, release: date) -> dict:
+    return Trends(runs).features(film_id, release, DAY)
 
 
 def test_the_backtest_never_trains_on_a_film_released_after_its_origin(runs, monkeypatch):

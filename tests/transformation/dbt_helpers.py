@@ -59,7 +59,10 @@ def run_dbt(warehouse: Path, *args: str, check: bool = True, **variables) -> sub
         "--log-path",
         str(work / "logs"),
         "--vars",
-        json.dumps({"warehouse_path": str(warehouse), **variables}),
+        # The published forecasts a build reads sit beside its warehouse (none unless a test puts them).
+        json.dumps(
+            {"warehouse_path": str(warehouse), "exports_dir": str(warehouse.parent / "exports"), **variables}
+        ),
     ]
     lines: list[str] = []
     if _manifest is None:

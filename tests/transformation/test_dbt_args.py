@@ -32,6 +32,12 @@ def test_the_warehouse_resource_path_travels_to_the_profile_as_a_var():
     assert _vars(args)["warehouse_path"] == "/data/ekino/warehouse.duckdb"
 
 
+def test_the_exports_folder_travels_as_a_var_for_the_models_reading_the_forecasts():
+    args = dbt_build_args(date(2024, 3, 1), date(2024, 3, 1), exports_dir="/data/ekino/exports")
+    assert _vars(args)["exports_dir"] == "/data/ekino/exports"
+    assert "exports_dir" not in _vars(dbt_build_args(date(2024, 3, 1), date(2024, 3, 1)))
+
+
 def test_a_window_that_ends_before_it_starts_is_refused():
     with pytest.raises(ValueError, match="before it starts"):
         dbt_build_args(date(2024, 3, 2), date(2024, 3, 1))
@@ -39,12 +45,22 @@ def test_a_window_that_ends_before_it_starts_is_refused():
 
 def test_every_var_passed_has_a_default_so_plain_dbt_build_works():
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    profile = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    # The paths default like the profile's warehouse: to the environment, then $EKINO_HOME.
+    defaults = "".join(
+        (DBT_PROJECT_DIR / path).read_text()
+        for path in (
+            "profiles.yml",
+            "macros/published_forecasts.sql",
+            "models/marts/funding/_forecasts__sources.yml",
+        )
+    )
     passed = _vars(
-        dbt_build_args(date(2024, 3, 1), date(2024, 3, 2), "/tmp/w.duckdb", full_history_tests=True)
+        dbt_build_args(
+            date(2024, 3, 1), date(2024, 3, 2), "/tmp/w.duckdb", full_history_tests=True, exports_dir="/tmp/x"
+        )
     )
     for name in passed:
-        assert name in project["vars"] or f"var('{name}'," in profile
+        assert name in project["vars"] or f"var('{name}'," in defaults
 
 
 def test_full_history_tests_are_asked_for_by_a_var_and_off_unless_asked():

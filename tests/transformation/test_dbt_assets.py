@@ -18,6 +18,7 @@ from ekino_pipeline.transformation.assets import (
     DAILY_EXCLUDE,
     ekino_dbt_models,
     ekino_film_week_models,
+    ekino_forecast_models,
     top_films_markdown,
     transformation_resources,
 )
@@ -46,6 +47,21 @@ def test_the_raw_sources_are_the_loaders_own_assets():
     weekly = upstream & set(ekino_film_week_models.keys)
     assert {key.path[-1] for key in weekly} == {"settlement_weekly"}
     assert upstream - weekly <= set(raw_tables.keys) | set(raw_declared_returns.keys)
+
+
+def test_the_models_reading_the_forecasts_follow_them_in_an_asset_of_their_own():
+    # The forecasts read the daily marts; funding_outcomes_forecast reads the forecasts (a dbt source
+    # keyed to their asset): a third dbt asset keeps the daily job's graph acyclic.
+    assert {key.path[-1] for key in ekino_forecast_models.keys} == {"funding_outcomes_forecast"}
+    upstream = {dep.asset_key for spec in ekino_forecast_models.specs for dep in spec.deps}
+    assert dg.AssetKey("film_forecasts") in upstream
+    assert not set(ekino_forecast_models.keys) & set(ekino_dbt_models.keys)
+    from ekino_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert set(ekino_dbt_models.keys) & graph.get(dg.AssetKey("film_forecasts")).parent_keys
+    nodes = [node.name for node in defs.resolve_job_def("daily_job").graph.node_defs]
+    assert {ekino_dbt_models.op.name, "film_forecasts", ekino_forecast_models.op.name} <= set(nodes)
 
 
 def test_dbt_tests_become_asset_checks_on_the_model_they_test():
@@ -132,7 +148,10 @@ def test_a_partition_builds_then_publishes_every_mart_and_a_warehouse_copy(built
         for e in [e.materialization]
     }
     # The marts settled per film week are published by this build too, and described by their own asset.
-    daily_marts = marts - {key.path[-1] for key in ekino_film_week_models.keys}
+    # So are the marts built after the forecasts (by their own asset, in the same daily run).
+    daily_marts = marts - {
+        key.path[-1] for key in (*ekino_film_week_models.keys, *ekino_forecast_models.keys)
+    }
     assert daily_marts <= set(materialized)
     for name in daily_marts:
         rows = query(tmp_path / "warehouse.duckdb", f"select count(*) as n from marts.{name}")[0]["n"]

@@ -158,7 +158,13 @@ def test_the_selection_tags_select_the_weekly_and_the_live_models_only(manifest)
         if n["resource_type"] == "model" and n["original_file_path"].startswith("models/live/")
     }
     assert live_folder and tagged("live") == live_folder
-    assert not any(tag in ("film_week", "live") for e in manifest["exposures"].values() for tag in e["tags"])
+    # The models built after the forecasts, by a dbt asset of their own (ekino_forecast_models).
+    assert tagged("after_forecasts") == {"funding_outcomes_forecast"}
+    assert not any(
+        tag in ("film_week", "live", "after_forecasts")
+        for e in manifest["exposures"].values()
+        for tag in e["tags"]
+    )
 
 
 def test_the_exposures_name_what_reads_the_marts(manifest):
