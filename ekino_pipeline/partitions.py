@@ -37,6 +37,8 @@ FILM_WEEK_PARTITIONS = film_week_partitions(Settings.from_env().start_date)
 # The assets partitioned by film week: the dbt models tagged film_week (dagster-dbt turns a dbt tag into
 # an asset tag). Jobs over business days leave them out, since a job has one partitioning.
 FILM_WEEK_ASSETS = dg.AssetSelection.tag("film_week", "")
+# The dbt models built from the published forecasts (dbt tag after_forecasts), after them in the daily job.
+AFTER_FORECASTS_ASSETS = dg.AssetSelection.tag("after_forecasts", "")
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

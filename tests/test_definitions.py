@@ -147,3 +147,11 @@ def test_owners_and_tags_come_from_the_dbt_project_and_the_python_assets_definit
         if n["resource_type"] in ("model", "snapshot") and "film_week" in n["tags"]
     }
     assert all("live" in specs[k].tags for k in dg.AssetSelection.tag("live", "").resolve(graph))
+
+
+def test_a_quarantine_replay_leaves_the_forecasts_and_their_marts_to_the_next_daily_run():
+    replay = set(defs.get_job_def("quarantine_replay_job").graph.node_names())
+    daily = set(defs.get_job_def("daily_job").graph.node_names())
+    assert {"ekino_dbt_models", "raw_tables"} <= replay
+    assert {"film_forecasts", "ekino_forecast_models"} <= daily
+    assert not {"film_forecasts", "ekino_forecast_models"} & replay

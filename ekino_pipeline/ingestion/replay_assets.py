@@ -21,7 +21,12 @@ from ekino_pipeline.ingestion.landing import LandingZone
 from ekino_pipeline.ingestion.metadata import RECONCILE_CHECK
 from ekino_pipeline.ingestion.replay import DATASETS, ReplayResult, replay_quarantine
 from ekino_pipeline.ingestion.resources import LandingResource, RegistryResource
-from ekino_pipeline.partitions import DAILY_PARTITIONS, FILM_WEEK_ASSETS, partition_days
+from ekino_pipeline.partitions import (
+    AFTER_FORECASTS_ASSETS,
+    DAILY_PARTITIONS,
+    FILM_WEEK_ASSETS,
+    partition_days,
+)
 
 REPLAY_KEY = dg.AssetKey(["landing", "quarantine_replay"])
 
@@ -160,10 +165,12 @@ def quarantine_replay(
 
 quarantine_replay_job = dg.define_asset_job(
     "quarantine_replay_job",
-    # The forecasts are left to the next daily run: a replay revises a few sessions, not how runs end.
+    # The forecasts, and the marts built from them, are left to the next daily run: a replay revises a
+    # few sessions, not how runs end (a dbt build less per replay).
     selection=dg.AssetSelection.assets(REPLAY_KEY).downstream()
     - FILM_WEEK_ASSETS
-    - dg.AssetSelection.tag("forecast", ""),
+    - dg.AssetSelection.tag("forecast", "")
+    - AFTER_FORECASTS_ASSETS,
     description=(
         "Replays the quarantine of a window of landed days and reloads the warehouse and the marts for it, "
         "without pulling from the exchange."
