@@ -22,7 +22,10 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(BIN)/.installed
 
 # The dbt manifest is generated, never committed: parse the project before anything loads Definitions.
+# Our own modules are compiled too (pyproject.toml compiles the installed ones): with PYTHONDONTWRITEBYTECODE
+# set, every process would compile them again; a module edited since is compiled again on import as usual.
 prepare: install
+	$(BIN)/python -m compileall -q -j 0 ekino_pipeline simulator/ekino_sim benchmarks tests
 	$(BIN)/python -m ekino_pipeline.transformation.project
 
 # The dbt SQL is linted offline by sqlfluff's jinja templater (dbt_project/.sqlfluff): no warehouse, no

@@ -29,18 +29,22 @@ Every error is one line (`AnalysisError`): an unknown mart lists the known ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ekino_pipeline.calendar import BUSINESS_TZ
 from ekino_pipeline.settings import Settings
 from ekino_pipeline.warehouse import sql_string
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MONEY = ("decimal", "float")
 REVISIONS_SCHEMA = "revisions"
@@ -49,17 +53,24 @@ REVISIONS_SUFFIX = "_revisions"
 _SNAPSHOT_COLUMNS = ("dbt_scd_id", "dbt_updated_at")
 _VALIDITY = {"dbt_valid_from": "valid_from", "dbt_valid_to": "valid_to"}
 
-_NULLABLE = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.uint8(): pd.UInt8Dtype(),
-    pa.uint16(): pd.UInt16Dtype(),
-    pa.uint32(): pd.UInt32Dtype(),
-    pa.uint64(): pd.UInt64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
+
+@functools.cache
+def _nullable() -> dict:
+    """Arrow's integer and boolean types to pandas' nullable dtypes. pandas is imported on the first
+    read, not with the module: the pipeline's Definitions import this module and never read a mart."""
+    import pandas as pd
+
+    return {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
+        pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(),
+        pa.uint64(): pd.UInt64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
 
 
 class AnalysisError(ValueError):
@@ -162,7 +173,7 @@ def to_frame(table: pa.Table, money: str = "decimal") -> pd.DataFrame:
                 for f in table.schema
             )
         )
-    return table.to_pandas(types_mapper=_NULLABLE.get, date_as_object=True)
+    return table.to_pandas(types_mapper=_nullable().get, date_as_object=True)
 
 
 def _check_money(money: str) -> None:

@@ -10,7 +10,6 @@ import dagster as dg
 from ekino_pipeline.ownership import BOX_OFFICE
 from ekino_pipeline.partitions import DAILY_PARTITIONS, partition_days
 from ekino_pipeline.report.marts import MARTS
-from ekino_pipeline.report.page import build_report
 from ekino_pipeline.transformation.assets import ekino_dbt_models
 from ekino_pipeline.transformation.exports import ExportsResource
 
@@ -41,6 +40,10 @@ FORECASTS_KEY = dg.AssetKey("film_forecasts")
     ),
 )
 def box_office_report(context: dg.AssetExecutionContext, exports: ExportsResource) -> dg.MaterializeResult:
+    # Imported when a report is written: the pages need pandas, plotly and jinja2, which loading the
+    # definitions (every code server, daemon and run process) would otherwise import for nothing.
+    from ekino_pipeline.report.page import build_report
+
     days = partition_days(context)
     report = build_report(days, exports=exports.directory_path)
     page = next((p for p in report.pages if p.day == days[-1]), None)

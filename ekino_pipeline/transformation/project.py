@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtProject
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -28,9 +29,25 @@ def dbt_executable() -> str:
 
 
 def prepare_manifest() -> Path:
-    """Parses the dbt project into its manifest and returns the manifest's path."""
-    resource = DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
-    resource.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    """Parses the dbt project into its manifest and returns the manifest's path.
+
+    `dbt parse` is run directly, as DbtCliResource would run it (no --vars, in the project's target, so
+    that dbt parses again only the files changed since the last parse): the resource would also ask the
+    executable its version (`dbt --version`, a second dbt process) and load dbt's macros into this one,
+    which a parse does not need; `dagster dev` and `dg` do this on every load of the code location."""
+    target = dbt_project.project_dir / dbt_project.target_path
+    project, profiles = str(dbt_project.project_dir), str(dbt_project.profiles_dir)
+    command = [dbt_executable(), "parse", "--quiet", "--project-dir", project, "--profiles-dir", profiles]
+    command += ["--target-path", str(target), "--log-path", str(target)]
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run(  # noqa: S603 - dbt beside this interpreter, fixed arguments
+        command, cwd=dbt_project.project_dir, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"dbt parse of {dbt_project.project_dir} failed (exit code {done.returncode}):\n"
+            f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
     return dbt_project.manifest_path
 
 

@@ -3,13 +3,17 @@
 dbt runs in the test's own process (dbt's programmatic runner), on a manifest parsed once per process:
 a dbt subprocess with other `--vars` than the last parse would parse the whole project again (its
 partial parsing is keyed by the vars), seconds of CPU on every call. The vars still reach every model,
-test and the profile: dbt renders them when it runs a node, not from the parse."""
+test and the profile: dbt renders them when it runs a node, not from the parse. That one parse starts
+from the partial-parse file `make prepare` left in dbt_project/target (parsed without --vars, so this
+parse passes none either): dbt re-reads only the files changed since, or parses in full when the file is
+missing or no longer matches (another dbt version, an edited dbt_project.yml)."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +29,7 @@ from dbt.parser.manifest import extended_mashumuro_decoder as _decode
 from ekino_pipeline.transformation.project import DBT_PROJECT_DIR
 
 _manifest: bytes | None = None  # the parsed project, as dbt keeps it for partial parsing
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def _invoke(args: list[str], lines: list[str]):
@@ -66,7 +71,7 @@ def run_dbt(warehouse: Path, *args: str, check: bool = True, **variables) -> sub
     ]
     lines: list[str] = []
     if _manifest is None:
-        parsed = _invoke(["parse", *options], lines)
+        parsed = _invoke(["parse", *_parse_options(work / "parse")], lines)
         if not parsed.success:
             raise AssertionError(f"dbt parse failed: {parsed.exception}\n" + "\n".join(lines[-60:]))
         _manifest = parsed.result.to_msgpack(_encode)
@@ -78,6 +83,25 @@ def run_dbt(warehouse: Path, *args: str, check: bool = True, **variables) -> sub
     if check and returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{stdout[-6000:]}\n{stderr[-2000:]}")
     return done
+
+
+def _parse_options(target: Path) -> list[str]:
+    """The options of the process's one parse: those of `make prepare` (no --vars: dbt's partial parsing
+    is keyed by them), in a target of its own seeded with the project's partial-parse file."""
+    target.mkdir(parents=True, exist_ok=True)
+    prepared = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE
+    if prepared.exists():
+        shutil.copyfile(prepared, target / PARTIAL_PARSE_FILE)
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
 
 
 def query(warehouse: Path, sql: str, *params) -> list[dict]:
