@@ -17,6 +17,8 @@ Readers of `<exports>/<mart>.parquet` (the analysts' API, the report, the sensor
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -104,13 +106,45 @@ def prune(exports_dir: Path, current_id: str, keep: int = KEEP) -> list[str]:
     removed = []
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
     for folder in folders[keep:]:
-        if folder.name != current_id:
-            shutil.rmtree(folder, ignore_errors=True)
+        if folder.name != current_id and _remove_unless_read(folder):
             removed.append(folder.name)
     for staging in root.glob(".*.tmp"):
         if staging.is_dir() and time.time() - staging.stat().st_mtime > STALE_STAGING_SECONDS:
             shutil.rmtree(staging, ignore_errors=True)
     return removed
+
+
+def _remove_unless_read(folder: Path) -> bool:
+    """Remove a publication's folder unless a reader holds it (`reading`); a held one goes at a later
+    prune. Taking the folder's lock first means a reader never loads half a removed publication."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(fd)
+    return True
+
+
+@contextlib.contextmanager
+def reading(publication: Publication):
+    """Hold a publication against pruning while its files are read (a shared lock on its folder, which
+    the kernel drops if the reader dies). Raises FileNotFoundError when it was removed meanwhile."""
+    fd = os.open(publication.directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if not (publication.directory / MANIFEST).exists():  # removed while we waited for the lock
+            raise FileNotFoundError(publication.directory)
+        yield publication
+    finally:
+        os.close(fd)
 
 
 def current(exports_dir: Path) -> Publication | None:

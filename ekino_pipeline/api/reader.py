@@ -58,9 +58,8 @@ class LoadedPublication:
         self.marts: set[str] = set()
         for name in (*PUBLIC_MARTS, *RESTRICTED_MARTS):
             if name in publication.marts:
-                self.con.execute(
-                    f'create table "{name}" as select * from read_parquet({_quoted(publication.path(name))})'
-                )
+                path = _quoted(publication.path(name))
+                self.con.execute(f'create table "{name}" as select * from read_parquet({path})')
                 self.marts.add(name)
 
     @property
@@ -128,9 +127,13 @@ class PublicationReader:
         return self._loaded
 
     def _load(self, seen: tuple[int, int] | None) -> None:
-        # A publication pruned between reading the pointer and its folder: the pointer has moved on.
+        # A publication pruned between reading the pointer and locking its folder: the pointer has
+        # moved on (once held, a publication is not pruned until it is loaded).
         for _ in range(3):
-            publication = publications.current(self.exports_dir)
+            try:
+                publication = publications.current(self.exports_dir)
+            except FileNotFoundError:  # its folder pruned before its manifest was read
+                continue
             if publication is None:
                 self._seen = seen
                 return
@@ -138,7 +141,8 @@ class PublicationReader:
                 self._seen = seen
                 return
             try:
-                self._loaded = LoadedPublication(publication)
+                with publications.reading(publication):  # held from here: never pruned halfway
+                    self._loaded = LoadedPublication(publication)
             except (FileNotFoundError, duckdb.IOException):
                 continue
             self._seen = seen

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ekino_pipeline import publications
 from tests.api.conftest import serve
@@ -112,9 +113,23 @@ def test_no_answer_mixes_two_publications_while_they_swap_under_concurrent_reads
         served.stop()
     seen = set()
     for answer in answers:
+        assert "publication" in answer, answer
         version = versions[answer["publication"]["id"]]
         seen.add(version)
         # The films' rows and the coverage beside them come from the publication the answer names.
         assert [Decimal(r["gross_kzt"]) for r in answer["data"]] == [version * 1000, version * 100]
         assert answer["coverage"]["cinemas_reporting"] == version
     assert len(answers) > 20 and len(seen) > 2, (len(answers), seen)
+
+
+def test_a_publication_being_read_is_not_pruned_until_its_reader_lets_go(tmp_path):
+    exports = tmp_path / "exports"
+    first = publications.publish(exports, write_build(exports, 1))
+    with publications.reading(first):
+        for n in range(2, 2 + publications.KEEP + 1):
+            publications.publish(exports, write_build(exports, n))
+        assert first.directory.is_dir()  # held: left for a later prune
+    publications.publish(exports, write_build(exports, 9))
+    assert not first.directory.exists()
+    with pytest.raises(FileNotFoundError), publications.reading(first):
+        pass

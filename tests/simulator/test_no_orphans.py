@@ -82,7 +82,9 @@ def _wait_for_ui(port: int, proc: subprocess.Popen, log: Path) -> None:
         except requests.RequestException:
             pass
         time.sleep(1)
-    raise AssertionError(f"the UI did not serve in {STARTUP_TIMEOUT:.0f} s: {log.read_text()[-3000:]}")
+    text = log.read_text()  # its start says why (a port taken, a failed load), its end what runs
+    shown = text if len(text) <= 6000 else f"{text[:3000]}\n...\n{text[-3000:]}"
+    raise AssertionError(f"the UI did not serve in {STARTUP_TIMEOUT:.0f} s: {shown}")
 
 
 def _ui_command(home: Path, port: int) -> list[str]:
