@@ -10,7 +10,7 @@ release, training cut-off).
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -101,9 +101,12 @@ def _tenge(value: float) -> Decimal:
 
 
 def _rate(gross: float, funded) -> Decimal | None:
+    """The predicted gross over the amount funded, both as published (whole tenge), divided exactly and
+    rounded half up to 6 decimals: the rule of the marts' `exact_ratio`, so `funding_outcomes_forecast`
+    and this agree to the last digit."""
     if funded is None or pd.isna(funded) or not funded:
         return None
-    return Decimal(str(round(gross / float(funded), 6)))
+    return (_tenge(gross) / _tenge(funded)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
 SCHEMA = pa.schema(
