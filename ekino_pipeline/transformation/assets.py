@@ -83,11 +83,26 @@ def ekino_dbt_models(
         for key, group in groups.items()
         if group == MARTS_GROUP and key in context.selected_asset_keys
     }
-    held: list = []
     # A run of some of the models (quarantine_replay_job's) names them one by one, and dbt then adds
     # every test that touches one of them, including a relationship test of a weekly model that may
     # not exist yet: the same exclusion keeps those out.
-    stream = dbt.cli([*args, "--exclude", DAILY_EXCLUDE], context=context).stream()
+    yield from _build_and_publish(
+        context, dbt, [*args, "--exclude", DAILY_EXCLUDE], warehouse, exports, marts
+    )
+
+
+def _build_and_publish(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    warehouse: WarehouseResource,
+    exports: ExportsResource,
+    marts: dict[str, dg.AssetKey],
+) -> Iterator:
+    """`dbt build` with `args`, then, when it built any of `marts`, the exports published and the marts
+    described; each mart's first event waits for the publication (hold_back)."""
+    held: list = []
+    stream = dbt.cli(args, context=context).stream()
     yield from hold_back(context, stream, set(marts.values()), held)
     if not marts:
         return
@@ -121,15 +136,8 @@ def ekino_forecast_models(
     step_process_dies_with_its_run()
     days = partition_days(context)
     args = dbt_build_args(days[0], days[-1], warehouse.path, exports_dir=str(exports.directory_path))
-    held: list = []
-    stream = dbt.cli(args, context=context).stream()
-    yield from hold_back(context, stream, set(context.selected_asset_keys), held)
-    try:
-        exported, copy = exports.publish(warehouse.path)
-        marts = {key.path[-1]: key for key in context.selected_asset_keys}
-        describe_marts(context, warehouse, marts, exported, copy, DAILY_COLUMNS)
-    finally:  # what dbt built is recorded even when publishing fails
-        yield from held
+    marts = {key.path[-1]: key for key in context.selected_asset_keys}
+    yield from _build_and_publish(context, dbt, args, warehouse, exports, marts)
 
 
 def film_week_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
