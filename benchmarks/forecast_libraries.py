@@ -20,7 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from benchmarks.forecast import simulated_runs
-from ekino_pipeline.forecasting.model import MODEL_FEATURES, PARAMS, _legs_of, genre_legs, training_rows
+from ekino_pipeline.forecasting.model import MODEL_FEATURES, PARAMS, genre_legs, legs_of, training_rows
 
 CUTOFF = date(2024, 7, 4)
 QUANTILES = (0.1, 0.5, 0.9)
@@ -68,7 +68,7 @@ def main() -> pd.DataFrame:
     test = everything[(released >= CUTOFF) & (released < date(CUTOFF.year + 1, CUTOFF.month, CUTOFF.day))]
     legs = genre_legs(train)
     for frame in (train, test):
-        frame["genre_legs"] = [_legs_of(g, legs) for g in frame["genres"]]
+        frame["genre_legs"] = [legs_of(g, legs) for g in frame["genres"]]
     rows = []
     with threadpool_limits(limits=1):
         for name, make in learners().items():

@@ -121,7 +121,8 @@ def genre_legs(rows: pd.DataFrame) -> dict[str, float]:
     return {str(g): float(t.median()) for g, t in first.groupby("genres")["target"] if len(t) >= 5}
 
 
-def _legs_of(genres, legs: dict[str, float]) -> float:
+def legs_of(genres, legs: dict[str, float]) -> float:
+    """The best-known legs of any of a film's genres (NaN when none of them has enough history)."""
     known = [legs[g] for g in genres if g in legs]
     return max(known) if known else np.nan
 
@@ -150,7 +151,7 @@ def train(runs: Runs, cutoff: date) -> Model:
             f"a forecast needs {MIN_TRAINING_FILMS}"
         )
     legs = genre_legs(rows)
-    rows["genre_legs"] = [_legs_of(genres, legs) for genres in rows["genres"]]
+    rows["genre_legs"] = [legs_of(genres, legs) for genres in rows["genres"]]
     # A feature the training history never had (sessions and advance sales before tracking began) is
     # left out: nothing can be learnt of it.
     features = tuple(f for f in MODEL_FEATURES if rows[f].nunique(dropna=True) >= 2)
@@ -227,7 +228,7 @@ def forecast(
     if not questions:
         return []
     rows = pd.DataFrame([feature_row(q.film, q.known.weeks, q.day, calendar, trends) for q in questions])
-    rows["genre_legs"] = [_legs_of(q.film["genres"], model.legs) for q in questions]
+    rows["genre_legs"] = [legs_of(q.film["genres"], model.legs) for q in questions]
     rows = rows[list(model.features)]
     low, mid, high = (model.quantiles[q].predict(rows) for q in QUANTILES)
     remaining = model.weeks.predict(rows)
