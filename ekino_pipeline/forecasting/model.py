@@ -122,7 +122,7 @@ def genre_legs(rows: pd.DataFrame) -> dict[str, float]:
 
 
 def legs_of(genres, legs: dict[str, float]) -> float:
-    """The best-known legs of any of a film's genres (NaN when none of them has enough history)."""
+    """The largest legs among a film's genres that have enough history; NaN when none has."""
     known = [legs[g] for g in genres if g in legs]
     return max(known) if known else np.nan
 
