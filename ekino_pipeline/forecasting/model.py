@@ -54,6 +54,10 @@ def single_threaded(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        # threadpoolctl limits the thread pools loaded when it is called: scikit-learn's boosting (and
+        # the OpenMP runtime it brings) is imported first, else the limit reached nothing (16 CPU s
+        # instead of 4 for the benchmark's quick backtest on a busy machine, the same forecasts).
+        import sklearn.ensemble  # noqa: F401
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1):

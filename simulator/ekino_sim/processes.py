@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -133,9 +133,11 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def stop_groups(groups: Mapping[int, tuple[int, float]]) -> None:
+def stop_groups(groups: Mapping[int, tuple[int, float]], reap: Callable[[int], object] | None = None) -> None:
     """Signal each group's leader (pgid: stop signal, grace), give each group its grace to end, then
-    kill what is left of it."""
+    kill what is left of it. `reap` collects a leader that is our own child once it has exited: a
+    zombie leader still counts as a member of its group, which would then look alive until its grace
+    ran out (20 s for dagster dev, on every stop)."""
     started = time.monotonic()
     for pgid, (stop_signal, _) in groups.items():
         with contextlib.suppress(ProcessLookupError):
@@ -143,6 +145,8 @@ def stop_groups(groups: Mapping[int, tuple[int, float]]) -> None:
     pending = dict(groups)
     while pending:
         for pgid, (_, grace) in list(pending.items()):
+            if reap is not None:
+                reap(pgid)
             if not _group_alive(pgid) or time.monotonic() - started >= grace:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
@@ -203,8 +207,10 @@ class ChildGroup:
 def stop_children(*children: ChildGroup) -> None:
     """Stop the children together, each gracefully within its grace, then kill what is left of them."""
     with _ignoring_stop_signals():
-        alive = [c for c in children if c.poll() is None or _group_alive(c.pid)]
-        stop_groups({c.pid: (c.stop_signal, c.grace) for c in alive})
+        alive = {c.pid: c for c in children if c.poll() is None or _group_alive(c.pid)}
+        stop_groups(
+            {pid: (c.stop_signal, c.grace) for pid, c in alive.items()}, reap=lambda pid: alive[pid].poll()
+        )
         for child in children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.proc.wait(timeout=5)

@@ -3,7 +3,10 @@ from, what an interval holds, and who gets none."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -161,3 +164,27 @@ def test_the_first_weekend_is_forecast_from_the_weeks_tracked_before(runs, model
     row = forecasts[forecasts["film_id"] == opening["film_id"]].iloc[0]
     assert row["weeks_known"] == 1 and row["week_completed_from_days"] == 4
     assert row["predicted_gross_low_kzt"] < row["predicted_gross_kzt"] < row["predicted_gross_high_kzt"]
+
+
+SEEN_INSIDE_A_TRAINING = """
+import json
+from threadpoolctl import threadpool_info
+from ekino_pipeline.forecasting.model import single_threaded
+
+@single_threaded
+def seen():
+    from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: F401 - what a training imports
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"]
+
+print(json.dumps(seen()))
+"""
+
+
+def test_a_training_runs_the_boosting_on_one_thread_even_in_a_process_without_scikit_learn_yet():
+    # A fresh process, as a run's: a limit set before scikit-learn brought its OpenMP runtime in reached
+    # nothing, and its threads spun on each other on a busy 2-core machine.
+    done = subprocess.run(
+        [sys.executable, "-c", SEEN_INSIDE_A_TRAINING], capture_output=True, text=True, check=True
+    )
+    threads = json.loads(done.stdout.strip().splitlines()[-1])
+    assert threads and set(threads) == {1}

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +20,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import requests
+
+from ekino_sim.processes import ChildGroup, stop_children
 
 EKINO_SIM = str(Path(sys.executable).parent / "ekino-sim")
 TOKEN_VARIABLE = "EKINO_SIM_TEST_TOKEN"
@@ -192,3 +195,20 @@ def test_demo_stopped_mid_pull_cancels_its_run_and_leaves_no_process_behind(tmp_
     with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
         [run] = [record.dagster_run for record in instance.get_run_records()]
     assert (run.job_name, run.status) == ("daily_job", dg.DagsterRunStatus.CANCELED)
+
+
+def test_a_child_that_stops_on_its_signal_is_not_kept_until_its_grace_runs_out(tmp_path):
+    # Its exited leader, a zombie until reaped, still counted as its group's member: every stop of
+    # `ekino-sim ui` waited out dagster dev's whole grace. Here the grace is far beyond the wait.
+    child = ChildGroup(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        env=os.environ,
+        cwd=tmp_path,
+        stop_signal=signal.SIGTERM,
+        grace=600.0,
+    )
+    stopping = threading.Thread(target=stop_children, args=(child,), daemon=True)
+    stopping.start()
+    stopping.join(timeout=120)
+    assert not stopping.is_alive(), "the stop waited for the grace of a child that had ended"
+    assert child.proc.returncode == -signal.SIGTERM

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from datetime import date
 from decimal import Decimal
 
 from ekino_pipeline.exchange.registry import load_registry
+from ekino_pipeline.transformation.project import dbt_project
 from ekino_sim import SAMPLE_REGISTRY_DIR
 from tests.transformation.box_office import box_office, by_film_day
 from tests.transformation.conftest import Built
@@ -327,3 +331,14 @@ def test_a_first_loaded_day_holding_refunds_of_earlier_sales_builds_and_says_so(
     # Closed as of 10 March: final, and the presales it leaves out are stated.
     assert "presales_not_loaded" in row["exclusions"] and not row["is_provisional"]
     assert query(warehouse, "select * from marts.anomalies where anomaly_type like 'refund%'") == []
+
+
+def test_every_dbt_unit_test_of_the_project_passes(built_scenario, tmp_path):
+    # The tests' own builds leave the unit tests out (dbt_helpers.run_dbt): they all run here, once, on
+    # the built scenario (a unit test reads its model's parents' columns from the warehouse).
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_scenario.warehouse, warehouse)
+    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    defined = {f"{t['model']}::{t['name']}" for t in manifest["unit_tests"].values()}
+    result = run_dbt(warehouse, "test", "--select", "resource_type:unit_test")
+    assert set(re.findall(r" PASS (\S+::\S+)", result.stdout)) == defined and defined
