@@ -48,7 +48,7 @@ def live_vars(warehouse_path: str) -> str:
 
 def live_build_args(warehouse_path: str) -> list[str]:
     """The same arguments every refresh: anything that changed here would re-parse the project."""
-    # Unit tests check the SQL, not the data: the daily build runs them, a minute's refresh need not.
+    # Unit tests check the SQL on fixed rows, not the data: `make test` runs them, no production build does.
     return ["build", "--exclude-resource-type", "unit_test", "--vars", live_vars(warehouse_path)]
 
 

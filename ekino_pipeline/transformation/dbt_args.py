@@ -20,6 +20,10 @@ def dbt_build_args(
     presale_horizon_days after); defaults for every var live in dbt_project.yml. The data tests of the
     event-level models check the rows the build read, or with `full_history_tests` the whole history.
     `exports_dir` is where the models reading the published forecasts find them.
+
+    The dbt unit tests are left out: their inputs are fixed rows, so a production build would only run
+    the same checks again at every partition (dbt's advice: run them in development and CI). `make test`
+    runs each of them (tests/transformation/test_dbt_build.py).
     """
     if last_day < first_day:
         raise ValueError(f"the window ends ({last_day}) before it starts ({first_day})")
@@ -30,4 +34,4 @@ def dbt_build_args(
         variables["warehouse_path"] = str(warehouse_path)
     if exports_dir is not None:
         variables["exports_dir"] = str(exports_dir)
-    return ["build", "--vars", json.dumps(variables, sort_keys=True)]
+    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables, sort_keys=True)]

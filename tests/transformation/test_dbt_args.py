@@ -38,6 +38,12 @@ def test_the_exports_folder_travels_as_a_var_for_the_models_reading_the_forecast
     assert "exports_dir" not in _vars(dbt_build_args(date(2024, 3, 1), date(2024, 3, 1)))
 
 
+def test_a_partition_build_leaves_the_unit_tests_to_make_test():
+    # Fixed inputs: the same verdict at every partition. test_dbt_build.py runs every one of them.
+    args = dbt_build_args(date(2024, 3, 1), date(2024, 3, 1))
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
+
+
 def test_a_window_that_ends_before_it_starts_is_refused():
     with pytest.raises(ValueError, match="before it starts"):
         dbt_build_args(date(2024, 3, 2), date(2024, 3, 1))

@@ -22,6 +22,6 @@ def test_two_warehouses_never_share_a_live_target(tmp_path):
     assert live_target(str(tmp_path / "a.duckdb")).name.startswith("live-")
 
 
-def test_the_live_build_leaves_the_unit_tests_to_the_daily_build(tmp_path):
+def test_the_live_build_leaves_the_unit_tests_to_make_test(tmp_path):
     args = live_build_args(str(tmp_path / "w.duckdb"))
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
