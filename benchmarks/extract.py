@@ -1,7 +1,7 @@
 """Extract + land of one business day, three ways, against the same page server.
 
-- `bare_fetch`: the limit: every cinema's ticket-event pages fetched concurrently, JSON decoded, nothing
-  else (no validation, no Arrow, no Parquet, no manifest).
+- `bare_fetch`: the limit: every cinema's ticket-event pages fetched, 16 cinemas at a time, JSON
+  decoded, nothing else (no validation, no Arrow, no Parquet, no manifest).
 - `ours`: the `landing/ticket_events` asset, materialized by Dagster for the day's partition.
 - `dlt_rest_api`: dlt's `rest_api` source over the same endpoint (bearer token per cinema, the
   paginator following `next_page_token` as the `page_token` query parameter) into DuckDB.
@@ -85,14 +85,15 @@ def ours(
     registry_dir: str,
     home: str,
     day: str,
-    concurrency: int = CONCURRENCY,
+    concurrency: int | None = None,
     profile: str | None = None,
     processes: int = 0,
 ) -> dict:
     """The asset as the daily job runs it: `dg.materialize` of `landing/ticket_events` for the day.
-    `processes` is the asset's own setting (0: one worker process per core for a large day). The CPU
-    of every process the run started (the pull workers and what starts them) is added to this
-    process's; their peak memory comes from what the asset reports."""
+    `concurrency` (max_concurrency) and `processes` (0: one worker process per core for a large day) are
+    the asset's own settings, its defaults unless given. The CPU of every process the run started (the
+    pull workers and what starts them) is added to this process's; their peak memory comes from what the
+    asset reports."""
     os.environ.update(
         {
             "EKINO_HOME": home,
@@ -111,7 +112,9 @@ def ours(
 
     resources = build_resources(Settings.from_env())
     # The day alone: a fresh home would also pull the presale lookback's eight days of ticket events.
-    config: dict = {"max_concurrency": concurrency, "processes": processes, "presale_lookback_days": 0}
+    config: dict = {"processes": processes, "presale_lookback_days": 0}
+    if concurrency is not None:  # else the asset's own default, as the daily job runs it
+        config["max_concurrency"] = concurrency
     run_config = {"ops": {ticket_events.op.name: {"config": config}}}
     instance = dg.DagsterInstance.ephemeral()
     profiler = None

@@ -42,7 +42,15 @@ class PullConfig(dg.Config):
         default_factory=list,
         description="Pull only these cinema ids (say, the failed ones); empty pulls every connected cinema.",
     )
-    max_concurrency: int = Field(default=16, ge=1, le=256, description="Cinemas pulled at once.")
+    max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description=(
+            "Cinemas pulled at once. On a nearby exchange the pull's CPU is the limit, and threads beyond "
+            "four per process only contend for the interpreter lock; raise it for a distant, slow one."
+        ),
+    )
     max_failed_share: float = Field(
         default=0.25, ge=0, le=1, description="The run fails when more than this share of cinema-days fail."
     )
