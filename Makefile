@@ -51,8 +51,11 @@ browser:
 # Test files run in parallel, one file per worker at a time (a file's tests share its fixtures); one
 # worker more than the cores, since the longest files (the demo through dagster dev, the live bench on
 # the simulator's clock) spend much of their time waiting. PYTEST_WORKERS=0 runs them in one process.
+# What the tests need is made side by side: the lint and the dbt parse use the cores while the browser
+# is being downloaded.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-test: lint prepare browser
+test:
+	$(MAKE) --no-print-directory -j 3 --output-sync=target lint prepare browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # demo and ui parse the dbt project again only when one of its files changed since the last parse.
