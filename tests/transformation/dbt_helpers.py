@@ -55,10 +55,10 @@ def run_dbt(
     answer reads as a dbt subprocess's would: return code 0 (success), 1 (a node failed) or 2 (dbt
     could not run), and what dbt logged as its output.
 
-    A `build` leaves out the dbt unit tests unless `unit_tests`: they test the models' SQL on their own
-    fixtures, whatever the warehouse holds, and were a quarter of every build's CPU here; the product's
-    daily build runs them (the Dagster tests build through it), and test_dbt_build.py runs them all once
-    on the built scenario."""
+    A `build` leaves out the dbt unit tests unless `unit_tests`, as the product's builds do
+    (transformation/dbt_args.py): they test the models' SQL on their own fixtures, whatever the warehouse
+    holds, and were a quarter of every build's CPU here; test_dbt_build.py runs them all once on the
+    built scenario."""
     global _manifest
     if args and args[0] == "build" and not unit_tests:
         args = (*args, "--exclude-resource-type", "unit_test")
