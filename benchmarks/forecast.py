@@ -26,6 +26,19 @@ TRACKED_FROM, TRACKED_THROUGH = date(2022, 1, 6), date(2024, 12, 31)
 MEAN_PRICE_SHARE = 0.87
 
 
+def _figures(summary) -> dict[str, dict]:
+    """A backtest summary's figures by `<method>_day<horizon>`: films, MAPE, median APE, coverage."""
+    return {
+        f"{r.method}_day{r.horizon}": {
+            "films": r.films,
+            "mape": r.mape,
+            "median_ape": r.median_ape,
+            "coverage": r.coverage,
+        }
+        for r in summary.itertuples()
+    }
+
+
 def simulated_runs(seed: int = SEED) -> Runs:
     from ekino_sim.history import add_release_records, generate_history
     from ekino_sim.reference import generate_films, generate_grants
@@ -67,15 +80,7 @@ def measure(last_origins: int | None = None) -> dict:
         at = at[-last_origins - 4 : -4]
     result = run_backtest(runs, at)
     summary = result.summary
-    figures = {
-        f"{r.method}_day{r.horizon}": {
-            "films": r.films,
-            "mape": r.mape,
-            "median_ape": r.median_ape,
-            "coverage": r.coverage,
-        }
-        for r in summary.itertuples()
-    }
+    figures = _figures(summary)
     return {
         "seed": SEED,
         "origins": len(result.training),
@@ -164,15 +169,7 @@ def measure_tracked(features: tuple[str, ...] | None = None, runs: Runs | None =
     return {
         "seed": SEED,
         "origins": len(result.training),
-        "figures": {
-            f"{r.method}_day{r.horizon}": {
-                "films": r.films,
-                "mape": r.mape,
-                "median_ape": r.median_ape,
-                "coverage": r.coverage,
-            }
-            for r in summary.itertuples()
-        },
+        "figures": _figures(summary),
         "table": summary_markdown(summary),
         "seconds_building": round(built, 1),
         "seconds": round(time.perf_counter() - started, 1),
