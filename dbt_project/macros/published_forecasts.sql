@@ -10,33 +10,27 @@
     {%- if execute -%}
         {%- set found = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] > 0 -%}
     {%- endif -%}
-    {%- if found %}
+    {#- Each column with its type, once: the file's columns cast to it, or the empty row set's. -#}
+    {%- set columns = [
+        ('film_id', 'varchar'),
+        ('as_of_date', 'date'),
+        ('predicted_gross_kzt', 'decimal(18, 2)'),
+        ('predicted_gross_low_kzt', 'decimal(18, 2)'),
+        ('predicted_gross_high_kzt', 'decimal(18, 2)'),
+        ('predicted_weeks_in_release', 'integer'),
+        ('days_since_release', 'integer'),
+        ('model_version', 'varchar'),
+        ('data_as_of', 'date'),
+        ('training_cutoff', 'date'),
+        ('published_at', 'timestamp with time zone'),
+    ] -%}
     select
-        film_id,
-        cast(as_of_date as date) as as_of_date,
-        cast(predicted_gross_kzt as decimal(18, 2)) as predicted_gross_kzt,
-        cast(predicted_gross_low_kzt as decimal(18, 2)) as predicted_gross_low_kzt,
-        cast(predicted_gross_high_kzt as decimal(18, 2)) as predicted_gross_high_kzt,
-        cast(predicted_weeks_in_release as integer) as predicted_weeks_in_release,
-        cast(days_since_release as integer) as days_since_release,
-        model_version,
-        cast(data_as_of as date) as data_as_of,
-        cast(training_cutoff as date) as training_cutoff,
-        published_at,
+    {%- for name, type in columns %}
+        cast({{ name if found else 'null' }} as {{ type }}) as {{ name }},
+    {%- endfor %}
+    {%- if found %}
     from read_parquet('{{ path }}')
     {%- else %}
-    select
-        cast(null as varchar) as film_id,
-        cast(null as date) as as_of_date,
-        cast(null as decimal(18, 2)) as predicted_gross_kzt,
-        cast(null as decimal(18, 2)) as predicted_gross_low_kzt,
-        cast(null as decimal(18, 2)) as predicted_gross_high_kzt,
-        cast(null as integer) as predicted_weeks_in_release,
-        cast(null as integer) as days_since_release,
-        cast(null as varchar) as model_version,
-        cast(null as date) as data_as_of,
-        cast(null as date) as training_cutoff,
-        cast(null as timestamp with time zone) as published_at,
     where false
     {%- endif %}
 {%- endmacro %}
