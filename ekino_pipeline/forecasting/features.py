@@ -236,7 +236,7 @@ class Trends:
     def __init__(self, runs: Runs):
         days = runs.days[runs.days["sessions"].notna()] if "sessions" in runs.days else runs.days.iloc[:0]
         self.start = min(days["business_date"]).toordinal() if len(days) else None
-        ordinals = np.array([d.toordinal() for d in days["business_date"]], dtype=np.int64)
+        ordinals = _ordinals(days["business_date"])
         self.base = int(ordinals.min()) if len(ordinals) else 0
         span = int(ordinals.max()) - self.base + 1 if len(ordinals) else 0
         self.national = np.bincount(ordinals - self.base, days["sessions"].to_numpy(float), span)
@@ -245,15 +245,15 @@ class Trends:
         for film_id, index in days.groupby("film_id").indices.items():
             self.films[film_id] = tuple(c[index] for c in columns)
         gross_days = runs.days
-        gross_ordinals = np.array([d.toordinal() for d in gross_days["business_date"]], dtype=np.int64)
+        gross_ordinals = _ordinals(gross_days["business_date"])
         self.gross = {
             film_id: (gross_ordinals[index], gross_days["gross"].to_numpy(float)[index])
             for film_id, index in gross_days.groupby("film_id").indices.items()
         }
         advance = runs.advance
         self.advance_start = min(advance["sold_on"]).toordinal() if len(advance) else None
-        sold = np.array([d.toordinal() for d in advance["sold_on"]], dtype=np.int64)
-        session = np.array([d.toordinal() for d in advance["session_date"]], dtype=np.int64)
+        sold = _ordinals(advance["sold_on"])
+        session = _ordinals(advance["session_date"])
         self.sales = {
             film_id: (sold[index], session[index], advance["gross"].to_numpy(float)[index])
             for film_id, index in advance.groupby("film_id").indices.items()
@@ -289,3 +289,8 @@ class Trends:
             out["advance_vs_last_week"] = float(np.log((ahead / TREND_DAYS + 1) / (last + 1)))
             out["advance_change"] = float(np.log((ahead + 1) / (before + 1)))
         return out
+
+
+def _ordinals(dates: pd.Series) -> np.ndarray:
+    """Dates as their proleptic ordinals (days), for day arithmetic in numpy."""
+    return np.array([d.toordinal() for d in dates], dtype=np.int64)
