@@ -164,7 +164,7 @@ def _pull_and_commit(
     if result is None:
         return commit_failed(req, landing, manifest)
     manifest.update(result, files=files, data_attempt_id=attempt_id)
-    landing.commit(req.dataset, req.business_date, req.cinema_id, manifest)
+    landing.commit(req.dataset, req.business_date, req.cinema_id, manifest, holding=attempt_id)
     return manifest
 
 

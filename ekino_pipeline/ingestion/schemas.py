@@ -13,6 +13,7 @@ _LINEAGE = [
     pa.field("attempt_id", pa.string(), nullable=False),
     pa.field("extracted_at", UTC_TS, nullable=False),
 ]
+LINEAGE_COLUMNS = frozenset(f.name for f in _LINEAGE)
 
 TICKET_EVENTS = pa.schema(
     [

@@ -191,9 +191,13 @@ def known_attempts(manifest: dict | None) -> set[str]:
 def lock_attempts(directory: Path) -> list[str]:
     """The attempts with a lock file in a cinema-day's folder (none when the folder does not exist)."""
     try:
-        names = os.listdir(directory)
+        return attempts_locked(os.listdir(directory))
     except FileNotFoundError:
         return []
+
+
+def attempts_locked(names: list[str]) -> list[str]:
+    """The attempts with a lock file among the names of a cinema-day's folder."""
     return [name[9:-5] for name in names if name.startswith(".attempt-") and attempt_of(name)]
 
 

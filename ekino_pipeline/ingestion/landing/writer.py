@@ -10,6 +10,7 @@ validated it in Arrow or record by record: per-record Python is the cost of a la
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 from datetime import datetime
@@ -20,11 +21,17 @@ import pyarrow.compute as pc
 
 from ekino_pipeline.exchange.client import Page
 from ekino_pipeline.ingestion.landing.zone import CinemaDay, LandingZone
-from ekino_pipeline.ingestion.schemas import DATASET_KEYS, DATASET_SCHEMAS, QUARANTINE
+from ekino_pipeline.ingestion.schemas import DATASET_KEYS, DATASET_SCHEMAS, LINEAGE_COLUMNS, QUARANTINE
 
 
 def _timestamp_field(dataset: str) -> str:
     return {"ticket_events": "occurred_at", "declared_returns": "declared_at"}.get(dataset, "starts_at")
+
+
+@functools.cache
+def _record_schema(dataset: str) -> pa.Schema:
+    """A landed record before its lineage columns."""
+    return pa.schema([f for f in DATASET_SCHEMAS[dataset] if f.name not in LINEAGE_COLUMNS])
 
 
 class DayWriter:
@@ -46,14 +53,15 @@ class DayWriter:
         self.quarantine = landing.open_writer(
             dataset, day, cinema_id, "quarantine", attempt_id, QUARANTINE, optional=True
         )
-        self.record_schema = pa.schema([f for f in schema if f.name not in self.lineage])
+        self.record_schema = _record_schema(dataset)
         self.lineage_columns = [
             (schema.field(name), pa.scalar(value, schema.field(name).type))
             for name, value in self.lineage.items()
         ]
         # Key -> position of its first valid record among the pages' tables (kept until commit), so a
-        # key served again can be told an identical duplicate or a conflicting one.
-        self.seen: dict[str, int] = {}
+        # key served again can be told an identical duplicate or a conflicting one. Built from a
+        # cinema-day's second page on, or once a key of its first comes twice (most days: never).
+        self.seen: dict[str, int] | None = None
         self.tables: list[pa.Table] = []
         self.offsets: list[int] = []
         self.rows = 0
@@ -72,14 +80,13 @@ class DayWriter:
         self.counts["extra_fields"] += page.extra_fields
         table = page.table if page.table is not None else self._table(page.valid)
         bad: list[tuple[str | None, object, str]] = []
-        keys = table.column(self.key).to_pylist()
-        base = self.rows
+        base, earlier = self.rows, len(self.tables)
         if table.num_rows:
             self.tables.append(table)
             self.offsets.append(base)
             self.rows += table.num_rows
-        if len(set(keys)) == len(keys) and self.seen.keys().isdisjoint(keys):
-            self.seen.update(zip(keys, itertools.count(base), strict=False))
+        keys = self._keys_served_before(table, base, earlier)
+        if keys is None:
             landed = table
         else:
             keep = []
@@ -109,6 +116,23 @@ class DayWriter:
             self.counts["landed"] += n
         if bad:
             self._quarantine(page.number, bad)
+
+    def _keys_served_before(self, table: pa.Table, base: int, earlier: int) -> list[str] | None:
+        """None when every key of the page (at row `base`, after `earlier` tables) is new, else the
+        page's keys, to be told apart one by one. A cinema-day's first page is checked in Arrow (most
+        days are one page); `seen` is built from the second page on, or once a key comes twice."""
+        column = table.column(self.key)
+        if self.seen is None:
+            if not earlier and pc.count_distinct(column).as_py() == len(column):
+                return None
+            self.seen = {}
+            for offset, before in zip(self.offsets[:earlier], self.tables[:earlier], strict=True):
+                self.seen.update(zip(before.column(self.key).to_pylist(), itertools.count(offset)))
+        keys = column.to_pylist()
+        if len(set(keys)) == len(keys) and self.seen.keys().isdisjoint(keys):
+            self.seen.update(zip(keys, itertools.count(base)))
+            return None
+        return keys
 
     def _table(self, records: list[dict]) -> pa.Table:
         return pa.Table.from_pylist(records, schema=self.record_schema)

@@ -13,7 +13,9 @@ newest one.
 from __future__ import annotations
 
 import errno
+import functools
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +32,7 @@ from ekino_pipeline.ingestion.landing.attempts import (
     DeadAttempt,
     attempt_alive,
     attempt_of,
+    attempts_locked,
     dead_attempts,
     known_attempts,
     lock_attempts,
@@ -88,14 +91,20 @@ def committed_manifest(path: Path) -> dict:
     return manifest
 
 
+# A pull asks for its cinema-day's folder several times (lock, writers, commit): paths are built once.
+@functools.lru_cache(maxsize=4096)
+def _cinema_day_dir(root: Path, dataset: str, business_date: date, cinema_id: str) -> Path:
+    if cinema_id != NATIONAL:
+        validate_cinema_id(cinema_id)
+    return root / dataset / f"business_date={business_date.isoformat()}" / f"cinema_id={cinema_id}"
+
+
 @dataclass(frozen=True)
 class LandingZone:
     root: Path
 
     def cinema_day_dir(self, dataset: str, business_date: date, cinema_id: str) -> Path:
-        if cinema_id != NATIONAL:
-            validate_cinema_id(cinema_id)
-        return self.root / dataset / f"business_date={business_date.isoformat()}" / f"cinema_id={cinema_id}"
+        return _cinema_day_dir(self.root, dataset, business_date, cinema_id)
 
     def open_writer(
         self,
@@ -141,19 +150,29 @@ class LandingZone:
         known = known_attempts(self.read_manifest(dataset, business_date, cinema_id))
         return dead_attempts(directory, candidates, known)
 
-    def commit(self, dataset: str, business_date: date, cinema_id: str, manifest: dict) -> Path:
+    def commit(
+        self, dataset: str, business_date: date, cinema_id: str, manifest: dict, *, holding: str | None = None
+    ) -> Path:
         """Replace the cinema-day's manifest atomically, then remove every file it does not name whose
         attempt is not running: the files it replaced, and the debris of killed or failed attempts.
+        `holding` is the attempt whose lock the caller holds (its files are in use, no need to ask).
 
         The manifest gets the cinema-day's `history` (set in the dict given): the previous manifest's,
         then the previous manifest itself, then the attempts found killed since, the newest
         HISTORY_LIMIT kept. A failed write (a full disk, no permission) raises and leaves the previous
-        manifest in place, never a part of the new one."""
+        manifest in place, never a part of the new one.
+
+        The folder is listed once: what a commit in another process adds after that is that
+        commit's to look after, or the next one's."""
         directory = self.cinema_day_dir(dataset, business_date, cinema_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+            names = []
         attempt_id = manifest.get("attempt_id") or new_attempt_id()
-        previous = _read_previous(directory)
-        candidates = [attempt for attempt in lock_attempts(directory) if attempt != attempt_id]
+        previous = _read_previous(directory) if MANIFEST in names else None
+        candidates = [attempt for attempt in attempts_locked(names) if attempt != attempt_id]
         killed = dead_attempts(directory, candidates, known_attempts(previous)) if candidates else []
         history = [*previous.get("history", []), _history_entry(previous)] if previous else []
         found = [dead.record(manifest.get("run_id")) for dead in killed]
@@ -161,22 +180,25 @@ class LandingZone:
         # One line: json's indenting encoder is pure Python, a cost paid for every cinema-day.
         payload = json.dumps(manifest, sort_keys=True, default=str).encode("utf-8")
         write_atomically(directory / MANIFEST, payload, tag=attempt_id)
-        self._remove_debris(directory, keep={MANIFEST, *manifest.get("files", {}).values()})
+        keep = {MANIFEST, *manifest.get("files", {}).values()}
+        self._remove_debris(directory, [name for name in names if name not in keep], holding)
         return directory / MANIFEST
 
     @staticmethod
-    def _remove_debris(directory: Path, keep: set[str]) -> None:
-        alive: dict[str, bool] = {}
-        for child in directory.iterdir():
-            attempt = attempt_of(child.name)
-            if child.name in keep or attempt is None:
+    def _remove_debris(directory: Path, names: list[str], holding: str | None) -> None:
+        alive: dict[str, bool] = {holding: True} if holding else {}
+        for name in names:
+            attempt = attempt_of(name)
+            if attempt is None:
                 continue  # a file we did not write is not ours to remove
             if attempt not in alive:
                 alive[attempt] = attempt_alive(directory, attempt)
             if alive[attempt]:
                 continue
             try:
-                child.unlink(missing_ok=True)
+                os.unlink(directory / name)
+            except FileNotFoundError:
+                pass
             except OSError as exc:  # debris that stays is removed by a later commit
                 if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                     raise
