@@ -22,6 +22,7 @@ from ekino_pipeline.exchange.client import (
     ResponseTooLarge,
 )
 from ekino_pipeline.ingestion.landing import (
+    AttemptLock,
     CinemaDay,
     DayWriter,
     LandingZone,
@@ -79,13 +80,15 @@ def pull_cinema_day(
     started_at = datetime.now(UTC)
     attempt_id = new_attempt_id()
     try:
-        with landing.attempt(req.dataset, req.business_date, req.cinema_id, attempt_id, run_id=run_id):
+        with landing.attempt(
+            req.dataset, req.business_date, req.cinema_id, attempt_id, run_id=run_id
+        ) as lock:
             record_killed_attempts(req, landing, run_id=run_id, running=attempt_id)
             return _pull_and_commit(
                 req,
                 client_factory,
                 landing,
-                attempt_id,
+                lock,
                 run_id,
                 max_attempts,
                 secrets,
@@ -107,7 +110,7 @@ def _pull_and_commit(
     req: CinemaDay,
     client_factory: Callable[[], ExchangeClient],
     landing: LandingZone,
-    attempt_id: str,
+    lock: AttemptLock,
     run_id: str | None,
     max_attempts: int,
     secrets: tuple[str, ...],
@@ -115,6 +118,7 @@ def _pull_and_commit(
     started: float,
     failure_note: str | None = None,
 ) -> dict:
+    attempt_id = lock.attempt_id
     error: str | None = None
     error_type: str | None = None
     attempts = 0
@@ -164,7 +168,7 @@ def _pull_and_commit(
     if result is None:
         return commit_failed(req, landing, manifest)
     manifest.update(result, files=files, data_attempt_id=attempt_id)
-    landing.commit(req.dataset, req.business_date, req.cinema_id, manifest, holding=attempt_id)
+    landing.commit(req.dataset, req.business_date, req.cinema_id, manifest, lock=lock)
     return manifest
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -48,6 +49,35 @@ def test_an_aborted_attempt_leaves_the_committed_one_readable(tmp_path):
     # The process dies here: no commit, no abort. Readers still see exactly the committed attempt.
     files = zone.committed_files("ticket_events", [DAY])
     assert [f.name for f in files] == [committed["files"]["data"]]
+
+
+def test_a_pulls_lock_file_becomes_its_manifest_and_stays_locked_until_release(tmp_path):
+    zone = LandingZone(tmp_path)
+    previous = _land(zone, 3)
+    folder = zone.cinema_day_dir("ticket_events", DAY, "ALA-0001")
+    attempt = new_attempt_id()
+    with zone.attempt("ticket_events", DAY, "ALA-0001", attempt, run_id="run-2") as lock:
+        lock_inode = lock.path.stat().st_ino
+        writer = zone.open_writer("ticket_events", DAY, "ALA-0001", "data", attempt, SCHEMA)
+        writer.write(pa.table({"x": [7]}))
+        writer.commit()
+        manifest = {"attempt_id": attempt, "run_id": "run-2", "files": {"data": writer.path.name}}
+        zone.commit("ticket_events", DAY, "ALA-0001", manifest, lock=lock)
+        # One file fewer: the lock file is the manifest now, and the previous attempt's data is gone.
+        assert sorted(os.listdir(folder)) == sorted(["_manifest.json", writer.path.name])
+        assert (folder / "_manifest.json").stat().st_ino == lock_inode
+        # Still held until released: a commit elsewhere sees the attempt running meanwhile.
+        fd = os.open(folder / "_manifest.json", os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    # Released: the manifest stays, whole, with the previous commit in its history.
+    assert sorted(os.listdir(folder)) == sorted(["_manifest.json", writer.path.name])
+    committed = zone.read_manifest("ticket_events", DAY, "ALA-0001")
+    assert committed["attempt_id"] == attempt and committed["files"] == manifest["files"]
+    assert [h["attempt_id"] for h in committed["history"]] == [previous["attempt_id"]]
 
 
 @pytest.mark.parametrize("bad", ["../etc", "ALA-0001/..", "ala-0001", "ALA-00001", "ALA-0001'; drop"])

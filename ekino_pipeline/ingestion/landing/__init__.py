@@ -4,7 +4,8 @@ Layout: `<root>/<dataset>/business_date=YYYY-MM-DD/cinema_id=<id>/` holding
 `data-<attempt>.parquet`, `quarantine-<attempt>.parquet` and `_manifest.json`.
 
 The manifest is the commit point. Data files carry the attempt id in their name and are renamed into
-place before the manifest that names them; the manifest itself is replaced with one atomic rename.
+place before the manifest that names them; the manifest itself is replaced with one atomic rename
+(a pull's attempt writes it into its own lock file and renames that: one file fewer per cinema-day).
 A reader that follows the manifest therefore sees exactly one complete attempt, whatever was killed
 when, and a re-pull replaces exactly that cinema-day.
 

@@ -4,7 +4,8 @@ An attempt holds a lock (`flock` on `.attempt-<id>.lock` in the cinema-day's fol
 file to its manifest, and the kernel drops it when the process dies, however it dies. The lock file
 says whose attempt it is (run id, pid, start time; nothing secret). A lock file that no process holds,
 of an attempt no manifest names, is the trace of an attempt that died before committing (SIGKILL, the
-OOM killer, a reboot): a finished attempt removes its lock file.
+OOM killer, a reboot): a finished attempt removes its lock file, or a pull's commit renames it into
+the cinema-day's manifest (`AttemptLock.commit_as`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ class AttemptLock:
     held, so that whoever finds it unheld later can say which run died."""
 
     def __init__(self, directory: Path, attempt_id: str, run_id: str | None = None):
+        self.attempt_id = attempt_id
         self.path = _lock_path(directory, attempt_id)
+        self._committed = False
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -82,9 +85,26 @@ class AttemptLock:
         except OSError:  # a full disk: the lock still holds; a finder would only lack the owner's name
             pass
 
+    def commit_as(self, target: Path, payload: bytes) -> None:
+        """The attempt's last act: its lock file becomes `target` (the cinema-day's manifest), holding
+        `payload`, written, flushed and renamed over it. A pull creates one file less per cinema-day
+        than a lock file and a temporary manifest would, and the lock holds until `release`, so a
+        commit in another process sees the attempt running until its manifest is in place. A failed
+        write (a full disk) raises and leaves `target` as it was; the lock file goes on release."""
+        if self._fd is None or self._committed:
+            raise RuntimeError(f"{self.path.name}: the attempt is released or already committed")
+        os.ftruncate(self._fd, 0)
+        view, offset = memoryview(payload), 0
+        while offset < len(view):
+            offset += os.pwrite(self._fd, view[offset:], offset)
+        os.fsync(self._fd)
+        os.replace(self.path, target)
+        self._committed = True
+
     def release(self) -> None:
         if self._fd is not None:
-            self.path.unlink(missing_ok=True)
+            if not self._committed:
+                self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
 

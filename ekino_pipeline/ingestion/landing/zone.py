@@ -151,11 +151,17 @@ class LandingZone:
         return dead_attempts(directory, candidates, known)
 
     def commit(
-        self, dataset: str, business_date: date, cinema_id: str, manifest: dict, *, holding: str | None = None
+        self,
+        dataset: str,
+        business_date: date,
+        cinema_id: str,
+        manifest: dict,
+        *,
+        lock: AttemptLock | None = None,
     ) -> Path:
         """Replace the cinema-day's manifest atomically, then remove every file it does not name whose
         attempt is not running: the files it replaced, and the debris of killed or failed attempts.
-        `holding` is the attempt whose lock the caller holds (its files are in use, no need to ask).
+        With the caller's `lock` (held, of the manifest's attempt), the lock file becomes the manifest.
 
         The manifest gets the cinema-day's `history` (set in the dict given): the previous manifest's,
         then the previous manifest itself, then the attempts found killed since, the newest
@@ -179,8 +185,12 @@ class LandingZone:
         manifest["history"] = [*history, *found][-HISTORY_LIMIT:]
         # One line: json's indenting encoder is pure Python, a cost paid for every cinema-day.
         payload = json.dumps(manifest, sort_keys=True, default=str).encode("utf-8")
-        write_atomically(directory / MANIFEST, payload, tag=attempt_id)
+        if lock is not None and lock.attempt_id == attempt_id:
+            lock.commit_as(directory / MANIFEST, payload)
+        else:
+            write_atomically(directory / MANIFEST, payload, tag=attempt_id)
         keep = {MANIFEST, *manifest.get("files", {}).values()}
+        holding = lock.attempt_id if lock is not None else None
         self._remove_debris(directory, [name for name in names if name not in keep], holding)
         return directory / MANIFEST
 
