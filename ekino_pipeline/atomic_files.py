@@ -43,19 +43,5 @@ def replacing(target: Path, tag: str | None = None) -> Iterator[Path]:
 
 
 def write_atomically(target: Path, payload: bytes, tag: str | None = None) -> None:
-    """`replacing` for bytes in hand, written, flushed and closed through one descriptor (the landing
-    zone writes one manifest per cinema-day: an open less each)."""
-    tmp = temporary_path(target, tag)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(target, tag) as tmp:
+        tmp.write_bytes(payload)
