@@ -165,6 +165,53 @@ def test_the_next_commit_removes_a_killed_attempts_debris_and_spares_a_running_a
     assert {p.name for p in folder.iterdir()} == {"_manifest.json", committed["files"]["data"]}
 
 
+# An attempt killed after writing its manifest into its lock file, before renaming it into place.
+_KILLED_AT_RENAME = textwrap.dedent(
+    """
+    import os, sys, time
+    from datetime import date
+    from pathlib import Path
+    from ekino_pipeline.ingestion.landing import LandingZone
+
+    zone, attempt = LandingZone(Path(sys.argv[1])), sys.argv[2]
+    lock = zone.attempt("ticket_events", date(2024, 3, 5), "ALA-0001", attempt, run_id="run-killed")
+    def replace(*args):
+        print("ready", flush=True)
+        time.sleep(600)
+    os.replace = replace
+    # A manifest of many kilobytes, as a long history makes it.
+    manifest = {"attempt_id": attempt, "run_id": "run-killed", "started_at": "2024-03-05T20:00:00+00:00",
+                "files": {}, "note": "x" * 20_000}
+    zone.commit("ticket_events", date(2024, 3, 5), "ALA-0001", manifest, lock=lock)
+    """
+)
+
+
+def test_an_attempt_killed_between_its_manifest_and_the_rename_is_put_on_record_with_its_run(tmp_path):
+    zone = LandingZone(tmp_path)
+    killed = "cccc000000000003"
+    victim = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_AT_RENAME, str(tmp_path), killed], stdout=subprocess.PIPE, text=True
+    )
+    assert victim.stdout.readline() == "ready\n"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    folder = zone.cinema_day_dir("ticket_events", DAY, "ALA-0001")
+    assert f".attempt-{killed}.lock" in os.listdir(folder)  # the manifest never took its place
+    assert zone.read_manifest("ticket_events", DAY, "ALA-0001") is None
+
+    committed = _land(zone, 3)
+
+    assert sorted(os.listdir(folder)) == sorted(["_manifest.json", committed["files"]["data"]])
+    [found] = zone.read_manifest("ticket_events", DAY, "ALA-0001")["history"]
+    assert (found["attempt_id"], found["error_type"], found["run_id"]) == (
+        killed,
+        "AttemptKilled",
+        "run-killed",
+    )
+    assert found["started_at"] == "2024-03-05T20:00:00+00:00"
+
+
 def test_a_manifest_the_disk_refuses_leaves_the_previous_one_whole_and_no_temporary_file(
     tmp_path, monkeypatch
 ):

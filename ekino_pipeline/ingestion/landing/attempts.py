@@ -174,7 +174,10 @@ def _dead_attempt(directory: Path, attempt_id: str) -> DeadAttempt | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
-        raw, modified = os.read(fd, 4096), os.fstat(fd).st_mtime
+        # The owner record, or the manifest itself when the attempt died between writing it into its
+        # lock file and renaming that (commit_as): a manifest runs to a few kilobytes.
+        status = os.fstat(fd)
+        raw, modified = os.read(fd, min(status.st_size, 1 << 20)), status.st_mtime
     finally:
         os.close(fd)
     if not raw and time.time() - modified < UNRECORDED_LOCK_SECONDS:
