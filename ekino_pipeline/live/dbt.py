@@ -26,6 +26,7 @@ from ekino_pipeline.display import almaty_time, kzt
 from ekino_pipeline.live.assets import LIVE_POOL
 from ekino_pipeline.processes import step_process_dies_with_its_run
 from ekino_pipeline.transformation.assets import hold_back
+from ekino_pipeline.transformation.dbt_args import WITHOUT_UNIT_TESTS
 from ekino_pipeline.transformation.exports import ExportsResource, export_marts
 from ekino_pipeline.transformation.project import dbt_project
 from ekino_pipeline.transformation.translator import LayerGroupTranslator
@@ -48,8 +49,7 @@ def live_vars(warehouse_path: str) -> str:
 
 def live_build_args(warehouse_path: str) -> list[str]:
     """The same arguments every refresh: anything that changed here would re-parse the project."""
-    # Unit tests check the SQL on fixed rows, not the data: `make test` runs them, no production build does.
-    return ["build", "--exclude-resource-type", "unit_test", "--vars", live_vars(warehouse_path)]
+    return ["build", *WITHOUT_UNIT_TESTS, "--vars", live_vars(warehouse_path)]
 
 
 class LiveDbtError(RuntimeError):
@@ -109,8 +109,7 @@ class LiveDbt:
             "build",
             "--select",
             LIVE_SELECTION,
-            "--exclude-resource-type",
-            "unit_test",
+            *WITHOUT_UNIT_TESTS,
             "--no-write-json",
         ]
         done = self._runner.invoke([*args, *self._common])

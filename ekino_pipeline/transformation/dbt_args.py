@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date
 
+# Every production build leaves out the dbt unit tests: their inputs are fixed rows, so a build would
+# only run the same checks again at every partition or refresh (dbt's advice: run them in development
+# and CI). `make test` runs each of them (tests/transformation/test_dbt_build.py).
+WITHOUT_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
 
 def dbt_build_args(
     first_day: date,
@@ -21,9 +26,7 @@ def dbt_build_args(
     event-level models check the rows the build read, or with `full_history_tests` the whole history.
     `exports_dir` is where the models reading the published forecasts find them.
 
-    The dbt unit tests are left out: their inputs are fixed rows, so a production build would only run
-    the same checks again at every partition (dbt's advice: run them in development and CI). `make test`
-    runs each of them (tests/transformation/test_dbt_build.py).
+    The dbt unit tests are left out (WITHOUT_UNIT_TESTS).
     """
     if last_day < first_day:
         raise ValueError(f"the window ends ({last_day}) before it starts ({first_day})")
@@ -34,4 +37,4 @@ def dbt_build_args(
         variables["warehouse_path"] = str(warehouse_path)
     if exports_dir is not None:
         variables["exports_dir"] = str(exports_dir)
-    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables, sort_keys=True)]
+    return ["build", *WITHOUT_UNIT_TESTS, "--vars", json.dumps(variables, sort_keys=True)]

@@ -26,6 +26,7 @@ from dbt.contracts.graph.manifest import Manifest
 from dbt.parser.manifest import extended_mashumaro_encoder as _encode
 from dbt.parser.manifest import extended_mashumuro_decoder as _decode
 
+from ekino_pipeline.transformation.dbt_args import WITHOUT_UNIT_TESTS
 from ekino_pipeline.transformation.project import DBT_PROJECT_DIR
 
 _manifest: bytes | None = None  # the parsed project, as dbt keeps it for partial parsing
@@ -61,7 +62,7 @@ def run_dbt(
     built scenario."""
     global _manifest
     if args and args[0] == "build" and not unit_tests:
-        args = (*args, "--exclude-resource-type", "unit_test")
+        args = (*args, *WITHOUT_UNIT_TESTS)
     work = warehouse.parent / "dbt"
     options = [
         "--project-dir",
