@@ -42,7 +42,12 @@ from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ekino_pipeline.exchange.client import ExchangeClient, ExchangeConfigError, ExchangeConnectionError
+from ekino_pipeline.exchange.client import (
+    ExchangeClient,
+    ExchangeConfigError,
+    ExchangeConnectionError,
+    SharedConnections,
+)
 from ekino_pipeline.exchange.registry import resolve_base_url
 from ekino_pipeline.ingestion.landing import KILLED, CinemaDay, LandingZone, record_failed_pull
 from ekino_pipeline.ingestion.pull import pull_cinema_day, redact
@@ -116,7 +121,7 @@ class PullPlan:
         cinemas = {t.cinema_id for t in tasks}
         return replace(self, tokens={c: t for c, t in self.tokens.items() if c in cinemas})
 
-    def pull(self, task: PullTask, zone: LandingZone) -> dict:
+    def pull(self, task: PullTask, zone: LandingZone, connections: SharedConnections | None = None) -> dict:
         token = self.tokens.get(task.cinema_id)
         # A cinema this run could not reach is tried once more per cinema-day, without retries: a
         # cinema that is down costs the run one round of back-off, not one per day of the window.
@@ -132,6 +137,7 @@ class PullPlan:
                 token,
                 cinema_id=task.cinema_id,
                 known_film_ids=self.known_film_ids,
+                connections=connections,
                 **options,
             )
 
@@ -176,10 +182,15 @@ class WorkerUsage:
 
 
 def pull_in_threads(plan: PullPlan, tasks: list[PullTask], threads: int) -> Iterator[dict]:
-    """Pull in this process; yields each committed manifest as it completes."""
+    """Pull in this process; yields each committed manifest as it completes. The threads' clients keep
+    their HTTP connections open for each other's next cinema-days on the same exchange host."""
     zone = LandingZone(Path(plan.landing_root))
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="pull") as pool:
-        futures = {pool.submit(plan.pull, task, zone): task for task in tasks}
+    threads = max(1, threads)
+    with (
+        SharedConnections(per_host=threads) as connections,
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pull") as pool,
+    ):
+        futures = {pool.submit(plan.pull, task, zone, connections): task for task in tasks}
         for future in as_completed(futures):
             try:
                 yield future.result()

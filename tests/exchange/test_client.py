@@ -34,6 +34,7 @@ from ekino_pipeline.exchange.client import (
     MalformedResponse,
     Page,
     ResponseTooLarge,
+    SharedConnections,
 )
 
 CINEMA = "ALA-0001"
@@ -61,6 +62,8 @@ class Seen:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    peer: tuple = ()  # the client's address and port: one per TCP connection
+    target: str = ""  # the request line's target as sent (absolute through a proxy)
 
 
 class ScriptedExchange:
@@ -111,7 +114,7 @@ class ScriptedExchange:
         path = url.path.removeprefix(f"/cinemas/{CINEMA}")
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         with self._lock:
-            self.seen.append(Seen(path, query, dict(handler.headers)))
+            self.seen.append(Seen(path, query, dict(handler.headers), handler.client_address, handler.path))
             replies = self.script.get(path) or [Reply(404, {"error": {"code": "not_found", "message": path}})]
             reply = replies.pop(0) if len(replies) > 1 else replies[0]
         if callable(reply):
@@ -817,3 +820,94 @@ def test_tls_verification_is_on_by_default(exchange):
 def test_a_client_refuses_settings_outside_the_contract(exchange, overrides):
     with pytest.raises(ValueError):
         make_client(exchange, **overrides)
+
+
+# Connections shared between cinemas' clients
+
+OTHER = "AST-0001"
+OTHER_TOKEN = "tok-other-cinema-1234"
+
+
+def _other_client(exchange: ScriptedExchange, connections: SharedConnections) -> ExchangeClient:
+    base_url = exchange.base_url.replace(f"/cinemas/{CINEMA}", f"/cinemas/{OTHER}")
+    return ExchangeClient(
+        base_url, OTHER_TOKEN, cinema_id=OTHER, clock=lambda: NOW, read_timeout=0.5, connections=connections
+    )
+
+
+def _health_of(cinema_id: str, **reply) -> Reply:
+    return Reply(body={**HEALTH, "cinema_id": cinema_id}, **reply)
+
+
+def test_cinemas_on_one_host_take_turns_on_one_kept_alive_connection_each_with_its_own_token(exchange):
+    exchange.on("/v1/health", _health_of(CINEMA, headers={"Set-Cookie": "session=of-the-first-cinema"}))
+    exchange.on(f"/cinemas/{OTHER}/v1/health", _health_of(OTHER))
+    with SharedConnections(per_host=1) as connections:
+        with make_client(exchange, connections=connections) as first:
+            first.health()
+        with _other_client(exchange, connections) as other:
+            other.health()
+        with make_client(exchange, connections=connections) as again:
+            again.health()
+    assert [s.path for s in exchange.seen] == ["/v1/health", f"/cinemas/{OTHER}/v1/health", "/v1/health"]
+    assert len({s.peer for s in exchange.seen}) == 1  # one TCP connection for the three clients
+    tokens = [s.headers["Authorization"] for s in exchange.seen]
+    assert tokens == [f"Bearer {TOKEN}", f"Bearer {OTHER_TOKEN}", f"Bearer {TOKEN}"]
+    assert all("Cookie" not in s.headers for s in exchange.seen)  # no cookie crosses between clients
+
+
+def test_clients_without_shared_connections_each_open_their_own(exchange):
+    exchange.on("/v1/health", Reply(body=HEALTH))
+    for _ in range(2):
+        with make_client(exchange) as client:
+            client.health()
+    assert len({s.peer for s in exchange.seen}) == 2
+
+
+def test_a_connection_whose_answer_was_not_read_whole_is_never_handed_to_the_next_client(exchange):
+    # The first cinema's answer is refused by its declared length, the second's cut short: neither
+    # connection may carry the next request, whose answer would start with the unread bytes.
+    exchange.on("/v1/halls", Reply(body={"halls": [], "padding": "x" * 4096}))
+    exchange.on(f"/cinemas/{OTHER}/v1/health", _health_of(OTHER, cut_after=20), _health_of(OTHER))
+    with SharedConnections(per_host=1) as connections:
+        first = make_client(exchange, connections=connections, max_response_bytes=1024)
+        with first, pytest.raises(ResponseTooLarge):
+            first.halls()
+        with _other_client(exchange, connections) as other:
+            assert other.health()["cinema_id"] == OTHER  # retried after the cut, on a new connection
+    peers = [s.peer for s in exchange.seen]
+    assert len(peers) == 3 and len(set(peers)) == 3
+
+
+def test_closing_the_shared_connections_ends_them_and_a_later_client_connects_anew(exchange):
+    exchange.on("/v1/health", Reply(body=HEALTH))
+    connections = SharedConnections(per_host=1)
+    with make_client(exchange, connections=connections) as client:
+        client.health()
+    connections.close()
+    with make_client(exchange, connections=connections) as client:
+        client.health()
+    connections.close()
+    assert len({s.peer for s in exchange.seen}) == 2
+
+
+def test_a_cinemas_requests_go_through_the_proxy_the_environment_names_for_its_host(exchange, monkeypatch):
+    # The proxies are looked up once per site: a cinema whose base URL has a path still gets them.
+    proxy = f"http://127.0.0.1:{exchange.base_url.split(':')[2].split('/')[0]}"
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    exchange.on("/v1/health", Reply(body=HEALTH))
+    base_url = f"http://proxied-cinema.example/cinemas/{CINEMA}"
+    with make_client(exchange, base_url=base_url, allow_plain_http=True) as client:
+        client.health()
+    assert [s.target for s in exchange.seen] == [f"{base_url}/v1/health"]
+
+
+def test_a_host_the_environment_exempts_from_its_proxy_is_reached_directly(exchange, listener, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{listener.port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    exchange.on("/v1/health", Reply(body=HEALTH))
+    with make_client(exchange) as client:
+        client.health()
+    assert [s.target for s in exchange.seen] == [f"/cinemas/{CINEMA}/v1/health"]
+    assert listener.connections == 0

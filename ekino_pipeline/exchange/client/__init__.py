@@ -15,7 +15,12 @@ from ekino_pipeline.exchange.client.errors import (
     MalformedResponse,
     ResponseTooLarge,
 )
-from ekino_pipeline.exchange.client.transport import BEARER_TOKEN_PATTERN, RETRY_STATUSES, origin
+from ekino_pipeline.exchange.client.transport import (
+    BEARER_TOKEN_PATTERN,
+    RETRY_STATUSES,
+    SharedConnections,
+    origin,
+)
 
 __all__ = [
     "BEARER_TOKEN_PATTERN",
@@ -32,5 +37,6 @@ __all__ = [
     "MalformedResponse",
     "Page",
     "ResponseTooLarge",
+    "SharedConnections",
     "origin",
 ]

@@ -25,7 +25,7 @@ from ekino_pipeline.exchange.client.decoding import (
     type_name,
 )
 from ekino_pipeline.exchange.client.errors import BrokenBody, MalformedResponse
-from ekino_pipeline.exchange.client.transport import Transport
+from ekino_pipeline.exchange.client.transport import SharedConnections, Transport
 from ekino_pipeline.exchange.contract import Rejected
 from ekino_pipeline.exchange.registry import validate_cinema_id
 
@@ -67,7 +67,8 @@ class ExchangeClient:
     """One cinema's exchange: one pooled session, one deadline shared by all its calls.
 
     `clock` gives the current time (aware) for the contract's "not in the future" rule; `monotonic`
-    measures the deadline, which starts when the client is created.
+    measures the deadline, which starts when the client is created. With `connections`, the client's
+    requests go over HTTP connections kept open for other cinemas' clients too (SharedConnections).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class ExchangeClient:
         known_film_ids: frozenset[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        connections: SharedConnections | None = None,
     ):
         self.cinema_id = validate_cinema_id(cinema_id)
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -107,6 +109,7 @@ class ExchangeClient:
             verify=verify,
             allow_plain_http=allow_plain_http,
             monotonic=monotonic,
+            connections=connections,
         )
         self.base_url = self._transport.base_url
         self.page_size = page_size

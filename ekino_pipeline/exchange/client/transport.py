@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
@@ -146,9 +147,53 @@ class _ExchangeRetry(Retry):
         super().sleep(response)
 
 
+class SharedConnections:
+    """Open HTTP connections that the clients of many cinemas take turns on, one exchange host at a
+    time: the pulls of a batch (a worker's chunk, a run's threads) reach a host that serves several
+    cinemas (a ticketing vendor's, a proxy) over a few kept-alive connections instead of a new one per
+    cinema-day. Only the connection is shared: each client keeps its own session (no cookie crosses
+    from one cinema to another), its token, retries and deadline. A connection goes back for reuse
+    only once its answer was read whole. Thread-safe; `close` ends every connection kept."""
+
+    def __init__(self, per_host: int = 4, hosts: int = 16):
+        self._manager = PoolManager(num_pools=hosts, maxsize=max(1, per_host), block=False)
+
+    def close(self) -> None:
+        self._manager.clear()
+
+    def __enter__(self) -> SharedConnections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with the client's retries, on connections of its own or shared ones."""
+
+    def __init__(self, retry: Retry, shared: SharedConnections | None):
+        self._shared = shared
+        super().__init__(max_retries=retry, pool_connections=1, pool_maxsize=2)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
+        if self._shared is None:
+            super().init_poolmanager(connections, maxsize, block, **kwargs)
+        else:
+            self._pool_connections, self._pool_maxsize, self._pool_block = connections, maxsize, block
+            self.poolmanager = self._shared._manager
+
+    def close(self) -> None:
+        if self._shared is None:
+            super().close()
+        else:  # the shared connections are their owner's to close; a proxy's are this adapter's own
+            for proxy in self.proxy_manager.values():
+                proxy.clear()
+
+
 class Transport:
     """One cinema's pooled session, its token, and one deadline shared by all its calls; the deadline
-    starts when the transport is created and is measured by `monotonic`."""
+    starts when the transport is created and is measured by `monotonic`. With `connections`, its
+    requests go over connections it shares with other cinemas' transports (SharedConnections)."""
 
     def __init__(
         self,
@@ -166,6 +211,7 @@ class Transport:
         verify: bool | str,
         allow_plain_http: bool,
         monotonic: Callable[[], float],
+        connections: SharedConnections | None = None,
     ):
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ExchangeConfigError(
@@ -218,13 +264,14 @@ class Transport:
         # What requests would read from the environment on every request (proxies, CA bundle) is read
         # once here: every request of this client goes to the same host.
         self.session.trust_env = False
-        self.session.proxies.update(_environ_proxies(self.base_url))
+        parts = urlsplit(self.base_url)
+        self.session.proxies.update(_environ_proxies(f"{parts.scheme}://{parts.netloc}"))
         self.session.verify = verify
         self._verify = verify
         if verify is True:
             self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.headers["Accept"] = "application/json"
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=2)
+        adapter = _Adapter(retry, connections)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -366,7 +413,8 @@ class Transport:
 
 
 @functools.lru_cache(maxsize=4096)
-def _environ_proxies(base_url: str) -> dict[str, str]:
-    """The proxies the environment names for a base URL, read once per process: scanning the
-    environment was most of the cost of making a client, and a run makes one per cinema-day."""
-    return requests.utils.get_environ_proxies(base_url)
+def _environ_proxies(site: str) -> dict[str, str]:
+    """The proxies the environment names for a site (scheme and network location: what they depend
+    on), read once per process and site: scanning the environment was most of the cost of making a
+    client, and a run makes one per cinema-day, for cinemas whose base URLs differ only in their path."""
+    return dict(requests.utils.get_environ_proxies(site))
