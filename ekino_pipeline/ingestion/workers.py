@@ -29,6 +29,7 @@ Dagster here: the asset decides how many processes, and gets every committed man
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -181,13 +182,16 @@ class WorkerUsage:
         self.peak_rss_mb = sum(rss for _, rss in both)
 
 
-def pull_in_threads(plan: PullPlan, tasks: list[PullTask], threads: int) -> Iterator[dict]:
+def pull_in_threads(
+    plan: PullPlan, tasks: list[PullTask], threads: int, connections: SharedConnections | None = None
+) -> Iterator[dict]:
     """Pull in this process; yields each committed manifest as it completes. The threads' clients keep
-    their HTTP connections open for each other's next cinema-days on the same exchange host."""
+    their HTTP connections open for each other's next cinema-days on the same exchange host: in
+    `connections` when given (a worker's, kept from one chunk to the next), else in the call's own."""
     zone = LandingZone(Path(plan.landing_root))
     threads = max(1, threads)
     with (
-        SharedConnections(per_host=threads) as connections,
+        contextlib.nullcontext(connections) if connections else SharedConnections(threads) as connections,
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pull") as pool,
     ):
         futures = {pool.submit(plan.pull, task, zone, connections): task for task in tasks}
@@ -277,7 +281,7 @@ def _pool(
     # Imported once by the fork server, if this pool starts it (a worker never imports pandas: below).
     context.set_forkserver_preload([__name__])
     stop_reading, stop_writing = context.Pipe(duplex=False)
-    pool = ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(stop_reading,))
+    pool = ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(stop_reading, threads))
     usage.processes = max(usage.processes, workers)
     zone = LandingZone(Path(plan.landing_root))
     broken: list[PullTask] = []
@@ -345,6 +349,8 @@ def _pulled_by_run(zone: LandingZone, plan: PullPlan, task: PullTask) -> dict | 
 
 # In a worker: its warnings since its last chunk, brought back with the next one.
 _log_lines: list[str] = []
+# In a worker: the HTTP connections its chunks' clients share, open from one chunk to the next.
+_connections: SharedConnections | None = None
 
 
 class _KeepLines(logging.Handler):
@@ -363,11 +369,13 @@ class _WithoutPandas:
             raise ModuleNotFoundError("a pull worker does without pandas", name=name)
 
 
-def _start_worker(stop: Connection) -> None:
+def _start_worker(stop: Connection, threads: int) -> None:
     """A worker's first act: die with its parent (the fork server, which ends with the run), and end
     when the pool's pipe closes (the run stopped early, or died)."""
+    global _connections
     die_with_parent(os.getppid())
     exit_at_end_of_file(stop)
+    _connections = SharedConnections(threads)
     sys.meta_path.insert(0, _WithoutPandas)
     keep = _KeepLines(logging.WARNING)
     keep.setFormatter(logging.Formatter(f"pull worker {os.getpid()}: %(levelname)s %(name)s: %(message)s"))
@@ -377,7 +385,7 @@ def _start_worker(stop: Connection) -> None:
 
 
 def _pull_chunk(plan: PullPlan, tasks: list[PullTask], threads: int) -> _ChunkDone:
-    manifests = list(pull_in_threads(plan, tasks, threads))
+    manifests = list(pull_in_threads(plan, tasks, threads, _connections))
     lines = _log_lines[:]
     _log_lines.clear()
     parent = os.getppid()
