@@ -190,8 +190,9 @@ def pull_in_threads(
     `connections` when given (a worker's, kept from one chunk to the next), else in the call's own."""
     zone = LandingZone(Path(plan.landing_root))
     threads = max(1, threads)
+    scope = SharedConnections(threads) if connections is None else contextlib.nullcontext(connections)
     with (
-        contextlib.nullcontext(connections) if connections else SharedConnections(threads) as connections,
+        scope as connections,
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pull") as pool,
     ):
         futures = {pool.submit(plan.pull, task, zone, connections): task for task in tasks}
@@ -371,7 +372,8 @@ class _WithoutPandas:
 
 def _start_worker(stop: Connection, threads: int) -> None:
     """A worker's first act: die with its parent (the fork server, which ends with the run), and end
-    when the pool's pipe closes (the run stopped early, or died)."""
+    when the pool's pipe closes (the run stopped early, or died). Its chunks then share its HTTP
+    connections, kept open from one chunk to the next."""
     global _connections
     die_with_parent(os.getppid())
     exit_at_end_of_file(stop)

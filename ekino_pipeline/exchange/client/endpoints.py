@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from ekino_pipeline import calendar
 from ekino_pipeline.exchange import contract
+from ekino_pipeline.exchange.client.connections import SharedConnections
 from ekino_pipeline.exchange.client.decoding import (
     ColumnarPage,
     columnar_events,
@@ -25,7 +26,7 @@ from ekino_pipeline.exchange.client.decoding import (
     type_name,
 )
 from ekino_pipeline.exchange.client.errors import BrokenBody, MalformedResponse
-from ekino_pipeline.exchange.client.transport import SharedConnections, Transport
+from ekino_pipeline.exchange.client.transport import Transport
 from ekino_pipeline.exchange.contract import Rejected
 from ekino_pipeline.exchange.registry import validate_cinema_id
 

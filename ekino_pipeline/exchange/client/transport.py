@@ -25,11 +25,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import PoolManager
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from ekino_pipeline.exchange.client.connections import ExchangeAdapter, SharedConnections
 from ekino_pipeline.exchange.client.decoding import decode_json
 from ekino_pipeline.exchange.client.errors import (
     BrokenBody,
@@ -147,49 +146,6 @@ class _ExchangeRetry(Retry):
         super().sleep(response)
 
 
-class SharedConnections:
-    """Open HTTP connections that the clients of many cinemas take turns on, one exchange host at a
-    time: the pulls of a batch (a worker's chunk, a run's threads) reach a host that serves several
-    cinemas (a ticketing vendor's, a proxy) over a few kept-alive connections instead of a new one per
-    cinema-day. Only the connection is shared: each client keeps its own session (no cookie crosses
-    from one cinema to another), its token, retries and deadline. A connection goes back for reuse
-    only once its answer was read whole. Thread-safe; `close` ends every connection kept."""
-
-    def __init__(self, per_host: int = 4, hosts: int = 16):
-        self._manager = PoolManager(num_pools=hosts, maxsize=max(1, per_host), block=False)
-
-    def close(self) -> None:
-        self._manager.clear()
-
-    def __enter__(self) -> SharedConnections:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class _Adapter(HTTPAdapter):
-    """requests' adapter with the client's retries, on connections of its own or shared ones."""
-
-    def __init__(self, retry: Retry, shared: SharedConnections | None):
-        self._shared = shared
-        super().__init__(max_retries=retry, pool_connections=1, pool_maxsize=2)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
-        if self._shared is None:
-            super().init_poolmanager(connections, maxsize, block, **kwargs)
-        else:
-            self._pool_connections, self._pool_maxsize, self._pool_block = connections, maxsize, block
-            self.poolmanager = self._shared._manager
-
-    def close(self) -> None:
-        if self._shared is None:
-            super().close()
-        else:  # the shared connections are their owner's to close; a proxy's are this adapter's own
-            for proxy in self.proxy_manager.values():
-                proxy.clear()
-
-
 class Transport:
     """One cinema's pooled session, its token, and one deadline shared by all its calls; the deadline
     starts when the transport is created and is measured by `monotonic`. With `connections`, its
@@ -271,9 +227,9 @@ class Transport:
         if verify is True:
             self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.headers["Accept"] = "application/json"
-        adapter = _Adapter(retry, connections)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        mounted = ExchangeAdapter(retry, connections)
+        self.session.mount("http://", mounted)
+        self.session.mount("https://", mounted)
 
     def close(self) -> None:
         self.session.close()
