@@ -21,11 +21,14 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 def dbt_executable() -> str:
-    """The dbt beside this interpreter (`.venv/bin/dbt`), else the one on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("dbt") or "dbt"
+    """dbt as the pipeline runs it: `ekino-dbt` beside this interpreter (transformation/dbt_launcher.py:
+    dbt, but for a `--version` that answers without importing dbt or asking PyPI), else the dbt beside
+    it (`.venv/bin/dbt`), else the first of them on PATH."""
+    for name in ("ekino-dbt", "dbt"):
+        beside = Path(sys.executable).parent / name
+        if beside.exists():
+            return str(beside)
+    return shutil.which("ekino-dbt") or shutil.which("dbt") or "dbt"
 
 
 def prepare_manifest() -> Path:
