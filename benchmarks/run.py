@@ -133,10 +133,10 @@ def extraction(sizes: Sizes, work: Path) -> dict:
         bare, ours = [], []
         # Each turn lands in a home of its own, removed only once every turn is timed: this disk's
         # ext4 has no journal, and its inode allocator then steps over every inode freed in the last
-        # minute (five, while its table block is dirty) whose table block is still cached (fs/ext4/
-        # ialloc.c, recently_deleted). A round's
-        # thousands of files removed just before the next round made that round's file creations many
-        # times dearer (15 -> 200-400 us each): a cost of the harness's cleanup, not of the pull.
+        # minute (five, while its table block is dirty) whose table block is still cached
+        # (fs/ext4/ialloc.c, recently_deleted). A round's thousands of files removed just before the
+        # next round made that round's file creations many times dearer (15 -> 200-400 us each): a
+        # cost of the harness's cleanup, not of the pull.
         homes = [work / f"ours-{turn}" for turn in range(sizes.rounds)]
         for turn, home in enumerate(homes):
             bare.append(_timed(server, "bare", args))
