@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import traceback
 
 from benchmarks import run
 
@@ -23,7 +24,13 @@ def quick_results(tmp_path_factory, parts: tuple[str, ...]) -> dict:
     work = tmp_path_factory.mktemp("bench")
     out = work / "results.json"
     only = [argument for part in parts for argument in ("--only", part)]
-    run.main(["--quick", *only, "--out", str(out), "--workdir", str(work)])
+    try:
+        run.main(["--quick", *only, "--out", str(out), "--workdir", str(work)])
+    except Exception as error:
+        # The summary line of a failed fixture shows only this message: it says where it failed.
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        where = f"{frame.filename}:{frame.lineno} in {frame.name}"
+        raise RuntimeError(f"the quick bench of {', '.join(parts)} failed at {where}: {error!r}") from error
     return json.loads(out.read_text(encoding="utf-8"))
 
 
