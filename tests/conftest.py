@@ -75,3 +75,26 @@ def start_simulator(tmp_path: Path, faults=None, **kwargs) -> tuple[SimulatorSer
 @pytest.fixture
 def pilot_home(tmp_path, pilot_simulator) -> EkinoHome:
     return EkinoHome(tmp_path / "ekino", pilot_simulator, pilot_simulator.secrets_file)
+
+
+class ConnectionsSeen:
+    """Which SharedConnections the exchange clients a module creates were given (None: their own), and
+    which SharedConnections were closed, in order."""
+
+    def __init__(self, mp: pytest.MonkeyPatch, module):
+        from ekino_pipeline.exchange.client import SharedConnections
+
+        self.given: list = []
+        self.closed: list = []
+        real_client, real_close = module.ExchangeClient, SharedConnections.close
+
+        def client(*args, **kwargs):
+            self.given.append(kwargs.get("connections"))
+            return real_client(*args, **kwargs)
+
+        def close(connections):
+            self.closed.append(connections)
+            real_close(connections)
+
+        mp.setattr(module, "ExchangeClient", client)
+        mp.setattr(SharedConnections, "close", close)

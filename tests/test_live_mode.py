@@ -26,6 +26,7 @@ from ekino_pipeline.settings import Settings
 from ekino_pipeline.transformation.project import dbt_project
 from ekino_sim.network import SimulatedClock
 from ekino_sim.server import SimulatorServer
+from tests.conftest import ConnectionsSeen
 
 DAY = date(2025, 6, 14)  # a Saturday
 EVENING = datetime(2025, 6, 14, 14, 0, tzinfo=UTC)  # 19:00 in Almaty
@@ -65,6 +66,7 @@ def live_home(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     for name, value in env.items():
         mp.setenv(name, value)
+    connections = ConnectionsSeen(mp, live_assets)
     settings = Settings.from_env()
     resources = build_resources(settings)
     connected = sorted(sim.tokens)
@@ -76,6 +78,7 @@ def live_home(tmp_path_factory):
             secrets.write_text(json.dumps({c: t for c, t in sim.tokens.items() if c != stopped}))
         as_of = clock.now()
         config = {"as_of": as_of.isoformat()}
+        clients_before = len(connections.given)
         result = dg.materialize(
             LIVE_ASSETS,
             resources=resources,
@@ -98,6 +101,7 @@ def live_home(tmp_path_factory):
                     for r in pq.read_table(settings.exports_dir / "live_cinemas_today.parquet").to_pylist()
                 },
                 "truth": {c: sim.truth(c, DAY)["ticket_events"] for c in connected},
+                "clients_connections": connections.given[clients_before:],
                 "materialized": {
                     m.asset_key.path[-1]: m.materialization.metadata
                     for m in result.get_asset_materialization_events()
@@ -113,6 +117,7 @@ def live_home(tmp_path_factory):
         "stopped": stopped,
         "connected": connected,
         "env": env,
+        "connections": connections,
     }
     mp.undo()
     sim.stop()
@@ -144,6 +149,14 @@ def test_the_live_marts_materializations_carry_their_rows_and_the_preview_in_alm
     as_of = first["as_of"].astimezone(BUSINESS_TZ)
     assert f"live as of {as_of:%Y-%m-%d %H:%M} +05**" in today["live_today"].value
     assert f"{first['national']['gross_kzt']:,} KZT" in today["live_today"].value
+
+
+def test_each_tick_run_alone_pulls_its_cinemas_over_connections_of_its_own_closed_when_it_ends(live_home):
+    given = [tick["clients_connections"] for tick in live_home["ticks"]]
+    # Both ticks created clients (events and sessions), none of them on connections of its own.
+    assert all(given) and None not in given[0] + given[1]
+    assert [{id(c) for c in tick} for tick in given] == [{id(given[0][0])}, {id(given[1][0])}]
+    assert given[0][0] is not given[1][0] and live_home["connections"].closed == [given[0][0], given[1][0]]
 
 
 def test_a_cinema_whose_feed_stops_shows_a_growing_lag(live_home):

@@ -1,7 +1,8 @@
 """The live mode's ingestion assets: one tick of every connected cinema into the live zone, then the
 new batches into the live warehouse's tables (its own DuckDB file). Not partitioned: live is about
-today, now. The live session (monitoring/live.py) runs the same pull and load every minute."""
+today, now. The live session (live/session.py) runs the same pull and load every minute."""
 
+import contextlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from pydantic import Field
 
 from ekino_pipeline import ownership
 from ekino_pipeline.calendar import business_date_of
-from ekino_pipeline.exchange.client import ExchangeClient
+from ekino_pipeline.exchange.client import ExchangeClient, SharedConnections
 from ekino_pipeline.exchange.registry import resolve_base_url
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, RegistryResource, TokenError
 from ekino_pipeline.live.loading import LIVE_TABLES, load_live
@@ -66,9 +67,12 @@ def pull_tick(
     run_id: str,
     max_concurrency: int,
     log=None,
+    connections: SharedConnections | None = None,
 ) -> list[dict]:
     """One tick of every connected cinema of the registry into the live zone: the committed manifests.
-    A cinema's failure is in its manifest; a broken reconciliation fails the tick."""
+    A cinema's failure is in its manifest; a broken reconciliation fails the tick. The cinemas' clients
+    share HTTP connections: `connections` when given (the session's, kept from one tick to the next),
+    else the tick's own."""
     day = business_date_of(now)
     reg = registry.load()
     try:
@@ -81,29 +85,36 @@ def pull_tick(
         "retries": min(exchange.retries, LIVE_RETRIES),
     }
 
-    def factory(cinema_id: str, base_url: str):
+    def factory(cinema_id: str, base_url: str, shared: SharedConnections):
         token = tokens.get(cinema_id)
 
         def client() -> ExchangeClient:
             if not token:
                 raise TokenError(f"no token for cinema {cinema_id} in the secrets")
             return ExchangeClient(
-                resolve_base_url(base_url, exchange.base_url), token, cinema_id=cinema_id, **options
+                resolve_base_url(base_url, exchange.base_url),
+                token,
+                cinema_id=cinema_id,
+                connections=shared,
+                **options,
             )
 
         return client
 
-    tasks = [LiveTask(c.cinema_id, factory(c.cinema_id, c.base_url)) for c in reg.connected_cinemas]
-    manifests = pull_live_increments(
-        tasks,
-        day,
-        landing.zone(),
-        now=now,
-        overlap=overlap,
-        run_id=run_id,
-        secrets=tokens.values(),
-        max_concurrency=max_concurrency,
-    )
+    scope = SharedConnections(max_concurrency) if connections is None else contextlib.nullcontext(connections)
+    with scope as shared:
+        cinemas = reg.connected_cinemas
+        tasks = [LiveTask(c.cinema_id, factory(c.cinema_id, c.base_url, shared)) for c in cinemas]
+        manifests = pull_live_increments(
+            tasks,
+            day,
+            landing.zone(),
+            now=now,
+            overlap=overlap,
+            run_id=run_id,
+            secrets=tokens.values(),
+            max_concurrency=max_concurrency,
+        )
     if log is not None:
         for m in manifests:
             if m["status"] != "success":

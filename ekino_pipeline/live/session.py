@@ -22,6 +22,7 @@ import dagster as dg
 from pydantic import Field
 
 from ekino_pipeline.calendar import BUSINESS_TZ, business_date_of, business_day_bounds
+from ekino_pipeline.exchange.client import SharedConnections
 from ekino_pipeline.ingestion.resources import ExchangeResource, LandingResource, RegistryResource
 from ekino_pipeline.live.assets import (
     LIVE_GROUP,
@@ -105,6 +106,8 @@ class LiveSession:
     live_warehouse: WarehouseResource
     exports: ExportsResource
     dbt: LiveDbt
+    # The cinemas' clients take turns on these from one tick to the next (closed when the session ends).
+    connections: SharedConnections
 
     def tick(self, now: datetime) -> dict:
         """One refresh; its figures. Raises when the marts could not be refreshed (nothing exported)."""
@@ -119,6 +122,7 @@ class LiveSession:
             run_id=self.context.run_id,
             max_concurrency=self.config.max_concurrency,
             log=self.context.log,
+            connections=self.connections,
         )
         timings["pull"] = time.monotonic() - started
         started = time.monotonic()
@@ -222,10 +226,12 @@ def live_session(
     _, day_end = business_day_bounds(day)
     dbt = LiveDbt(live_warehouse.path)
     context.log.info(f"live session of {day}: dbt project parsed in {dbt.parse_seconds:.1f} s")
-    session = LiveSession(context, config, exchange, landing, registry, live_warehouse, exports, dbt)
-    ticks, skipped = run_ticks(
-        clock, day_end, session.tick, config.tick_seconds, config.ticks, config.max_failed_ticks, context.log
-    )
+    with SharedConnections(config.max_concurrency) as connections:
+        session = LiveSession(
+            context, config, exchange, landing, registry, live_warehouse, exports, dbt, connections
+        )
+        limits = (config.tick_seconds, config.ticks, config.max_failed_ticks)
+        ticks, skipped = run_ticks(clock, day_end, session.tick, *limits, context.log)
     context.log.info(f"live session of {day} ended after {ticks} ticks ({skipped} slots skipped)")
 
 

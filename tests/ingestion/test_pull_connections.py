@@ -7,32 +7,18 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from ekino_pipeline.exchange.client import SharedConnections
 from ekino_pipeline.exchange.registry import load_registry
 from ekino_pipeline.ingestion import workers
 from ekino_pipeline.ingestion.resources import ExchangeResource
 from ekino_pipeline.ingestion.workers import PullPlan, PullTask, pull_in_threads
 from ekino_sim import SAMPLE_REGISTRY_DIR
-from tests.conftest import start_simulator
+from tests.conftest import ConnectionsSeen, start_simulator
 
 DAY = date(2024, 3, 5)
 
 
 def test_the_clients_of_a_batch_share_its_connections_which_close_with_it(monkeypatch, tmp_path):
-    given: list[SharedConnections | None] = []
-    closed: list[SharedConnections] = []
-    real_client, real_close = workers.ExchangeClient, SharedConnections.close
-
-    def client(*args, **kwargs):
-        given.append(kwargs.get("connections"))
-        return real_client(*args, **kwargs)
-
-    def close(self):
-        closed.append(self)
-        real_close(self)
-
-    monkeypatch.setattr(workers, "ExchangeClient", client)
-    monkeypatch.setattr(SharedConnections, "close", close)
+    seen = ConnectionsSeen(monkeypatch, workers)
     cinemas = load_registry(SAMPLE_REGISTRY_DIR).connected_cinemas[:5]
     sim, secrets = start_simulator(tmp_path)
     try:
@@ -52,5 +38,6 @@ def test_the_clients_of_a_batch_share_its_connections_which_close_with_it(monkey
     for manifest in manifests:
         truth = sim.network.truth(manifest["cinema_id"], DAY)["ticket_events"]
         assert manifest["status"] == "success" and manifest["landed"] == truth["valid_unique"]
+    given = seen.given
     assert len(given) == len(cinemas) and given[0] is not None and set(map(id, given)) == {id(given[0])}
-    assert closed == [given[0]]
+    assert seen.closed == [given[0]]

@@ -12,11 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from ekino_pipeline.definitions import build_resources
+from ekino_pipeline.live import assets as live_assets
 from ekino_pipeline.live.dbt import LiveDbt, live_dbt_models
 from ekino_pipeline.live.session import LIVE_JOB, live_job, run_ticks
 from ekino_pipeline.settings import Settings
 from ekino_sim.network import SimulatedClock
 from ekino_sim.server import SimulatorServer
+from tests.conftest import ConnectionsSeen
 
 EVENING = datetime(2025, 6, 14, 14, 0, tzinfo=UTC)  # a Saturday, 19:00 in Almaty
 TICKS = 3
@@ -45,6 +47,7 @@ def session(tmp_path_factory):
     }
     for name, value in env.items():
         mp.setenv(name, value)
+    connections = ConnectionsSeen(mp, live_assets)
     settings = Settings.from_env()
     instance = dg.DagsterInstance.ephemeral()
     config = {
@@ -58,7 +61,13 @@ def session(tmp_path_factory):
     result = job.execute_in_process(
         run_config={"ops": {"live_session": {"config": config}}}, instance=instance
     )
-    yield {"result": result, "instance": instance, "settings": settings, "sim": sim}
+    yield {
+        "result": result,
+        "instance": instance,
+        "settings": settings,
+        "sim": sim,
+        "connections": connections,
+    }
     mp.undo()
     sim.stop()
 
@@ -78,6 +87,13 @@ def test_every_tick_materializes_every_live_asset(session):
     last = [e for e in materialized if e.asset_key.path[-1] == "live_today"][-1]
     assert "provisional" in last.metadata["completeness"].value
     assert last.metadata["dbt_seconds"].value > 0
+
+
+def test_every_tick_of_the_session_pulls_over_the_same_connections_closed_when_it_ends(session):
+    seen = session["connections"]
+    assert len(seen.given) >= TICKS * len(session["sim"].tokens)  # each tick's events, some sessions
+    assert seen.given[0] is not None and set(map(id, seen.given)) == {id(seen.given[0])}
+    assert seen.closed == [seen.given[0]]
 
 
 def test_the_live_tests_are_reported_as_asset_checks_every_tick(session):
