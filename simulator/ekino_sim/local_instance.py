@@ -209,8 +209,15 @@ class DemoDagster:
         webserver += ["-p", str(self.port)]
         # Neither holds anything worth a graceful stop once the runs have ended, and a webserver busy
         # with a run does not heed SIGTERM: a short grace, then SIGKILL.
-        options = {"env": environment, "cwd": ROOT, "stdout": self._log, "stop_signal": signal.SIGTERM}
-        self._children = [ChildGroup(command, grace=3.0, **options) for command in (code_server, webserver)]
+        options = {"cwd": ROOT, "stdout": self._log, "stop_signal": signal.SIGTERM, "grace": 3.0}
+        # The code server runs without the instance (it needs none: the webserver runs the runs and sends
+        # its instance with each sensor evaluation). Both opening a new instance at once, each stamped
+        # the schedule storage's schema version: two heads, and no later open of the instance would work.
+        code_server_environment = {k: v for k, v in environment.items() if k != "DAGSTER_HOME"}
+        self._children = [
+            ChildGroup(code_server, env=code_server_environment, **options),
+            ChildGroup(webserver, env=environment, **options),
+        ]
         return self
 
     def stop(self) -> None:

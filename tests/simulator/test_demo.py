@@ -16,7 +16,7 @@ import yaml
 
 from ekino_pipeline.errors import ConfigError
 from ekino_pipeline.exchange.registry import load_registry
-from ekino_sim import SAMPLE_REGISTRY_DIR, cli
+from ekino_sim import SAMPLE_REGISTRY_DIR, cli, local_instance
 from ekino_sim.demo import (
     HOME_MARKER,
     UNDER_DECLARING_CINEMA,
@@ -28,7 +28,7 @@ from ekino_sim.demo import (
     register_unknown_film,
 )
 from ekino_sim.demo_tables import print_discrepancies, print_nation
-from ekino_sim.local_instance import with_execution
+from ekino_sim.local_instance import DemoDagster, with_execution
 
 
 def test_the_demo_refuses_to_delete_a_home_it_did_not_make_and_leaves_it_as_it_was(tmp_path, capsys):
@@ -182,3 +182,15 @@ def test_the_demo_prints_closed_days_final_with_what_they_exclude_and_open_days_
     assert closed.split()[:5] == ["2026-12-03", "100.00", "1", "67/68/103", "final"]
     assert "10880.00" in closed and closed.endswith("cinemas_silent (1), records_quarantined")
     assert still_open.split()[4] == "open" and "cinemas_missing (2), cinemas_silent (1)" in still_open
+
+
+def test_only_the_demos_webserver_opens_its_instance_the_code_server_starts_without_it(monkeypatch, tmp_path):
+    # Both opening a new SQLite instance at once stamped its schedule storage twice: "more than one
+    # head", and the demo's own stop (and `make ui`) could not open the instance any more.
+    started = []
+    monkeypatch.setattr(local_instance, "scratch_parent", lambda: None)
+    monkeypatch.setattr(local_instance, "ChildGroup", lambda cmd, env, **_: started.append((cmd, env)))
+    DemoDagster({"DAGSTER_HOME": str(tmp_path / "dagster_home")}, tmp_path / "dagster.log").start()
+    [(code_server, code_env), (webserver, web_env)] = started
+    assert code_server[1:4] == ["-m", "dagster", "api"] and "DAGSTER_HOME" not in code_env
+    assert "dagster_webserver" in webserver[2] and web_env["DAGSTER_HOME"] == str(tmp_path / "dagster_home")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -199,6 +200,9 @@ def test_the_demo_leaves_its_home_marked_and_its_instance_launching_runs_as_make
     home = demo["home"]
     assert (home / HOME_MARKER).is_file()
     assert (home / "dagster_home" / "dagster.yaml").read_text() == INSTANCE_CONFIG.read_text()
+    # Its storage was made by one process: one schema version stamped (two and it would not open).
+    with sqlite3.connect(home / "dagster_home" / "schedules" / "schedules.db") as con:
+        assert con.execute("select count(*) from alembic_version").fetchone() == (1,)
 
 
 def test_make_ui_opens_the_demo_home_with_the_demos_environment(demo):
