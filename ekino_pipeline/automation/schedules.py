@@ -17,7 +17,7 @@ from ekino_pipeline.transformation.assets import ekino_dbt_models
 daily_job = dg.define_asset_job(
     "daily_job",
     # Weekly assets have their own partitions and jobs; the live mode's are about today, now, and have
-    # their own job (monitoring/live.py).
+    # their own job (live/session.py).
     selection=dg.AssetSelection.all()
     - FILM_WEEK_ASSETS
     - declared_returns.WEEKLY_SELECTION

@@ -7,7 +7,7 @@ survives from one refresh to the next (Dagster gives every other invocation a fr
 var that changes between refreshes: the live day and instant are rows of raw.live_state, not `--vars`,
 which would force a full re-parse.
 
-The live session (monitoring/live.py) goes further with `LiveDbt`: dbt in its own process through
+The live session (live/session.py) goes further with `LiveDbt`: dbt in its own process through
 dbt's Python API, the project parsed once per session and every refresh built from that manifest in
 memory, so a refresh costs the live nodes alone (about a second of CPU), not importing dbt and loading
 the project. The asset below is the same build for a tick run by hand, through the dbt CLI.

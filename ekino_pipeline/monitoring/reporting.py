@@ -10,7 +10,7 @@ is flagged once it has lasted longer than the threshold.
 
 When the live mode is on (today's live manifests are being written), a cinema fine by the days above
 whose live polls have failed for longer than the live threshold is *live stopped*: seen in minutes,
-not at the next morning's run. The live manifests sit in the landing zone too (ingestion/live.py).
+not at the next morning's run. The live manifests sit in the landing zone too (live/pull.py).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ FILM_WEEK_SELECTION = "tag:film_week"
 # Models that read the published forecasts, built once these are (ekino_forecast_models).
 AFTER_FORECASTS_SELECTION = "tag:after_forecasts"
 # What the daily dbt asset leaves out: the weekly models, the live models of the live job
-# (transformation/live.py), refreshed every minute, and the models built after the forecasts.
+# (live/dbt.py), refreshed every minute, and the models built after the forecasts.
 DAILY_EXCLUDE = f"{FILM_WEEK_SELECTION} tag:live {AFTER_FORECASTS_SELECTION}"
 
 

@@ -6,7 +6,7 @@ what each session sells and at what prices. `simulate_year` takes the very plans
 (`Network.plan`), so it is the simulator and not a model of it, and replaces each session's tickets by
 their expectation: the category mix and refund odds are fixed shares of 1024 (see network/tickets.py), so
 a session of n tickets earns n x (expected price) x (1 - expected refund share). Over a national day that
-is within a few tenths of a percent of the served events (tests/exchange/test_simulator_calibration.py
+is within a few tenths of a percent of the served events (tests/simulator/test_simulator_calibration.py
 holds it).
 
 Days can be sampled: one in `sample_every` of each stratum (each weekday, and the public holidays), and
