@@ -373,4 +373,4 @@ def _environ_proxies(site: str) -> dict[str, str]:
     """The proxies the environment names for a site (scheme and network location: what they depend
     on), read once per process and site: scanning the environment was most of the cost of making a
     client, and a run makes one per cinema-day, for cinemas whose base URLs differ only in their path."""
-    return dict(requests.utils.get_environ_proxies(site))
+    return requests.utils.get_environ_proxies(site)
